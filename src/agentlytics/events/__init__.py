@@ -1,0 +1,1 @@
+"""The event catalog and the wire envelope every event travels in."""

@@ -1,0 +1,102 @@
+"""The wire envelope of one analytics event, and its deterministic identity.
+
+Every event is ``{"event_type": ..., "event_params": {...}}`` (spec §0.2). Once the reducer has
+built an event it is *sealed* into an :class:`Envelope`: the canonical JSON bytes (key order =
+struct declaration order, null keys present) plus an id that is a hash of those bytes. Sinks and
+the collector de-duplicate on the id (spec decision 8), so replaying a capture twice, or a retried
+HTTP batch, never stores a row twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+
+_encoder = msgspec.json.Encoder()
+
+
+class EventParams(msgspec.Struct):
+    """Base of every ``event_params`` struct. Subclasses set ``EVENT_TYPE``."""
+
+    EVENT_TYPE: ClassVar[str] = ""
+    #: Sent in an HTTP request of its own (only accepted-line fingerprints, spec §5.3).
+    ISOLATED: ClassVar[bool] = False
+
+
+class TrackEvent(msgspec.Struct):
+    """``{"event_type", "event_params"}``: the shape of every event on the wire."""
+
+    event_type: str
+    event_params: Any
+
+
+def track(params: EventParams) -> TrackEvent:
+    """Wrap params in the envelope with their event type."""
+    return TrackEvent(event_type=type(params).EVENT_TYPE, event_params=params)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A sealed event: canonical JSON bytes plus the fields sinks index on."""
+
+    event_id: str
+    event_type: str
+    body: bytes
+    thread_id: str | None
+    turn_id: str | None
+    isolated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON data (decoded from the canonical bytes)."""
+        result: dict[str, Any] = msgspec.json.decode(self.body)
+        return result
+
+
+def encode(event: TrackEvent) -> bytes:
+    """Canonical JSON of an event: declaration key order, nulls kept, no whitespace."""
+    return _encoder.encode(event)
+
+
+def event_id_for(body: bytes, ordinal: int = 0) -> str:
+    """The id of the ``ordinal``-th identical copy of ``body`` within one stream."""
+    if not ordinal:
+        return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(body + b"\x00%d" % ordinal).hexdigest()
+
+
+class Sealer:
+    """Seals events into envelopes with deterministic ids.
+
+    Some events are legitimately identical byte for byte inside one stream (two PreToolUse hook
+    runs of one turn, say). The first copy's id is the plain hash; a repeat within the last
+    ``window`` distinct bodies gets an ordinal mixed in, so it is not mistaken for a replayed
+    duplicate. The same stream of facts therefore always gives the same ids, and replaying it
+    again stores nothing new. The window bounds memory.
+    """
+
+    def __init__(self, window: int = 65_536) -> None:
+        self._seen: OrderedDict[bytes, int] = OrderedDict()
+        self._window = window
+
+    def seal(self, event: TrackEvent) -> Envelope:
+        body = encode(event)
+        digest = hashlib.sha256(body)
+        key = digest.digest()
+        ordinal = self._seen.get(key, -1) + 1
+        self._seen[key] = ordinal
+        self._seen.move_to_end(key)
+        if len(self._seen) > self._window:
+            self._seen.popitem(last=False)
+        params = event.event_params
+        return Envelope(
+            event_id=digest.hexdigest() if not ordinal else event_id_for(body, ordinal),
+            event_type=event.event_type,
+            body=body,
+            thread_id=getattr(params, "thread_id", None),
+            turn_id=getattr(params, "turn_id", None),
+            isolated=bool(getattr(type(params), "ISOLATED", False)),
+        )

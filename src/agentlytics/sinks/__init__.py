@@ -1,0 +1,1 @@
+"""Where sealed events go: JSONL files, DuckDB, an HTTP backend, PostgreSQL, ..."""
