@@ -1,6 +1,14 @@
-"""The `agentlytics` command line: one entry point, one sub-command per job."""
+"""The `agentlytics` command line: one entry point, one sub-command per job.
+
+Sub-commands are thin: they parse options, import the module that does the work (lazily, so
+``agentlytics --help`` stays fast) and print. Anything written to stdout by ``--events -`` is
+events only; reports and progress go to stderr in that case.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -9,12 +17,95 @@ app = typer.Typer(
     help="Analytics for coding agents: replay captures, tap a live app-server, deliver, report.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
 @app.callback()
 def _root() -> None:
     """Analytics for coding agents (Codex app-server)."""
+
+
+@app.command()
+def replay(
+    captures: Annotated[list[Path], typer.Argument(help="Capture files (JSONL) to replay.")],
+    events: Annotated[
+        str | None,
+        typer.Option("--events", help="Also write every event as JSONL to PATH ('-' = stdout)."),
+    ] = None,
+    warehouse: Annotated[
+        Path, typer.Option("--warehouse", help="DuckDB warehouse file to store events in.")
+    ] = Path("agentlytics.duckdb"),
+    no_warehouse: Annotated[
+        bool, typer.Option("--no-warehouse", help="Do not store events; report from memory.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if any input was dropped.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report.")] = False,
+) -> None:
+    """Replay recorded app-server traffic into analytics events and report on them."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from agentlytics.replay import replay as run_replay
+    from agentlytics.sinks.base import Sink
+    from agentlytics.sinks.duckdb import DuckDBSink
+    from agentlytics.sinks.jsonl import JsonlSink
+    from agentlytics.warehouse import reports
+
+    for capture in captures:
+        if str(capture) != "-" and not capture.is_file():
+            raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+    console = Console(stderr=events == "-")
+    sinks: list[Sink] = []
+    jsonl = JsonlSink(events) if events else None
+    if jsonl is not None:
+        sinks.append(jsonl)
+    store = DuckDBSink(":memory:" if no_warehouse else warehouse)
+    sinks.append(store)
+    try:
+        if len(captures) > 1:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("replaying", total=len(captures))
+                result = run_replay(captures, sinks, lambda _: progress.advance(task))
+        else:
+            result = run_replay(captures, sinks)
+        if jsonl is not None:
+            jsonl.close()
+        if not quiet:
+            where = "memory" if no_warehouse else str(warehouse)
+            console.print(
+                f"[bold]Replayed[/bold] {result.files} capture(s), {result.lines} lines → "
+                f"{result.facts} facts → {result.events} events; "
+                f"{store.stored} new in {where} ({store.warehouse.count()} stored in all)."
+            )
+            reports.render(reports.summary(store.warehouse), console)
+            _render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
+    finally:
+        store.close()
+    if strict and (result.drops.total or result.reducer_drops):
+        raise typer.Exit(code=1)
+
+
+def _render_drops(
+    console: object, wire: dict[str, int], reducer: dict[str, int], evictions: dict[str, int]
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(console, Console)
+    if not (wire or reducer or evictions):
+        console.print("No input dropped.")
+        return
+    table = Table(title="Dropped input (counted, with reason)", title_justify="left")
+    table.add_column("stage")
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    for stage, counts in (("wire", wire), ("reducer", reducer), ("evicted", evictions)):
+        for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            table.add_row(stage, reason, str(n))
+    console.print(table)
 
 
 def main() -> None:

@@ -1,0 +1,303 @@
+"""What was observed: the reducer's whole input vocabulary.
+
+Wire facts mirror upstream's ``AnalyticsFact`` (initialize, client requests/responses, server
+requests/responses, notifications). Custom facts are what Codex makes in-process and we
+synthesise at the edge from the wire (spec README decision 2), or what a host program hands the
+library API. Every time a fact carries was read from the protocol or stamped once at the edge
+(``observed_at_ms``); the reducer never reads a clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from agentlytics.protocol.types import (
+    ThreadStartResponse,
+    ToolItem,
+    Turn,
+    TurnInterruptParams,
+    TurnStartParams,
+    TurnStartResponse,
+    TurnSteerParams,
+    TurnSteerResponse,
+)
+from agentlytics.protocol.wire import RequestId
+
+
+class Fact(msgspec.Struct, frozen=True):
+    """Base of every fact."""
+
+
+# --- connections ---------------------------------------------------------------------------------
+
+
+class RuntimeMetadata(msgspec.Struct, frozen=True):
+    codex_rs_version: str
+    runtime_os: str
+    runtime_os_version: str
+    runtime_arch: str
+
+
+class Initialize(Fact, frozen=True):
+    """``initialize`` answered: who the client is and what runs the server."""
+
+    connection_id: int
+    client_name: str | None
+    client_version: str | None
+    experimental_api_enabled: bool | None
+    product_client_id: str
+    runtime: RuntimeMetadata
+    rpc_transport: str = "stdio"
+
+
+class ConnectionClosed(Fact, frozen=True):
+    """The transport closed (end of a capture, tap child exited): its state may leave."""
+
+    connection_id: int
+
+
+# --- client requests and their responses ---------------------------------------------------------
+
+
+class TurnInterruptResponse(msgspec.Struct, frozen=True):
+    """``turn/interrupt`` succeeded (its result is empty)."""
+
+
+ClientRequestPayload = TurnStartParams | TurnSteerParams | TurnInterruptParams
+ClientResponsePayload = (
+    ThreadStartResponse | TurnStartResponse | TurnSteerResponse | TurnInterruptResponse
+)
+
+
+class ClientRequest(Fact, frozen=True):
+    """A client request analytics pairs with its response (turn start, steer, interrupt)."""
+
+    connection_id: int
+    request_id: RequestId
+    method: str
+    params: ClientRequestPayload
+    observed_at_ms: int
+
+
+class ClientResponse(Fact, frozen=True):
+    """A successful result to a client request, decoded with its request's type."""
+
+    connection_id: int
+    request_id: RequestId
+    method: str
+    response: ClientResponsePayload
+    observed_at_ms: int
+
+
+class ErrorResponse(Fact, frozen=True):
+    """A JSON-RPC error answering a client request; ``error_type`` is pre-classified (§2.5)."""
+
+    connection_id: int
+    request_id: RequestId
+    message: str
+    error_type: str | None
+    observed_at_ms: int
+
+
+# --- server requests (approvals) -----------------------------------------------------------------
+
+
+class ServerRequest(Fact, frozen=True):
+    """A server→client request analytics tracks (approvals), with its decoded params."""
+
+    connection_id: int
+    request_id: RequestId
+    method: str
+    params: Any
+    observed_at_ms: int
+
+
+class ServerResponse(Fact, frozen=True):
+    """The client's answer to a tracked server request, decoded with the request's type.
+
+    ``response`` is None when the client answered with a JSON-RPC error.
+    """
+
+    connection_id: int
+    request_id: RequestId
+    method: str
+    response: Any
+    completed_at_ms: int
+
+
+class ServerRequestAborted(Fact, frozen=True):
+    """A tracked server request resolved or outlived by its turn without a client answer."""
+
+    connection_id: int
+    request_id: RequestId
+    completed_at_ms: int
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+class ThreadStarted(Fact, frozen=True):
+    """``thread/started`` notification (the thread object, also seen for subagent threads)."""
+
+    connection_id: int
+    thread_id: str
+    observed_at_ms: int
+
+
+class TurnStarted(Fact, frozen=True):
+    connection_id: int
+    thread_id: str
+    turn: Turn
+
+
+class TurnCompleted(Fact, frozen=True):
+    connection_id: int
+    thread_id: str
+    turn: Turn
+
+
+class ItemStarted(Fact, frozen=True):
+    """``item/started``. ``item`` is decoded for the kinds analytics tracks, else None."""
+
+    connection_id: int
+    thread_id: str
+    turn_id: str
+    item_type: str
+    item_id: str
+    item: Any
+    started_at_ms: int | None
+
+
+class ItemCompleted(Fact, frozen=True):
+    connection_id: int
+    thread_id: str
+    turn_id: str
+    item_type: str
+    item_id: str
+    item: Any
+    completed_at_ms: int | None
+
+
+class TurnDiffUpdated(Fact, frozen=True):
+    thread_id: str
+    turn_id: str
+    diff: str
+
+
+class ThreadArchived(Fact, frozen=True):
+    """``thread/archived`` / ``thread/unarchived``; ``action`` is ``archived``/``unarchived``."""
+
+    connection_id: int
+    thread_id: str
+    action: str
+    observed_at_ms: int
+
+
+class ThreadClosed(Fact, frozen=True):
+    connection_id: int
+    thread_id: str
+
+
+# --- custom facts synthesised at the edge --------------------------------------------------------
+
+
+class TurnResolvedConfig(Fact, frozen=True):
+    """The configuration a turn ran with: thread result + turn/start and settings overrides."""
+
+    thread_id: str
+    turn_id: str
+    num_input_images: int
+    submission_type: str | None
+    ephemeral: bool
+    model: str
+    model_provider: str
+    sandbox_policy: str | None
+    reasoning_effort: str | None
+    reasoning_summary: str | None
+    service_tier: str | None
+    approval_policy: str
+    approvals_reviewer: str
+    sandbox_network_access: bool
+    collaboration_mode: str
+    personality: str | None
+    workspace_kind: str | None
+    is_first_turn: bool
+    cwd: str | None = None
+
+
+class TokenUsage(msgspec.Struct, frozen=True):
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_input_tokens: int
+    output_tokens: int
+    reasoning_output_tokens: int
+    total_tokens: int
+
+
+class TurnTokenUsage(Fact, frozen=True):
+    """Tokens one turn used (the thread total's growth over the turn)."""
+
+    thread_id: str
+    turn_id: str
+    usage: TokenUsage
+
+
+class TurnCodexError(Fact, frozen=True):
+    """The error category of a failed turn, derived from ``codexErrorInfo``."""
+
+    thread_id: str
+    turn_id: str
+    kind: str
+    http_status_code: int | None
+
+
+class SubAgentThreadStarted(Fact, frozen=True):
+    """A thread spawned by an agent (seen as a parent's ``subAgentActivity`` item, or tracked)."""
+
+    thread_id: str
+    session_id: str
+    parent_thread_id: str | None
+    forked_from_thread_id: str | None
+    product_client_id: str
+    client_name: str | None
+    client_version: str | None
+    model: str
+    ephemeral: bool
+    subagent_source: str
+    created_at: int
+    #: ThreadSpawn source's parent, used when ``parent_thread_id`` is absent (decision 4).
+    spawn_parent_thread_id: str | None = None
+    runtime: RuntimeMetadata | None = None
+
+
+__all__ = [
+    "ClientRequest",
+    "ClientRequestPayload",
+    "ClientResponse",
+    "ClientResponsePayload",
+    "ConnectionClosed",
+    "ErrorResponse",
+    "Fact",
+    "Initialize",
+    "ItemCompleted",
+    "ItemStarted",
+    "RuntimeMetadata",
+    "ServerRequest",
+    "ServerRequestAborted",
+    "ServerResponse",
+    "SubAgentThreadStarted",
+    "ThreadArchived",
+    "ThreadClosed",
+    "ThreadStarted",
+    "TokenUsage",
+    "ToolItem",
+    "TurnCodexError",
+    "TurnCompleted",
+    "TurnDiffUpdated",
+    "TurnInterruptResponse",
+    "TurnResolvedConfig",
+    "TurnStarted",
+    "TurnTokenUsage",
+]

@@ -1,0 +1,473 @@
+"""Wire → facts for one connection: decode once, correlate requests per direction, synthesise.
+
+Client and server requests have separate id spaces (both start at 0), so each direction keeps
+its own table of pending requests; a response is decoded with the type of *its* request. Every
+message that cannot be used is a counted drop with its reason: malformed lines, unknown methods,
+orphan responses, undecodable params. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from agentlytics.bounded import BoundedMap
+from agentlytics.drops import Drops
+from agentlytics.facts import (
+    ClientRequest,
+    ClientResponse,
+    ConnectionClosed,
+    ErrorResponse,
+    Fact,
+    Initialize,
+    ItemCompleted,
+    ItemStarted,
+    RuntimeMetadata,
+    ThreadArchived,
+    ThreadClosed,
+    TurnCompleted,
+    TurnDiffUpdated,
+    TurnInterruptResponse,
+    TurnStarted,
+)
+from agentlytics.observe.synthesize import Synthesizer
+from agentlytics.protocol import types as t
+from agentlytics.protocol.methods import (
+    CLIENT_NOTIFICATIONS,
+    CLIENT_REQUESTS,
+    SERVER_NOTIFICATIONS,
+    SERVER_REQUESTS,
+)
+from agentlytics.protocol.wire import (
+    CLIENT_TO_SERVER,
+    Direction,
+    JsonRpcError,
+    Message,
+    RequestId,
+    line_decoder,
+)
+
+MAX_PENDING_REQUESTS = 10_000
+
+_THREAD_RESPONSES = frozenset({"thread/start", "thread/resume", "thread/fork"})
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(raw: msgspec.Raw | None, typ: type[Any]) -> Any:
+    decoder = _decoders.get(typ)
+    if decoder is None:
+        decoder = _decoders[typ] = msgspec.json.Decoder(typ)
+    return decoder.decode(raw if raw else b"null")
+
+
+_UA = re.compile(r"^[^/\s]+/(?P<version>\S+)\s+\((?P<os>[^;()]*);\s*(?P<arch>[^)]*)\)")
+
+
+def runtime_from_user_agent(user_agent: str, platform_os: str | None) -> RuntimeMetadata:
+    """Runtime metadata from the ``initialize`` result.
+
+    ``userAgent`` is ``<originator>/<codex version> (<OS name> <OS version>; <arch>) …``; the OS
+    family Codex reports (``linux``, ``macos``) is the result's ``platformOs``.
+    """
+    match = _UA.match(user_agent)
+    if match is None:
+        return RuntimeMetadata("unknown", platform_os or "unknown", "unknown", "unknown")
+    os_text = match["os"].strip()
+    os_version = os_text.rsplit(" ", 1)[-1] if " " in os_text else "unknown"
+    return RuntimeMetadata(
+        codex_rs_version=match["version"],
+        runtime_os=platform_os or os_text.split(" ", 1)[0].lower() or "unknown",
+        runtime_os_version=os_version,
+        runtime_arch=match["arch"].strip() or "unknown",
+    )
+
+
+def classify_steer_error(error: JsonRpcError) -> str | None:
+    """A rejected ``turn/steer`` error → upstream's rejection reason (spec §2.5), else None."""
+    data: Any = None
+    if error.data:
+        try:
+            data = msgspec.json.decode(error.data)
+        except msgspec.DecodeError:
+            data = None
+    text = json_text(data) + " " + error.message.lower()
+    if "input_too_large" in text or "too large" in text:
+        return "input_too_large"
+    if (
+        "empty_input" in text
+        or '"empty"' in text
+        or "input is empty" in text
+        or "empty input" in text
+    ):
+        return "empty_input"
+    if "activeturnnotsteerable" in text:
+        if '"compact"' in text:
+            return "non_steerable_compact"
+        return "non_steerable_review"
+    if "no active turn" in text:
+        return "no_active_turn"
+    if "expected" in text and "turn" in text:
+        return "expected_turn_mismatch"
+    return None
+
+
+def json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode().lower() if value is not None else ""
+
+
+@dataclass(slots=True)
+class _Pending:
+    method: str
+    params: msgspec.Raw | None
+    observed_at_ms: int
+
+
+# Hooks that later families plug in: method -> handler(observer, params_raw, ts) -> facts.
+NotificationHandler = Callable[["WireObserver", msgspec.Raw | None, int], list[Fact]]
+ServerRequestHandler = Callable[["WireObserver", RequestId, msgspec.Raw | None, int], list[Fact]]
+ServerAnswerHandler = Callable[
+    ["WireObserver", RequestId, "_Pending", msgspec.Raw | None, JsonRpcError | None, int],
+    list[Fact],
+]
+ClientResultHandler = Callable[
+    ["WireObserver", RequestId, "_Pending", msgspec.Raw | None, int], list[Fact]
+]
+
+EXTRA_NOTIFICATIONS: dict[str, NotificationHandler] = {}
+EXTRA_SERVER_REQUESTS: dict[str, ServerRequestHandler] = {}
+EXTRA_SERVER_ANSWERS: dict[str, ServerAnswerHandler] = {}
+EXTRA_CLIENT_RESULTS: dict[str, ClientResultHandler] = {}
+
+
+class WireObserver:
+    """Turns the JSON-RPC traffic of one connection into facts."""
+
+    def __init__(
+        self, connection_id: int, drops: Drops | None = None, rpc_transport: str = "stdio"
+    ):
+        self.connection_id = connection_id
+        self.rpc_transport = rpc_transport
+        self.drops = drops if drops is not None else Drops()
+        self.synth = Synthesizer(self.drops)
+        self.client_pending: BoundedMap[RequestId, _Pending] = BoundedMap(
+            "pending client requests", MAX_PENDING_REQUESTS, self._evicted
+        )
+        self.server_pending: BoundedMap[RequestId, _Pending] = BoundedMap(
+            "pending server requests", MAX_PENDING_REQUESTS, self._evicted
+        )
+        self.messages = 0
+
+    def _evicted(self, name: str, key: RequestId, value: _Pending) -> None:
+        self.drops.count(f"{name} evicted (never answered)", f"{value.method} id={key!r}")
+
+    # --- entry points ---------------------------------------------------------------------------
+
+    def observe_line(self, line: bytes | str, where: str = "") -> list[Fact]:
+        """One capture-file line → facts. Malformed lines are counted, never raised."""
+        try:
+            record = line_decoder.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError) as err:
+            if not line.strip():
+                return []
+            self.drops.count("malformed line", str(err), where)
+            return []
+        if record.msg is None:
+            self.drops.count("relay line that is not a JSON object", (record.raw or "")[:80], where)
+            return []
+        return self.observe_message(record.dir, record.msg, record.ts_ms, where)
+
+    def observe_message(
+        self, direction: Direction, msg: Message, ts_ms: int, where: str = ""
+    ) -> list[Fact]:
+        self.messages += 1
+        try:
+            if msg.method is not None:
+                if msg.id is not None:
+                    return self._request(direction, msg, ts_ms)
+                return self._notification(direction, msg, ts_ms)
+            if msg.id is not None:
+                return self._response(direction, msg, ts_ms)
+            self.drops.count("message with neither method nor id", "", where)
+        except msgspec.ValidationError as err:
+            self.drops.count(f"undecodable {msg.method or 'response'}", str(err), where)
+        except msgspec.DecodeError as err:
+            self.drops.count("malformed payload", str(err), where)
+        return []
+
+    def close(self) -> list[Fact]:
+        """End of the stream: the connection's state may leave the reducer."""
+        self.client_pending.clear()
+        self.server_pending.clear()
+        return [ConnectionClosed(self.connection_id)]
+
+    # --- requests ------------------------------------------------------------------------------
+
+    def _request(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
+        method = msg.method or ""
+        assert msg.id is not None
+        if direction == CLIENT_TO_SERVER:
+            if method not in CLIENT_REQUESTS:
+                self.drops.count("unknown client request method", method)
+            if msg.id in self.client_pending:
+                self.drops.count("duplicate client request id", f"{method} id={msg.id!r}")
+            self.client_pending[msg.id] = _Pending(method, msg.params, ts_ms)
+            return self._client_request_fact(msg.id, method, msg.params, ts_ms)
+        if method not in SERVER_REQUESTS:
+            self.drops.count("unknown server request method", method)
+        if msg.id in self.server_pending:
+            self.drops.count("duplicate server request id", f"{method} id={msg.id!r}")
+        self.server_pending[msg.id] = _Pending(method, msg.params, ts_ms)
+        handler = EXTRA_SERVER_REQUESTS.get(method)
+        return handler(self, msg.id, msg.params, ts_ms) if handler else []
+
+    def _client_request_fact(
+        self, request_id: RequestId, method: str, params: msgspec.Raw | None, ts_ms: int
+    ) -> list[Fact]:
+        typ: type[Any] | None = {
+            "turn/start": t.TurnStartParams,
+            "turn/steer": t.TurnSteerParams,
+            "turn/interrupt": t.TurnInterruptParams,
+        }.get(method)
+        if typ is None:
+            return []
+        decoded = _decode(params, typ)
+        return [ClientRequest(self.connection_id, request_id, method, decoded, ts_ms)]
+
+    # --- responses -----------------------------------------------------------------------------
+
+    def _response(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
+        assert msg.id is not None
+        error = _decode(msg.error, JsonRpcError) if msg.error else None
+        if direction == CLIENT_TO_SERVER:
+            # The client answering a server request (approvals, tool calls, ...).
+            pending = self.server_pending.pop(msg.id, None)
+            if pending is None:
+                self.drops.count(
+                    "orphan client response (no pending server request)", f"id={msg.id!r}"
+                )
+                return []
+            answer = EXTRA_SERVER_ANSWERS.get(pending.method)
+            return answer(self, msg.id, pending, msg.result, error, ts_ms) if answer else []
+        pending = self.client_pending.pop(msg.id, None)
+        if pending is None:
+            self.drops.count("orphan server response (no pending client request)", f"id={msg.id!r}")
+            return []
+        if error is not None:
+            return self._error_response(msg.id, pending, error, ts_ms)
+        return self._client_result(msg.id, pending, msg.result, ts_ms)
+
+    def _error_response(
+        self, request_id: RequestId, pending: _Pending, error: JsonRpcError, ts_ms: int
+    ) -> list[Fact]:
+        if pending.method not in ("turn/start", "turn/steer", "turn/interrupt"):
+            return []
+        error_type = classify_steer_error(error) if pending.method == "turn/steer" else None
+        return [ErrorResponse(self.connection_id, request_id, error.message, error_type, ts_ms)]
+
+    def _client_result(
+        self, request_id: RequestId, pending: _Pending, result: msgspec.Raw | None, ts_ms: int
+    ) -> list[Fact]:
+        method = pending.method
+        conn = self.connection_id
+        if method == "initialize":
+            params = _decode(pending.params, t.InitializeParams)
+            response = _decode(result, t.InitializeResponse)
+            runtime = runtime_from_user_agent(response.user_agent, response.platform_os)
+            info = params.client_info
+            self.synth.client_name = info.name or None
+            self.synth.client_version = info.version or None
+            self.synth.runtime = runtime
+            caps = params.capabilities
+            return [
+                Initialize(
+                    connection_id=conn,
+                    client_name=info.name or None,
+                    client_version=info.version or None,
+                    experimental_api_enabled=caps.experimental_api if caps is not None else None,
+                    product_client_id=info.name,
+                    runtime=runtime,
+                    rpc_transport=self.rpc_transport,
+                )
+            ]
+        if method in _THREAD_RESPONSES:
+            thread_response = _decode(result, t.ThreadStartResponse)
+            self.synth.thread_response(thread_response)
+            return [ClientResponse(conn, request_id, method, thread_response, ts_ms)]
+        if method == "turn/start":
+            turn_response = _decode(result, t.TurnStartResponse)
+            self.synth.turn_start_accepted(_decode(pending.params, t.TurnStartParams))
+            return [ClientResponse(conn, request_id, method, turn_response, ts_ms)]
+        if method == "turn/steer":
+            steer = _decode(result, t.TurnSteerResponse)
+            return [ClientResponse(conn, request_id, method, steer, ts_ms)]
+        if method == "turn/interrupt":
+            return [ClientResponse(conn, request_id, method, TurnInterruptResponse(), ts_ms)]
+        extra = EXTRA_CLIENT_RESULTS.get(method)
+        return extra(self, request_id, pending, result, ts_ms) if extra else []
+
+    # --- notifications -------------------------------------------------------------------------
+
+    def _notification(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
+        method = msg.method or ""
+        if direction == CLIENT_TO_SERVER:
+            if method not in CLIENT_NOTIFICATIONS:
+                self.drops.count("unknown client notification method", method)
+            return []
+        handler = _NOTIFICATIONS.get(method)
+        if handler is not None:
+            return handler(self, msg.params, ts_ms)
+        extra = EXTRA_NOTIFICATIONS.get(method)
+        if extra is not None:
+            return extra(self, msg.params, ts_ms)
+        if method not in SERVER_NOTIFICATIONS:
+            self.drops.count("unknown server notification method", method)
+        return []
+
+    def _turn_started(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.TurnNotification)
+        facts = self.synth.turn_started(n.thread_id, n.turn)
+        facts.append(TurnStarted(self.connection_id, n.thread_id, n.turn))
+        return facts
+
+    def _turn_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.TurnNotification)
+        facts = self.synth.turn_completed(n.thread_id, n.turn)
+        facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn))
+        return facts
+
+    def _item(self, params: msgspec.Raw | None, ts_ms: int, completed: bool) -> list[Fact]:
+        n = _decode(params, t.ItemNotification)
+        header = _decode(n.item, t.ItemHeader)
+        typ = t.ITEM_TYPES.get(header.type)
+        item = _decode(n.item, typ) if typ is not None else None
+        facts: list[Fact] = []
+        if (
+            isinstance(item, t.SubAgentActivityItem)
+            and item.kind == "started"
+            and item.agent_thread_id
+        ):
+            facts += self.synth.subagent_spawned(
+                n.thread_id, item.agent_thread_id, item.model, item.reasoning_effort, ts_ms
+            )
+        elif (
+            completed
+            and isinstance(item, t.CollabAgentToolCallItem)
+            and item.tool == "spawnAgent"
+            and item.status == "completed"
+        ):
+            for child in item.receiver_thread_ids:
+                facts += self.synth.subagent_spawned(
+                    n.thread_id, child, item.model, item.reasoning_effort, ts_ms
+                )
+        if completed:
+            facts.append(
+                ItemCompleted(
+                    self.connection_id,
+                    n.thread_id,
+                    n.turn_id,
+                    header.type,
+                    header.id,
+                    item,
+                    n.completed_at_ms,
+                )
+            )
+        else:
+            facts.append(
+                ItemStarted(
+                    self.connection_id,
+                    n.thread_id,
+                    n.turn_id,
+                    header.type,
+                    header.id,
+                    item,
+                    n.started_at_ms,
+                )
+            )
+        return facts
+
+    def _item_started(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        return self._item(params, ts_ms, completed=False)
+
+    def _item_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        return self._item(params, ts_ms, completed=True)
+
+    def _diff(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.TurnDiffUpdatedNotification)
+        return [TurnDiffUpdated(n.thread_id, n.turn_id, n.diff)]
+
+    def _token_usage(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadTokenUsageUpdatedNotification)
+        self.synth.token_usage(n.thread_id, n.turn_id, n.token_usage.total)
+        return []
+
+    def _settings(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadSettingsUpdatedNotification)
+        self.synth.settings_updated(n.thread_id, n.thread_settings)
+        return []
+
+    def _thread_started(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadStartedNotification)
+        thread = n.thread
+        parent = thread.parent_thread_id or _spawn_parent(thread.source)
+        if parent is None:
+            return []
+        source = _subagent_source_name(thread.source) or "thread_spawn"
+        return self.synth.subagent_spawned(parent, thread.id, thread.model, None, ts_ms, source)
+
+    def _archived(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadIdNotification)
+        return [ThreadArchived(self.connection_id, n.thread_id, "archived", ts_ms)]
+
+    def _unarchived(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadIdNotification)
+        return [ThreadArchived(self.connection_id, n.thread_id, "unarchived", ts_ms)]
+
+    def _closed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
+        n = _decode(params, t.ThreadIdNotification)
+        return [ThreadClosed(self.connection_id, n.thread_id)]
+
+
+def _spawn_parent(source: Any) -> str | None:
+    """The ThreadSpawn parent of a ``{"subAgent": {"thread_spawn": {...}}}`` session source."""
+    if isinstance(source, dict):
+        sub = source.get("subAgent")
+        if isinstance(sub, dict):
+            spawn = sub.get("thread_spawn")
+            if isinstance(spawn, dict) and isinstance(spawn.get("parent_thread_id"), str):
+                return str(spawn["parent_thread_id"])
+    return None
+
+
+def _subagent_source_name(source: Any) -> str | None:
+    """``SubAgentSource.kind()``: review, compact, thread_spawn, memory_consolidation, or Other."""
+    if not isinstance(source, dict):
+        return None
+    sub = source.get("subAgent")
+    if isinstance(sub, str):
+        return sub
+    if isinstance(sub, dict) and len(sub) == 1:
+        key, value = next(iter(sub.items()))
+        if key == "other" and isinstance(value, str):
+            return value
+        return str(key)
+    return None
+
+
+_NOTIFICATIONS: dict[str, Callable[[WireObserver, msgspec.Raw | None, int], list[Fact]]] = {
+    "turn/started": WireObserver._turn_started,
+    "turn/completed": WireObserver._turn_completed,
+    "item/started": WireObserver._item_started,
+    "item/completed": WireObserver._item_completed,
+    "turn/diff/updated": WireObserver._diff,
+    "thread/tokenUsage/updated": WireObserver._token_usage,
+    "thread/settings/updated": WireObserver._settings,
+    "thread/started": WireObserver._thread_started,
+    "thread/archived": WireObserver._archived,
+    "thread/unarchived": WireObserver._unarchived,
+    "thread/closed": WireObserver._closed,
+}

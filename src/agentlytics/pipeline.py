@@ -1,0 +1,44 @@
+"""observe → reduce → seal: the one path every source (capture, tap, library) goes through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agentlytics.drops import Drops
+from agentlytics.events.envelope import Envelope, Sealer
+from agentlytics.facts import Fact
+from agentlytics.observe.edge import WireObserver
+from agentlytics.reducer.core import Reducer
+
+
+class Pipeline:
+    """Facts in, sealed events out; owns the reducer and the id sealer for one stream."""
+
+    def __init__(self) -> None:
+        self.reducer = Reducer()
+        self.sealer = Sealer()
+        self.drops = Drops()
+        self._next_connection = 0
+        self.events = 0
+
+    def connection(self, rpc_transport: str = "stdio") -> WireObserver:
+        """A wire observer for a new connection (one capture file, or one tapped child)."""
+        observer = WireObserver(self._next_connection, self.drops, rpc_transport)
+        self._next_connection += 1
+        return observer
+
+    def ingest(self, facts: Iterable[Fact]) -> list[Envelope]:
+        out: list[Envelope] = []
+        reducer, seal = self.reducer, self.sealer.seal
+        for fact in facts:
+            for event in reducer.ingest(fact):
+                out.append(seal(event))
+        self.events += len(out)
+        return out
+
+    def observe_line(self, observer: WireObserver, line: bytes, where: str = "") -> list[Envelope]:
+        facts = observer.observe_line(line, where)
+        return self.ingest(facts) if facts else []
+
+    def close(self, observer: WireObserver) -> list[Envelope]:
+        return self.ingest(observer.close())

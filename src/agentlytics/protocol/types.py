@@ -1,0 +1,365 @@
+"""The subset of the app-server v2 protocol (Codex CLI 0.169.0) that analytics reads.
+
+Every struct tolerates unknown fields and defaults what it can: the protocol grows with each
+release, and a new or missing optional field must never stop ingestion. Enum-like values stay
+plain strings here; the reducer maps them (an unknown value is data, not a decode error).
+Payloads the reducer never inspects (command output, diffs of single files, message text) are
+not declared, so they are skipped by the decoder instead of copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class _Camel(msgspec.Struct, rename="camel"):
+    """Base for wire structs: camelCase keys, unknown keys ignored."""
+
+
+# --- initialize ----------------------------------------------------------------------------------
+
+
+class ClientInfo(_Camel):
+    name: str = ""
+    version: str = ""
+    title: str | None = None
+
+
+class InitializeCapabilities(_Camel):
+    experimental_api: bool = False
+
+
+class InitializeParams(_Camel):
+    client_info: ClientInfo = msgspec.field(default_factory=ClientInfo)
+    capabilities: InitializeCapabilities | None = None
+
+
+class InitializeResponse(_Camel):
+    user_agent: str = ""
+    platform_os: str | None = None
+    platform_family: str | None = None
+
+
+# --- threads and turns ---------------------------------------------------------------------------
+
+
+class Thread(_Camel):
+    id: str
+    session_id: str | None = None
+    forked_from_id: str | None = None
+    parent_thread_id: str | None = None
+    ephemeral: bool = False
+    model: str | None = None
+    model_provider: str | None = None
+    created_at: int | None = None
+    cwd: str | None = None
+    source: Any = None
+    thread_source: str | None = None
+    turns: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+class ThreadStartResponse(_Camel):
+    """Result of ``thread/start``, ``thread/resume`` and ``thread/fork`` (same fields we read)."""
+
+    thread: Thread
+    model: str | None = None
+    model_provider: str | None = None
+    service_tier: str | None = None
+    cwd: str | None = None
+    approval_policy: Any = None
+    approvals_reviewer: str | None = None
+    sandbox: Any = None
+    reasoning_effort: str | None = None
+    collaboration_mode: Any = None
+
+
+class TurnError(_Camel):
+    message: str = ""
+    codex_error_info: Any = None
+
+
+class Turn(_Camel):
+    id: str
+    status: str | None = None
+    error: TurnError | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    root_turn_id: str | None = None
+
+
+class UserInput(msgspec.Struct):
+    type: str = ""
+
+
+_IMAGE_INPUTS = frozenset({"image", "localImage"})
+
+
+def count_images(inputs: list[UserInput]) -> int:
+    """Images in a turn/start or turn/steer input (``image`` and ``localImage`` entries)."""
+    return sum(1 for item in inputs if item.type in _IMAGE_INPUTS)
+
+
+class TurnStartParams(_Camel):
+    thread_id: str
+    input: list[UserInput] = msgspec.field(default_factory=list)
+    model: str | None = None
+    effort: str | None = None
+    summary: str | None = None
+    approval_policy: Any = None
+    approvals_reviewer: str | None = None
+    sandbox_policy: Any = None
+    service_tier: str | None = None
+    personality: str | None = None
+    cwd: str | None = None
+    collaboration_mode: Any = None
+
+
+class TurnStartResponse(_Camel):
+    turn: Turn
+
+
+class TurnSteerParams(_Camel):
+    thread_id: str
+    expected_turn_id: str | None = None
+    input: list[UserInput] = msgspec.field(default_factory=list)
+
+
+class TurnSteerResponse(_Camel):
+    turn_id: str
+
+
+class TurnInterruptParams(_Camel):
+    thread_id: str
+    turn_id: str = ""
+
+
+class ThreadIdParams(_Camel):
+    """Params of requests that only name a thread (``thread/compact/start``, …)."""
+
+    thread_id: str
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+class ThreadStartedNotification(_Camel):
+    thread: Thread
+
+
+class TurnNotification(_Camel):
+    """``turn/started`` and ``turn/completed``."""
+
+    thread_id: str
+    turn: Turn
+
+
+class ItemNotification(_Camel):
+    """``item/started`` / ``item/completed``; the item stays raw until its type is known."""
+
+    thread_id: str
+    turn_id: str
+    item: msgspec.Raw
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+
+
+class TurnDiffUpdatedNotification(_Camel):
+    thread_id: str
+    turn_id: str
+    diff: str
+
+
+class TokenUsageBreakdown(_Camel):
+    total_tokens: int = 0
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+
+
+class ThreadTokenUsage(_Camel):
+    total: TokenUsageBreakdown
+    last: TokenUsageBreakdown | None = None
+
+
+class ThreadTokenUsageUpdatedNotification(_Camel):
+    thread_id: str
+    token_usage: ThreadTokenUsage
+    turn_id: str | None = None
+
+
+class ThreadSettings(_Camel):
+    model: str | None = None
+    model_provider: str | None = None
+    service_tier: str | None = None
+    cwd: str | None = None
+    approval_policy: Any = None
+    approvals_reviewer: str | None = None
+    sandbox_policy: Any = None
+    effort: str | None = None
+    summary: str | None = None
+    personality: str | None = None
+    collaboration_mode: Any = None
+
+
+class ThreadSettingsUpdatedNotification(_Camel):
+    thread_id: str
+    thread_settings: ThreadSettings
+
+
+class ThreadIdNotification(_Camel):
+    """``thread/archived``, ``thread/unarchived``, ``thread/closed``."""
+
+    thread_id: str
+
+
+class ServerRequestResolvedNotification(_Camel):
+    thread_id: str | None = None
+    request_id: int | str | None = None
+
+
+# --- thread items --------------------------------------------------------------------------------
+
+
+class ItemHeader(msgspec.Struct):
+    """Just enough of a ThreadItem to route it."""
+
+    type: str
+    id: str = ""
+
+
+class CommandAction(msgspec.Struct):
+    type: str = "unknown"
+
+
+class CommandExecutionItem(_Camel):
+    id: str
+    status: str = "inProgress"
+    source: str = "agent"
+    exit_code: int | None = None
+    duration_ms: int | None = None
+    plugin_id: str | None = None
+    script_path: str | None = None
+    command_actions: list[CommandAction] = msgspec.field(default_factory=list)
+
+
+class PatchChangeKind(msgspec.Struct):
+    type: str
+    move_path: str | None = None
+
+
+class FileUpdateChange(msgspec.Struct):
+    kind: PatchChangeKind
+
+
+class FileChangeItem(_Camel):
+    id: str
+    status: str = "inProgress"
+    changes: list[FileUpdateChange] = msgspec.field(default_factory=list)
+
+
+class McpToolCallError(msgspec.Struct):
+    message: str = ""
+
+
+class McpToolCallAppContext(_Camel):
+    connector_id: str | None = None
+
+
+class McpToolCallItem(_Camel):
+    id: str
+    server: str = ""
+    tool: str = ""
+    status: str = "inProgress"
+    error: McpToolCallError | None = None
+    duration_ms: int | None = None
+    plugin_id: str | None = None
+    app_context: McpToolCallAppContext | None = None
+
+
+class DynamicToolCallContentItem(msgspec.Struct):
+    type: str = ""
+
+
+class DynamicToolCallItem(_Camel):
+    id: str
+    tool: str = ""
+    status: str = "inProgress"
+    success: bool | None = None
+    content_items: list[DynamicToolCallContentItem] | None = None
+    duration_ms: int | None = None
+
+
+class CollabAgentState(msgspec.Struct):
+    status: str = ""
+
+
+class CollabAgentToolCallItem(_Camel):
+    id: str
+    tool: str = ""
+    status: str = "inProgress"
+    sender_thread_id: str = ""
+    receiver_thread_ids: list[str] = msgspec.field(default_factory=list)
+    model: str | None = None
+    reasoning_effort: str | None = None
+    agents_states: dict[str, CollabAgentState] = msgspec.field(default_factory=dict)
+
+
+class WebSearchAction(msgspec.Struct):
+    type: str = "other"
+    query: str | None = None
+    queries: list[str] | None = None
+
+
+class WebSearchItem(_Camel):
+    id: str
+    query: str = ""
+    action: WebSearchAction | None = None
+
+
+class ImageGenerationItem(_Camel):
+    id: str
+    status: str = ""
+    revised_prompt: str | None = None
+    saved_path: str | None = None
+
+
+class SubAgentActivityItem(_Camel):
+    id: str
+    kind: str = ""
+    agent_thread_id: str | None = None
+    agent_path: str | None = None
+    model: str | None = None
+    reasoning_effort: str | None = None
+
+
+class ContextCompactionItem(_Camel):
+    id: str
+
+
+ToolItem = (
+    CommandExecutionItem
+    | FileChangeItem
+    | McpToolCallItem
+    | DynamicToolCallItem
+    | CollabAgentToolCallItem
+    | WebSearchItem
+    | ImageGenerationItem
+)
+
+#: item ``type`` → the struct analytics decodes it into. Other item types are only routed.
+ITEM_TYPES: dict[str, type[msgspec.Struct]] = {
+    "commandExecution": CommandExecutionItem,
+    "fileChange": FileChangeItem,
+    "mcpToolCall": McpToolCallItem,
+    "dynamicToolCall": DynamicToolCallItem,
+    "collabAgentToolCall": CollabAgentToolCallItem,
+    "webSearch": WebSearchItem,
+    "imageGeneration": ImageGenerationItem,
+    "subAgentActivity": SubAgentActivityItem,
+    "contextCompaction": ContextCompactionItem,
+}

@@ -1,0 +1,23 @@
+"""The DuckDB warehouse as a sink: stores each event once, keyed by its id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.store import DEFAULT_PATH, Warehouse
+
+
+class DuckDBSink:
+    """Writes batches into a warehouse file; ``stored`` counts rows that were new."""
+
+    def __init__(self, path: Path | str = DEFAULT_PATH) -> None:
+        self.warehouse = Warehouse(path)
+        self.stored = 0
+
+    def write(self, batch: Sequence[Envelope]) -> None:
+        self.stored += self.warehouse.insert(batch)
+
+    def close(self) -> None:
+        self.warehouse.close()

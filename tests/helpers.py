@@ -1,0 +1,68 @@
+"""Test helpers: repo paths, capture data, and running the real CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+DATA = Path(__file__).resolve().parent / "data"
+CAPTURES = DATA / "captures"
+
+
+def capture_path(name: str) -> Path:
+    return CAPTURES / f"{name}.jsonl"
+
+
+def all_captures() -> list[Path]:
+    return sorted(CAPTURES.glob("*.jsonl"))
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, check: bool = True, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m agentlytics ARGS`` for real and return the finished process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "agentlytics", *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"agentlytics {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
+    return proc
+
+
+def replay_events(*captures: Path) -> list[dict[str, Any]]:
+    """Events of replaying captures in-process, as plain JSON data."""
+    from agentlytics.replay import replay
+    from agentlytics.sinks.base import Sink
+
+    collected: list[bytes] = []
+
+    class Collect:
+        def write(self, batch: Any) -> None:
+            collected.extend(e.body for e in batch)
+
+        def close(self) -> None:
+            pass
+
+    sink: Sink = Collect()
+    replay(list(captures), [sink])
+    return [json.loads(b) for b in collected]
