@@ -1,6 +1,7 @@
 """Shared sub-objects."""
 
 from __future__ import annotations
+
 import msgspec
 
 

@@ -1,7 +1,9 @@
 """Tool events (temporary)."""
 
 from __future__ import annotations
+
 from typing import ClassVar
+
 from agentlytics.events.common import AppServerClient, Runtime
 from agentlytics.events.envelope import EventParams
 

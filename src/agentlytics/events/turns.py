@@ -1,7 +1,9 @@
 """Turn event (temporary)."""
 
 from __future__ import annotations
+
 from typing import Any, ClassVar
+
 from agentlytics.events.common import AppServerClient, Runtime
 from agentlytics.events.envelope import EventParams
 

@@ -1,0 +1,59 @@
+"""The seam between the library API (``track_*``) and whatever delivers its facts.
+
+``AnalyticsClient`` (the library API) builds facts and hands each one to a :class:`Delivery`.
+A delivery runs them through the pipeline (reducer → sealed events) and writes the events to
+sinks. :class:`InlineDelivery` does it on the caller's thread (tests, replays, scripts); the
+background delivery (bounded queue, worker thread, batching, durable spool) does it off the
+caller's thread so ``track_*`` never waits on I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from agentlytics.facts import Fact
+from agentlytics.pipeline import Pipeline
+from agentlytics.sinks.base import Sink
+
+
+class Delivery(Protocol):
+    """Accepts facts; gets the events they produce to storage."""
+
+    def submit(self, fact: Fact) -> None:
+        """Hand over one fact. Must not block on I/O."""
+        ...
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Deliver everything submitted so far; False if the timeout expired first."""
+        ...
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush, then release resources. Further submits are rejected."""
+        ...
+
+
+class InlineDelivery:
+    """Reduces and writes on the caller's thread: simple, synchronous, for tests and scripts."""
+
+    def __init__(self, sinks: Sequence[Sink], pipeline: Pipeline | None = None) -> None:
+        self.pipeline = pipeline if pipeline is not None else Pipeline()
+        self.sinks = list(sinks)
+        self._closed = False
+
+    def submit(self, fact: Fact) -> None:
+        if self._closed:
+            raise RuntimeError("delivery is closed")
+        events = self.pipeline.ingest([fact])
+        if events:
+            for sink in self.sinks:
+                sink.write(events)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        self._closed = True
+        for sink in self.sinks:
+            sink.close()
+        return True
