@@ -49,8 +49,8 @@ def run_cli(
     return proc
 
 
-def replay_events(*captures: Path) -> list[dict[str, Any]]:
-    """Events of replaying captures in-process, as plain JSON data."""
+def replay_events_bytes(*captures: Path) -> list[bytes]:
+    """Canonical JSON of every event of replaying captures in-process, in order."""
     from agentlytics.replay import replay
     from agentlytics.sinks.base import Sink
 
@@ -65,4 +65,9 @@ def replay_events(*captures: Path) -> list[dict[str, Any]]:
 
     sink: Sink = Collect()
     replay(list(captures), [sink])
-    return [json.loads(b) for b in collected]
+    return collected
+
+
+def replay_events(*captures: Path) -> list[dict[str, Any]]:
+    """Events of replaying captures in-process, as plain JSON data."""
+    return [json.loads(b) for b in replay_events_bytes(*captures)]

@@ -195,7 +195,7 @@ class WireObserver:
             self.drops.count("message with neither method nor id", "", where)
         except msgspec.ValidationError as err:
             self.drops.count(f"undecodable {msg.method or 'response'}", str(err), where)
-        except msgspec.DecodeError as err:
+        except (msgspec.DecodeError, UnicodeDecodeError) as err:
             self.drops.count("malformed payload", str(err), where)
         return []
 

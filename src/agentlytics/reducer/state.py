@@ -8,6 +8,8 @@ When entries leave (the rule for each map):
   open; an emitted turn with open items leaves when its thread starts another turn, or its
   thread leaves; a turn that never completes leaves with its thread; cap ``MAX_TURNS``.
 * ``item_starts`` — when the item completes, or its turn leaves; cap ``MAX_ITEMS``.
+* ``emitted_turns`` — ids of turns already reported, so duplicates never re-emit; oldest leave
+  beyond ``MAX_TURNS`` (not counted: forgetting an old id loses nothing unless it is replayed).
 * ``item_reviews`` — when the reviewed item's tool event is built, or its turn leaves; cap
   ``MAX_ITEM_REVIEWS``.
 * ``requests`` (pending turn/start, steer, interrupt) — on their response or error, or when
@@ -154,6 +156,8 @@ class ReducerState:
         self.requests: BoundedMap[tuple[int, RequestId], PendingRequest] = BoundedMap(
             "requests", MAX_REQUESTS, self._evicted
         )
+        #: Turns whose event was emitted: a late or duplicated fact never emits them again.
+        self.emitted_turns: BoundedMap[str, None] = BoundedMap("emitted turn ids", MAX_TURNS, None)
         self.item_reviews: BoundedMap[tuple[str, str, str], ItemReviewSummary] = BoundedMap(
             "item review summaries", MAX_ITEM_REVIEWS, self._evicted
         )

@@ -156,6 +156,8 @@ def on_turn_started(state: ReducerState, fact: TurnStarted) -> list[TrackEvent]:
             state.remove_turn(old)
         thread.lingering_turns.clear()
     turn = turn_state(state, fact.turn.id)
+    if turn.thread_id is None:
+        turn.thread_id = fact.thread_id
     started = fact.turn.started_at
     turn.started_at = started if started is not None and started >= 0 else None
     return []
@@ -212,6 +214,10 @@ def on_codex_error(state: ReducerState, fact: TurnCodexError) -> list[TrackEvent
 def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     """Emit the turn event if every prerequisite is in (spec §3.1), then release the turn."""
     turn = state.turns.get(turn_id)
+    if turn is not None and not turn.emitted and turn_id in state.emitted_turns:
+        state.drop("turn: duplicate facts for an already reported turn")
+        state.remove_turn(turn_id)
+        return []
     if (
         turn is None
         or turn.emitted
@@ -301,6 +307,7 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     for hook in AFTER_TURN_HOOKS:
         events += hook(state, turn_id, turn)
     turn.emitted = True
+    state.emitted_turns[turn_id] = None
     if turn.open_items:
         thread = state.threads.get(turn.thread_id)
         if thread is not None:
