@@ -144,7 +144,7 @@ def test_turn_lifecycle_emits_turn_event() -> None:
     assert (p["num_input_images"], p["status"], p["steer_count"]) == (1, "completed", 0)
     assert (p["started_at"], p["completed_at"], p["duration_ms"]) == (455, 456, 1234)
     tokens = [p[k] for k in ("input_tokens", "cached_input_tokens", "output_tokens")]
-    assert tokens + [p["reasoning_output_tokens"], p["total_tokens"]] == [123, 45, 140, 13, 321]
+    assert [*tokens, p["reasoning_output_tokens"], p["total_tokens"]] == [123, 45, 140, 13, 321]
     assert p["cache_write_input_tokens"] == 7
     assert p["total_tool_call_count"] == 0
 

@@ -144,8 +144,9 @@ class ThreadView:
 
 def _usage_delta(end: TokenUsageBreakdown, start: TokenUsageBreakdown | None) -> TokenUsage:
     def d(name: str) -> int:
-        before = getattr(start, name) if start is not None else 0
-        return max(0, getattr(end, name) - before)
+        before: int = getattr(start, name) if start is not None else 0
+        after: int = getattr(end, name)
+        return max(0, after - before)
 
     return TokenUsage(
         input_tokens=d("input_tokens"),
