@@ -18,12 +18,14 @@ def _tool(name: str) -> list[str]:
 
 
 def test_ruff_clean() -> None:
-    proc = subprocess.run([*_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_mypy_strict_clean() -> None:
-    proc = subprocess.run([*_tool("mypy"), "--strict", "src/agentlytics"], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*_tool("mypy"), "--strict", "src/agentlytics"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -9,13 +10,14 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class BoundedMap(dict[K, V]):
-    """Insertion-ordered dict that evicts its oldest entry beyond ``cap`` and counts it.
+class BoundedMap(OrderedDict[K, V]):
+    """Insertion-ordered map that evicts its oldest entry beyond ``cap`` and counts it.
 
     Entries normally leave by an explicit rule (turn completed, thread closed, ...); the cap is
     the backstop for entries whose terminal fact never arrives. ``on_evict`` lets the owner
     count the eviction (with the map's name) and clean up related state. Assign with
-    ``m[key] = value``; that is the only path that enforces the cap.
+    ``m[key] = value``; that is the only path that enforces the cap. (An ``OrderedDict``, not a
+    plain dict: popping the oldest entry of a dict under steady churn costs O(n) per pop.)
     """
 
     def __init__(
@@ -28,10 +30,9 @@ class BoundedMap(dict[K, V]):
         self._on_evict = on_evict
 
     def __setitem__(self, key: K, value: V) -> None:
-        if key not in self and len(self) >= self.cap:
-            oldest = next(iter(self))
-            old_value = dict.pop(self, oldest)
+        if len(self) >= self.cap and key not in self:
+            oldest, old_value = self.popitem(last=False)
             self.evicted += 1
             if self._on_evict is not None:
                 self._on_evict(self.name, oldest, old_value)
-        dict.__setitem__(self, key, value)
+        OrderedDict.__setitem__(self, key, value)

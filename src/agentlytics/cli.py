@@ -62,8 +62,12 @@ def replay(
     jsonl = JsonlSink(events) if events else None
     if jsonl is not None:
         sinks.append(jsonl)
-    store = DuckDBSink(":memory:" if no_warehouse else warehouse)
-    sinks.append(store)
+    # The report needs a warehouse; with --no-warehouse it is an in-memory one, skipped if quiet.
+    store = (
+        None if (no_warehouse and quiet) else DuckDBSink(":memory:" if no_warehouse else warehouse)
+    )
+    if store is not None:
+        sinks.append(store)
     try:
         if len(captures) > 1:
             with Progress(console=console, transient=True) as progress:
@@ -73,7 +77,7 @@ def replay(
             result = run_replay(captures, sinks)
         if jsonl is not None:
             jsonl.close()
-        if not quiet:
+        if store is not None and not quiet:
             where = "memory" if no_warehouse else str(warehouse)
             console.print(
                 f"[bold]Replayed[/bold] {result.files} capture(s), {result.lines} lines → "
@@ -83,7 +87,8 @@ def replay(
             reports.render(reports.summary(store.warehouse), console)
             _render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     if strict and (result.drops.total or result.reducer_drops):
         raise typer.Exit(code=1)
 

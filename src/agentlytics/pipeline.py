@@ -29,15 +29,16 @@ class Pipeline:
 
     def ingest(self, facts: Iterable[Fact]) -> list[Envelope]:
         out: list[Envelope] = []
-        reducer, seal = self.reducer, self.sealer.seal
+        reduce, seal = self.reducer.ingest, self.sealer.seal
         for fact in facts:
-            for event in reducer.ingest(fact):
-                out.append(seal(event))
+            events = reduce(fact)
+            if events:
+                out += [seal(event) for event in events]
         self.events += len(out)
         return out
 
-    def observe_line(self, observer: WireObserver, line: bytes, where: str = "") -> list[Envelope]:
-        facts = observer.observe_line(line, where)
+    def observe_line(self, observer: WireObserver, line: bytes) -> list[Envelope]:
+        facts = observer.observe_line(line)
         return self.ingest(facts) if facts else []
 
     def close(self, observer: WireObserver) -> list[Envelope]:

@@ -44,16 +44,18 @@ def replay(
 
     for capture in captures:
         observer = pipeline.connection()
-        name = Path(capture).name
-        lineno = 0
-        for lineno, line in enumerate(read_lines(capture), start=1):
-            facts = observer.observe_line(line, f"{name}:{lineno}")
+        observer.source = Path(capture).name
+        observe, ingest = observer.observe_line, pipeline.ingest
+        for line in read_lines(capture):
+            facts = observe(line)
             if facts:
                 result.facts += len(facts)
-                pending += pipeline.ingest(facts)
-                if len(pending) >= BATCH:
-                    flush()
-        result.lines += lineno
+                events = ingest(facts)
+                if events:
+                    pending += events
+                    if len(pending) >= BATCH:
+                        flush()
+        result.lines += observer.lineno
         pending += pipeline.close(observer)
         result.files += 1
         if on_file_done is not None:

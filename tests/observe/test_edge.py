@@ -263,11 +263,28 @@ def test_subagent_thread_synthesised_from_spawn_activity() -> None:
     assert child_configs[0].reasoning_effort == "medium"
 
 
-def test_items_decoded_only_for_tracked_kinds() -> None:
+def test_only_items_analytics_reads_become_facts() -> None:
     facts = observe_all(WireObserver(0), "assistant_message")
-    items = [f for f in facts if isinstance(f, ItemCompleted)]
-    assert {f.item_type for f in items} == {"userMessage", "reasoning", "agentMessage"}
-    assert all(f.item is None for f in items)
+    assert not [f for f in facts if isinstance(f, ItemCompleted)]  # messages, reasoning
+    facts = observe_all(WireObserver(0), "shell_accept")
+    (done,) = [f for f in facts if isinstance(f, ItemCompleted)]
+    assert (done.item_type, done.item_id, done.item.status) == (
+        "commandExecution",
+        "call-shell-1",
+        "completed",
+    )
+
+
+def test_unknown_item_type_is_tolerated() -> None:
+    obs = WireObserver(0)
+    params = {
+        "threadId": "th",
+        "turnId": "tu",
+        "item": {"type": "hologram", "id": "h1"},
+        "completedAtMs": 5,
+    }
+    assert obs.observe_line(line(S2C, {"method": "item/completed", "params": params})) == []
+    assert obs.drops.total == 0
 
 
 def test_steer_rejections_are_classified() -> None:

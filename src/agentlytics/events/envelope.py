@@ -72,25 +72,29 @@ class Sealer:
     """Seals events into envelopes with deterministic ids.
 
     Some events are legitimately identical byte for byte inside one stream (two PreToolUse hook
-    runs of one turn, say). The first copy's id is the plain hash; a repeat within the last
+    runs of one turn, say). The first copy's id is the plain hash; a repeat among the last
     ``window`` distinct bodies gets an ordinal mixed in, so it is not mistaken for a replayed
     duplicate. The same stream of facts therefore always gives the same ids, and replaying it
-    again stores nothing new. The window bounds memory.
+    again stores nothing new. The window bounds memory; repeats that far apart are not expected.
     """
 
-    def __init__(self, window: int = 65_536) -> None:
+    def __init__(self, window: int = 4_096) -> None:
         self._seen: OrderedDict[bytes, int] = OrderedDict()
         self._window = window
 
     def seal(self, event: TrackEvent) -> Envelope:
-        body = encode(event)
+        body = _encoder.encode(event)
         digest = hashlib.sha256(body)
         key = digest.digest()
-        ordinal = self._seen.get(key, -1) + 1
-        self._seen[key] = ordinal
-        self._seen.move_to_end(key)
-        if len(self._seen) > self._window:
-            self._seen.popitem(last=False)
+        seen = self._seen
+        previous = seen.get(key)
+        if previous is None:
+            ordinal = 0
+            if len(seen) >= self._window:
+                seen.popitem(last=False)
+        else:
+            ordinal = previous + 1
+        seen[key] = ordinal
         params = event.event_params
         return Envelope(
             event_id=digest.hexdigest() if not ordinal else event_id_for(body, ordinal),
@@ -98,5 +102,5 @@ class Sealer:
             body=body,
             thread_id=getattr(params, "thread_id", None),
             turn_id=getattr(params, "turn_id", None),
-            isolated=bool(getattr(type(params), "ISOLATED", False)),
+            isolated=params.ISOLATED,
         )

@@ -44,6 +44,7 @@ from agentlytics.protocol.methods import (
 )
 from agentlytics.protocol.wire import (
     CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
     Direction,
     JsonRpcError,
     Message,
@@ -52,6 +53,56 @@ from agentlytics.protocol.wire import (
 )
 
 MAX_PENDING_REQUESTS = 10_000
+
+#: Server notifications analytics never reads (streaming deltas, status and account updates).
+IGNORED_NOTIFICATIONS = frozenset(SERVER_NOTIFICATIONS) - {
+    "turn/started",
+    "turn/completed",
+    "item/started",
+    "item/completed",
+    "turn/diff/updated",
+    "thread/tokenUsage/updated",
+    "thread/settings/updated",
+    "thread/started",
+    "thread/archived",
+    "thread/unarchived",
+    "thread/closed",
+    "thread/goal/updated",
+    "thread/goal/cleared",
+    "thread/compacted",
+    "hook/started",
+    "hook/completed",
+    "item/autoApprovalReview/started",
+    "item/autoApprovalReview/completed",
+    "serverRequest/resolved",
+    "error",
+}
+
+#: Item types whose notifications carry nothing analytics counts or times.
+IGNORED_ITEMS = frozenset(
+    {
+        "userMessage",
+        "hookPrompt",
+        "agentMessage",
+        "functionCallOutput",
+        "plan",
+        "reasoning",
+        "imageView",
+        "sleep",
+        "enteredReviewMode",
+        "exitedReviewMode",
+    }
+)
+
+# The capture writers' line prefix for a server notification, up to its method and, for
+# items, the item's type. Matching it lets the replay skip lines analytics never reads without
+# parsing them (most of a session is streaming deltas). Anything that does not match this
+# exact shape takes the full decode path.
+_NOTIFICATION_PREFIX = re.compile(
+    rb'\{\s*"seq":\s*\d+,\s*"ts_ms":\s*\d+,\s*"dir":\s*"server_to_client",\s*"msg":\s*'
+    rb'\{\s*"method":\s*"([a-zA-Z/_]+)",\s*"params":\s*'
+    rb'(?:\{\s*"item":\s*\{\s*"type":\s*"([a-zA-Z]+)")?'
+)
 
 _THREAD_RESPONSES = frozenset({"thread/start", "thread/resume", "thread/fork"})
 
@@ -161,29 +212,57 @@ class WireObserver:
             "pending server requests", MAX_PENDING_REQUESTS, self._evicted
         )
         self.messages = 0
+        #: Where drops are reported from: the capture's name and the current line number.
+        self.source = ""
+        self.lineno = 0
 
     def _evicted(self, name: str, key: RequestId, value: _Pending) -> None:
-        self.drops.count(f"{name} evicted (never answered)", f"{value.method} id={key!r}")
+        self._drop(f"{name} evicted (never answered)", f"{value.method} id={key!r}")
 
     # --- entry points ---------------------------------------------------------------------------
 
-    def observe_line(self, line: bytes | str, where: str = "") -> list[Fact]:
-        """One capture-file line → facts. Malformed lines are counted, never raised."""
+    def observe_line(self, line: bytes | str) -> list[Fact]:
+        """One capture-file line → facts. Malformed lines are counted, never raised.
+
+        This is the replay's hot path: most lines are notifications analytics ignores (deltas,
+        status changes), so those return after one decode and two dict lookups.
+        """
+        self.lineno += 1
+        if isinstance(line, bytes):
+            head = _NOTIFICATION_PREFIX.match(line)
+            if head is not None:
+                method = head[1].decode()
+                if method in IGNORED_NOTIFICATIONS and method not in EXTRA_NOTIFICATIONS:
+                    self.messages += 1
+                    return []
+                if head[2] is not None and head[2].decode() in IGNORED_ITEMS:
+                    self.messages += 1
+                    return []
         try:
             record = line_decoder.decode(line)
         except (msgspec.DecodeError, UnicodeDecodeError) as err:
-            if not line.strip():
-                return []
-            self.drops.count("malformed line", str(err), where)
+            if line.strip():
+                self._drop("malformed line", str(err))
             return []
-        if record.msg is None:
-            self.drops.count("relay line that is not a JSON object", (record.raw or "")[:80], where)
+        msg = record.msg
+        if msg is None:
+            self._drop("relay line that is not a JSON object", (record.raw or "")[:80])
             return []
-        return self.observe_message(record.dir, record.msg, record.ts_ms, where)
+        method = msg.method
+        if (
+            method is not None
+            and msg.id is None
+            and record.dir == SERVER_TO_CLIENT
+            and method not in _NOTIFICATIONS
+            and method not in EXTRA_NOTIFICATIONS
+        ):
+            self.messages += 1
+            if method not in SERVER_NOTIFICATIONS:
+                self._drop("unknown server notification method", method)
+            return []
+        return self.observe_message(record.dir, msg, record.ts_ms)
 
-    def observe_message(
-        self, direction: Direction, msg: Message, ts_ms: int, where: str = ""
-    ) -> list[Fact]:
+    def observe_message(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
         self.messages += 1
         try:
             if msg.method is not None:
@@ -192,12 +271,15 @@ class WireObserver:
                 return self._notification(direction, msg, ts_ms)
             if msg.id is not None:
                 return self._response(direction, msg, ts_ms)
-            self.drops.count("message with neither method nor id", "", where)
+            self._drop("message with neither method nor id")
         except msgspec.ValidationError as err:
-            self.drops.count(f"undecodable {msg.method or 'response'}", str(err), where)
+            self._drop(f"undecodable {msg.method or 'response'}", str(err))
         except (msgspec.DecodeError, UnicodeDecodeError) as err:
-            self.drops.count("malformed payload", str(err), where)
+            self._drop("malformed payload", str(err))
         return []
+
+    def _drop(self, reason: str, detail: str = "") -> None:
+        self.drops.count(reason, detail, f"{self.source}:{self.lineno}" if self.source else "")
 
     def close(self) -> list[Fact]:
         """End of the stream: the connection's state may leave the reducer."""
@@ -212,15 +294,15 @@ class WireObserver:
         assert msg.id is not None
         if direction == CLIENT_TO_SERVER:
             if method not in CLIENT_REQUESTS:
-                self.drops.count("unknown client request method", method)
+                self._drop("unknown client request method", method)
             if msg.id in self.client_pending:
-                self.drops.count("duplicate client request id", f"{method} id={msg.id!r}")
+                self._drop("duplicate client request id", f"{method} id={msg.id!r}")
             self.client_pending[msg.id] = _Pending(method, msg.params, ts_ms)
             return self._client_request_fact(msg.id, method, msg.params, ts_ms)
         if method not in SERVER_REQUESTS:
-            self.drops.count("unknown server request method", method)
+            self._drop("unknown server request method", method)
         if msg.id in self.server_pending:
-            self.drops.count("duplicate server request id", f"{method} id={msg.id!r}")
+            self._drop("duplicate server request id", f"{method} id={msg.id!r}")
         self.server_pending[msg.id] = _Pending(method, msg.params, ts_ms)
         handler = EXTRA_SERVER_REQUESTS.get(method)
         return handler(self, msg.id, msg.params, ts_ms) if handler else []
@@ -247,15 +329,13 @@ class WireObserver:
             # The client answering a server request (approvals, tool calls, ...).
             pending = self.server_pending.pop(msg.id, None)
             if pending is None:
-                self.drops.count(
-                    "orphan client response (no pending server request)", f"id={msg.id!r}"
-                )
+                self._drop("orphan client response (no pending server request)", f"id={msg.id!r}")
                 return []
             answer = EXTRA_SERVER_ANSWERS.get(pending.method)
             return answer(self, msg.id, pending, msg.result, error, ts_ms) if answer else []
         pending = self.client_pending.pop(msg.id, None)
         if pending is None:
-            self.drops.count("orphan server response (no pending client request)", f"id={msg.id!r}")
+            self._drop("orphan server response (no pending client request)", f"id={msg.id!r}")
             return []
         if error is not None:
             return self._error_response(msg.id, pending, error, ts_ms)
@@ -316,7 +396,7 @@ class WireObserver:
         method = msg.method or ""
         if direction == CLIENT_TO_SERVER:
             if method not in CLIENT_NOTIFICATIONS:
-                self.drops.count("unknown client notification method", method)
+                self._drop("unknown client notification method", method)
             return []
         handler = _NOTIFICATIONS.get(method)
         if handler is not None:
@@ -325,7 +405,7 @@ class WireObserver:
         if extra is not None:
             return extra(self, msg.params, ts_ms)
         if method not in SERVER_NOTIFICATIONS:
-            self.drops.count("unknown server notification method", method)
+            self._drop("unknown server notification method", method)
         return []
 
     def _turn_started(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
@@ -341,10 +421,15 @@ class WireObserver:
         return facts
 
     def _item(self, params: msgspec.Raw | None, ts_ms: int, completed: bool) -> list[Fact]:
-        n = _decode(params, t.ItemNotification)
-        header = _decode(n.item, t.ItemHeader)
-        typ = t.ITEM_TYPES.get(header.type)
-        item = _decode(n.item, typ) if typ is not None else None
+        try:
+            n = _decode(params, t.ItemNotification)
+        except msgspec.ValidationError:
+            _decode(params, t.UnknownItemNotification)  # a newer item type: not an error
+            return []
+        item = n.item
+        if not isinstance(item, t.FACT_ITEMS):
+            return []  # messages, reasoning, plans, …: nothing analytics counts or times
+        kind = t.item_type(item)
         facts: list[Fact] = []
         if (
             isinstance(item, t.SubAgentActivityItem)
@@ -370,8 +455,8 @@ class WireObserver:
                     self.connection_id,
                     n.thread_id,
                     n.turn_id,
-                    header.type,
-                    header.id,
+                    kind,
+                    item.id,
                     item,
                     n.completed_at_ms,
                 )
@@ -382,8 +467,8 @@ class WireObserver:
                     self.connection_id,
                     n.thread_id,
                     n.turn_id,
-                    header.type,
-                    header.id,
+                    kind,
+                    item.id,
                     item,
                     n.started_at_ms,
                 )
@@ -429,6 +514,7 @@ class WireObserver:
 
     def _closed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.ThreadIdNotification)
+        self.synth.threads.pop(n.thread_id, None)
         return [ThreadClosed(self.connection_id, n.thread_id)]
 
 

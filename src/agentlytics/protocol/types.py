@@ -156,16 +156,6 @@ class TurnNotification(_Camel):
     turn: Turn
 
 
-class ItemNotification(_Camel):
-    """``item/started`` / ``item/completed``; the item stays raw until its type is known."""
-
-    thread_id: str
-    turn_id: str
-    item: msgspec.Raw
-    started_at_ms: int | None = None
-    completed_at_ms: int | None = None
-
-
 class TurnDiffUpdatedNotification(_Camel):
     thread_id: str
     turn_id: str
@@ -225,10 +215,16 @@ class ServerRequestResolvedNotification(_Camel):
 # --- thread items --------------------------------------------------------------------------------
 
 
-class ItemHeader(msgspec.Struct):
-    """Just enough of a ThreadItem to route it."""
+class _Item(msgspec.Struct, rename="camel", tag_field="type"):
+    """A ThreadItem: tagged by ``type`` so one decode picks the right struct."""
 
-    type: str
+    id: str = ""
+
+
+class ItemHeader(msgspec.Struct):
+    """Just enough of a ThreadItem of a type this protocol version does not define."""
+
+    type: str = ""
     id: str = ""
 
 
@@ -236,8 +232,7 @@ class CommandAction(msgspec.Struct):
     type: str = "unknown"
 
 
-class CommandExecutionItem(_Camel):
-    id: str
+class CommandExecutionItem(_Item, tag="commandExecution"):
     status: str = "inProgress"
     source: str = "agent"
     exit_code: int | None = None
@@ -256,8 +251,7 @@ class FileUpdateChange(msgspec.Struct):
     kind: PatchChangeKind
 
 
-class FileChangeItem(_Camel):
-    id: str
+class FileChangeItem(_Item, tag="fileChange"):
     status: str = "inProgress"
     changes: list[FileUpdateChange] = msgspec.field(default_factory=list)
 
@@ -270,8 +264,7 @@ class McpToolCallAppContext(_Camel):
     connector_id: str | None = None
 
 
-class McpToolCallItem(_Camel):
-    id: str
+class McpToolCallItem(_Item, tag="mcpToolCall"):
     server: str = ""
     tool: str = ""
     status: str = "inProgress"
@@ -285,8 +278,7 @@ class DynamicToolCallContentItem(msgspec.Struct):
     type: str = ""
 
 
-class DynamicToolCallItem(_Camel):
-    id: str
+class DynamicToolCallItem(_Item, tag="dynamicToolCall"):
     tool: str = ""
     status: str = "inProgress"
     success: bool | None = None
@@ -298,8 +290,7 @@ class CollabAgentState(msgspec.Struct):
     status: str = ""
 
 
-class CollabAgentToolCallItem(_Camel):
-    id: str
+class CollabAgentToolCallItem(_Item, tag="collabAgentToolCall"):
     tool: str = ""
     status: str = "inProgress"
     sender_thread_id: str = ""
@@ -315,21 +306,18 @@ class WebSearchAction(msgspec.Struct):
     queries: list[str] | None = None
 
 
-class WebSearchItem(_Camel):
-    id: str
+class WebSearchItem(_Item, tag="webSearch"):
     query: str = ""
     action: WebSearchAction | None = None
 
 
-class ImageGenerationItem(_Camel):
-    id: str
+class ImageGenerationItem(_Item, tag="imageGeneration"):
     status: str = ""
     revised_prompt: str | None = None
     saved_path: str | None = None
 
 
-class SubAgentActivityItem(_Camel):
-    id: str
+class SubAgentActivityItem(_Item, tag="subAgentActivity"):
     kind: str = ""
     agent_thread_id: str | None = None
     agent_path: str | None = None
@@ -337,8 +325,90 @@ class SubAgentActivityItem(_Camel):
     reasoning_effort: str | None = None
 
 
-class ContextCompactionItem(_Camel):
-    id: str
+class ContextCompactionItem(_Item, tag="contextCompaction"):
+    pass
+
+
+# Item kinds analytics neither counts nor times: decoded to their id only (content skipped).
+class UserMessageItem(_Item, tag="userMessage"):
+    pass
+
+
+class HookPromptItem(_Item, tag="hookPrompt"):
+    pass
+
+
+class AgentMessageItem(_Item, tag="agentMessage"):
+    pass
+
+
+class FunctionCallOutputItem(_Item, tag="functionCallOutput"):
+    pass
+
+
+class PlanItem(_Item, tag="plan"):
+    pass
+
+
+class ReasoningItem(_Item, tag="reasoning"):
+    pass
+
+
+class ImageViewItem(_Item, tag="imageView"):
+    pass
+
+
+class SleepItem(_Item, tag="sleep"):
+    pass
+
+
+class EnteredReviewModeItem(_Item, tag="enteredReviewMode"):
+    pass
+
+
+class ExitedReviewModeItem(_Item, tag="exitedReviewMode"):
+    pass
+
+
+ThreadItem = (
+    CommandExecutionItem
+    | FileChangeItem
+    | McpToolCallItem
+    | DynamicToolCallItem
+    | CollabAgentToolCallItem
+    | WebSearchItem
+    | ImageGenerationItem
+    | SubAgentActivityItem
+    | ContextCompactionItem
+    | UserMessageItem
+    | HookPromptItem
+    | AgentMessageItem
+    | FunctionCallOutputItem
+    | PlanItem
+    | ReasoningItem
+    | ImageViewItem
+    | SleepItem
+    | EnteredReviewModeItem
+    | ExitedReviewModeItem
+)
+
+
+class ItemNotification(_Camel):
+    """``item/started`` / ``item/completed`` with the item decoded by its ``type`` tag."""
+
+    thread_id: str
+    turn_id: str
+    item: ThreadItem
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+
+
+class UnknownItemNotification(_Camel):
+    """Fallback for an item ``type`` newer than this protocol version."""
+
+    thread_id: str
+    turn_id: str
+    item: ItemHeader
 
 
 ToolItem = (
@@ -351,15 +421,21 @@ ToolItem = (
     | ImageGenerationItem
 )
 
-#: item ``type`` → the struct analytics decodes it into. Other item types are only routed.
-ITEM_TYPES: dict[str, type[msgspec.Struct]] = {
-    "commandExecution": CommandExecutionItem,
-    "fileChange": FileChangeItem,
-    "mcpToolCall": McpToolCallItem,
-    "dynamicToolCall": DynamicToolCallItem,
-    "collabAgentToolCall": CollabAgentToolCallItem,
-    "webSearch": WebSearchItem,
-    "imageGeneration": ImageGenerationItem,
-    "subAgentActivity": SubAgentActivityItem,
-    "contextCompaction": ContextCompactionItem,
-}
+#: The item kinds the pipeline turns into facts (tool items, subagent activity, compaction).
+FACT_ITEMS: tuple[type[msgspec.Struct], ...] = (
+    CommandExecutionItem,
+    FileChangeItem,
+    McpToolCallItem,
+    DynamicToolCallItem,
+    CollabAgentToolCallItem,
+    WebSearchItem,
+    ImageGenerationItem,
+    SubAgentActivityItem,
+    ContextCompactionItem,
+)
+
+
+def item_type(item: msgspec.Struct) -> str:
+    """The wire ``type`` tag of a decoded item."""
+    tag: str = type(item).__struct_config__.tag  # type: ignore[assignment]
+    return tag

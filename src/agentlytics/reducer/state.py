@@ -8,8 +8,9 @@ When entries leave (the rule for each map):
   open; an emitted turn with open items leaves when its thread starts another turn, or its
   thread leaves; a turn that never completes leaves with its thread; cap ``MAX_TURNS``.
 * ``item_starts`` — when the item completes, or its turn leaves; cap ``MAX_ITEMS``.
-* ``emitted_turns`` — ids of turns already reported, so duplicates never re-emit; oldest leave
-  beyond ``MAX_TURNS`` (not counted: forgetting an old id loses nothing unless it is replayed).
+* ``emitted_turns`` — ids of the most recently reported turns, so duplicated facts never
+  re-emit them; the oldest leave beyond ``MAX_REPORTED_TURNS`` (duplicates arrive close to the
+  original; one older than that many turns would be reported again).
 * ``item_reviews`` — when the reviewed item's tool event is built, or its turn leaves; cap
   ``MAX_ITEM_REVIEWS``.
 * ``requests`` (pending turn/start, steer, interrupt) — on their response or error, or when
@@ -36,6 +37,7 @@ MAX_TURNS = 50_000
 MAX_ITEMS = 200_000
 MAX_REQUESTS = 10_000
 MAX_ITEM_REVIEWS = 100_000
+MAX_REPORTED_TURNS = 4_096
 
 #: Tool kinds counted on the turn event, by item type.
 TOOL_COUNT_KIND = {

@@ -15,7 +15,7 @@ class JsonlSink:
 
     def __init__(self, path: Path | str) -> None:
         self._own = str(path) != "-"
-        self._out: BinaryIO = open(path, "ab") if self._own else sys.stdout.buffer  # noqa: SIM115
+        self._out: BinaryIO = open(path, "wb") if self._own else sys.stdout.buffer  # noqa: SIM115
         self.written = 0
 
     def write(self, batch: Sequence[Envelope]) -> None:
