@@ -1,0 +1,5 @@
+"""Traffic → facts: capture files, the live tap, request/response correlation, synthesis.
+
+Event families that read more of the wire register their decoders in ``edge``'s extension
+tables; importing them here makes every ``WireObserver`` see them.
+"""

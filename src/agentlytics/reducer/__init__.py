@@ -1,0 +1,5 @@
+"""Facts → events: the pure, bounded reducer, one module per event family.
+
+Families register their fact handlers in ``core.HANDLERS``; importing them here makes every
+``Reducer`` route to them.
+"""
