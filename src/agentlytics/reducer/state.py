@@ -159,7 +159,9 @@ class ReducerState:
             "requests", MAX_REQUESTS, self._evicted
         )
         #: Turns whose event was emitted: a late or duplicated fact never emits them again.
-        self.emitted_turns: BoundedMap[str, None] = BoundedMap("emitted turn ids", MAX_TURNS, None)
+        self.emitted_turns: BoundedMap[str, None] = BoundedMap(
+            "emitted turn ids", MAX_REPORTED_TURNS, None
+        )
         self.item_reviews: BoundedMap[tuple[str, str, str], ItemReviewSummary] = BoundedMap(
             "item review summaries", MAX_ITEM_REVIEWS, self._evicted
         )
