@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
@@ -39,9 +38,12 @@ def track(params: EventParams) -> TrackEvent:
     return TrackEvent(event_type=type(params).EVENT_TYPE, event_params=params)
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A sealed event: canonical JSON bytes plus the fields sinks index on."""
+class Envelope(msgspec.Struct, frozen=True, gc=False):
+    """A sealed event: canonical JSON bytes plus the fields sinks index on.
+
+    (A msgspec struct rather than a frozen dataclass: one is built per event on the replay's
+    hot path, and a frozen dataclass's ``__init__`` costs several times more.)
+    """
 
     event_id: str
     event_type: str

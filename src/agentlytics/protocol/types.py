@@ -22,8 +22,8 @@ class _Camel(msgspec.Struct, rename="camel"):
 
 
 class ClientInfo(_Camel):
-    name: str = ""
-    version: str = ""
+    name: str
+    version: str
     title: str | None = None
 
 
@@ -32,7 +32,9 @@ class InitializeCapabilities(_Camel):
 
 
 class InitializeParams(_Camel):
-    client_info: ClientInfo = msgspec.field(default_factory=ClientInfo)
+    """Who the client is: required, so an initialize without it leaves the connection unknown."""
+
+    client_info: ClientInfo
     capabilities: InitializeCapabilities | None = None
 
 
