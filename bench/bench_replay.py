@@ -128,7 +128,10 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="200k messages, one run")
     args = parser.parse_args()
+    if args.quick:
+        args.messages, args.runs = 200_000, 1
     with tempfile.TemporaryDirectory(prefix="agentlytics-bench-") as tmp:
         session = Path(tmp) / "session.jsonl"
         messages = build_session(session, args.messages)

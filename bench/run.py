@@ -1,4 +1,8 @@
-"""Run every benchmark in bench/ in turn: ``python bench/run.py [--quick]``."""
+"""Run every benchmark in bench/ in turn: ``python bench/run.py [--quick]``.
+
+Each ``bench_*.py`` prints its figures next to a baseline measured in the same run; ``--quick``
+asks every benchmark for a smaller, faster variant (a smoke test, not a measurement).
+"""
 
 from __future__ import annotations
 
