@@ -156,6 +156,8 @@ class TurnCompleted(Fact, frozen=True):
     connection_id: int
     thread_id: str
     turn: Turn
+    #: When the completion was observed: the accepted-line event's ``completed_at`` (decision 6).
+    observed_at_ms: int = 0
 
 
 class ItemStarted(Fact, frozen=True):
@@ -225,6 +227,8 @@ class TurnResolvedConfig(Fact, frozen=True):
     workspace_kind: str | None
     is_first_turn: bool
     cwd: str | None = None
+    #: Hash of the cwd's canonical git remote, looked up at the edge (None outside a repo).
+    repo_hash: str | None = None
 
 
 class TokenUsage(msgspec.Struct, frozen=True):

@@ -417,7 +417,7 @@ class WireObserver:
     def _turn_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_completed(n.thread_id, n.turn)
-        facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn))
+        facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn, ts_ms))
         return facts
 
     def _item(self, params: msgspec.Raw | None, ts_ms: int, completed: bool) -> list[Fact]:
