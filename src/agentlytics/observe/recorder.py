@@ -40,7 +40,7 @@ def capture_record(seq: int, direction: Direction, line: bytes, ts_ms: int) -> b
         try:
             # Validation only (msgspec also rejects invalid UTF-8); the bytes are embedded as is.
             is_object = isinstance(msgspec.json.decode(body), dict)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             is_object = False
         if is_object:
             return head + b'"msg": ' + body + b"}\n"
