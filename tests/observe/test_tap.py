@@ -423,3 +423,37 @@ def test_tee_calls_every_observer_and_reraises_the_first_error(tmp_path: Path) -
     tee.close()
     assert tail.closed and boom.closed
     assert [r["msg"] for r in read_capture(tmp_path / "c.jsonl")] == [{"a": 1}, {"b": 2}]
+
+
+def test_an_answer_is_never_observed_before_what_it_answers() -> None:
+    """The server speaks first and waits for each reply: observation order must alternate."""
+    child = (
+        "import sys\n"
+        "for i in range(300):\n"
+        "    sys.stdout.write('ping %d\\n' % i); sys.stdout.flush()\n"
+        "    assert sys.stdin.readline() == 'pong %d\\n' % i\n"
+    )
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+
+    def client() -> None:
+        with os.fdopen(out_r, "rb") as server_out:
+            for line in server_out:  # answer each line the moment it arrives
+                os.write(in_w, line.replace(b"ping", b"pong"))
+        os.close(in_w)
+
+    t = threading.Thread(target=client)
+    t.start()
+    obs = ListObserver()
+    try:
+        result = run_tap([sys.executable, "-c", child], obs, stdin_fd=in_r, stdout_fd=out_w,
+                         forward_signals=False)
+    finally:
+        os.close(out_w)
+        t.join(30)
+        os.close(in_r)
+    assert result.exit_code == 0
+    expected: list[tuple[str, bytes]] = []
+    for i in range(300):
+        expected += [("server_to_client", b"ping %d" % i), ("client_to_server", b"pong %d" % i)]
+    assert [(d, line) for d, line, _ in obs.seen] == expected

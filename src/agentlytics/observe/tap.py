@@ -276,12 +276,9 @@ def _pump(
             if not chunk:
                 break
             last_ts = time.time_ns() // 1_000_000
-            try:
-                _write_all(dst_fd, chunk)
-            except OSError as exc:  # BrokenPipeError mostly: the reader is gone
-                log.debug("tap %s: write failed: %s", direction, exc)
-                break
-            dstats.bytes += len(chunk)
+            # Observe *before* forwarding: once the peer has the bytes it may answer at once,
+            # and its answer must not be queued ahead of what it answers. Queuing is a split
+            # and an append under a lock, so it costs the relay microseconds.
             if splitter is not None and feed is not None:
                 lines = splitter.feed(chunk)
                 if lines:
@@ -289,6 +286,12 @@ def _pump(
                     feed.offer(direction, lines, last_ts)
             else:
                 dstats.lines += chunk.count(b"\n")
+            try:
+                _write_all(dst_fd, chunk)
+            except OSError as exc:  # BrokenPipeError mostly: the reader is gone
+                log.debug("tap %s: write failed: %s", direction, exc)
+                break
+            dstats.bytes += len(chunk)
     finally:
         if splitter is not None and feed is not None:
             rest = splitter.finish()
