@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,8 @@ def make_workspace(base_url: str, parent: Path | None = None, extra_toml: str = 
     codex_home, home, logs = root / "codex_home", root / "home", root / "logs"
     for d in (codex_home, home, logs):
         d.mkdir()
-    (codex_home / "config.toml").write_text(CONFIG_TOML.format(model=MODEL, base_url=base_url) + extra_toml)
+    config = CONFIG_TOML.format(model=MODEL, base_url=base_url) + extra_toml
+    (codex_home / "config.toml").write_text(config)
     repo = make_repo(root)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -316,11 +317,8 @@ class RpcClient:
 
     def close(self, timeout: float = 15.0) -> int:
         """Close stdin (how a client stops the server), wait for exit; terminate if it hangs."""
-        with self._write_lock:
-            try:
-                self._stdin.close()
-            except OSError:
-                pass
+        with self._write_lock, suppress(OSError):
+            self._stdin.close()
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
