@@ -166,8 +166,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def run_scenario(codex: str, scenario: Scenario, capture: Path,
-                 parent: Path | None = None) -> ScenarioRun:
-    """Run ``scenario`` through ``agentlytics tap --record capture``.
+                 parent: Path | None = None, tap_args: tuple[str, ...] = ()) -> ScenarioRun:
+    """Run ``scenario`` through ``agentlytics tap --record capture [tap_args]``.
 
     If the drive fails, the tap is still closed (so the capture is complete) and the error is
     raised with the path of the workspace, which is kept for debugging (logs/, the repo).
@@ -177,7 +177,7 @@ def run_scenario(codex: str, scenario: Scenario, capture: Path,
         ws = make_workspace(model.base_url, parent, extra_toml=NO_PLUGINS_TOML)
         done: Msg | None = None
         try:
-            with tapped_codex(codex, ws, capture) as client:
+            with tapped_codex(codex, ws, capture, *tap_args) as client:
                 done = scenario.drive(client, ws, model)
         except Exception as exc:
             raise RuntimeError(
