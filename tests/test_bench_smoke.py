@@ -13,9 +13,24 @@ from tests.helpers import ROOT, cli_env
 @pytest.mark.slow
 def test_replay_benchmark_prints_its_figures() -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_replay.py"), "--messages", "20000", "--runs", "1"],
-        capture_output=True, text=True, env=cli_env(), timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_replay.py"),
+            "--messages",
+            "20000",
+            "--runs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    for figure in ("(a) decode-only (orjson)", "(b) full replay --events", "ratio (b)/(a)", "peak RSS"):
+    for figure in (
+        "(a) decode-only (orjson)",
+        "(b) full replay --events",
+        "ratio (b)/(a)",
+        "peak RSS",
+    ):
         assert figure in proc.stdout

@@ -8,9 +8,12 @@ events only; reports and progress go to stderr in that case.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from agentlytics.observe.tap import Observer
 
 app = typer.Typer(
     name="agentlytics",
@@ -111,6 +114,77 @@ def _render_drops(
         for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             table.add_row(stage, reason, str(n))
     console.print(table)
+
+
+@app.command(
+    "tap",
+    context_settings={"allow_interspersed_args": False},
+)
+def tap(
+    command: list[str] = typer.Argument(  # noqa: B008
+        None, metavar="-- CMD [ARGS...]", help="The server to run, e.g. `codex app-server`."
+    ),
+    record: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--record",
+        metavar="CAPTURE",
+        help="Write every relayed message to this file.",
+    ),
+    events: str | None = typer.Option(
+        None, "--events", metavar="PATH", help="Write the emitted analytics events to PATH."
+    ),
+    warehouse: Path | None = typer.Option(  # noqa: B008
+        None, "--warehouse", metavar="PATH", help="Store events in this DuckDB warehouse."
+    ),
+    no_warehouse: bool = typer.Option(
+        False, "--no-warehouse", help="Do not store events in a warehouse."
+    ),
+    send: str | None = typer.Option(
+        None, "--send", metavar="URL", help="Send events to this collector URL."
+    ),
+) -> None:
+    """Relay stdio to and from CMD byte for byte (a live `codex app-server`) and observe it.
+
+    Exits with CMD's exit code (128+N if it died of signal N); SIGINT/SIGTERM/SIGHUP are
+    forwarded to it.
+    """
+    from agentlytics.observe import tap as tap_mod
+
+    if warehouse is not None and no_warehouse:
+        typer.echo("agentlytics tap: --warehouse and --no-warehouse exclude each other", err=True)
+        raise typer.Exit(2)
+    if events == "-":
+        typer.echo(
+            "agentlytics tap: --events - is not allowed: stdout carries the server's JSON-RPC "
+            "to the client; write events to a file (--events PATH)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    analytics = _live_observer(events, None if no_warehouse else warehouse, send)
+    raise typer.Exit(tap_mod.main_tap(command or [], record=record, analytics=analytics))
+
+
+def _live_observer(events: str | None, warehouse: Path | None, send: str | None) -> Observer | None:
+    """The tap's live pipeline, writing to the sinks the options name (None: record only)."""
+    from agentlytics.sinks.base import Sink
+
+    sinks: list[Sink] = []
+    if events is not None:
+        from agentlytics.sinks.jsonl import JsonlSink
+
+        sinks.append(JsonlSink(events))
+    if warehouse is not None:
+        from agentlytics.sinks.duckdb import DuckDBSink
+
+        sinks.append(DuckDBSink(warehouse))
+    if send is not None:
+        typer.echo("agentlytics tap: --send is not available yet", err=True)
+        raise typer.Exit(2)
+    if not sinks:
+        return None
+    from agentlytics.live import LiveObserver
+
+    return LiveObserver(sinks)
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""Live analytics for the tap: relayed lines → facts → events → sinks, on the observer thread.
+
+The tap hands every relayed line to this observer with the direction and the time it was read
+— exactly what its recorder writes to the capture — so the events emitted live are the events
+of replaying that capture later, byte for byte (same facts, same reducer, same ids).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import msgspec
+
+from agentlytics.events.envelope import Envelope
+from agentlytics.observe.tap import Direction
+from agentlytics.pipeline import Pipeline
+from agentlytics.protocol.wire import message_decoder
+from agentlytics.sinks.base import Sink
+
+
+class LiveObserver:
+    """A tap observer that reduces the traffic of one connection and writes events to sinks."""
+
+    def __init__(self, sinks: Sequence[Sink], rpc_transport: str = "stdio") -> None:
+        self.pipeline = Pipeline()
+        self.wire = self.pipeline.connection(rpc_transport)
+        self.wire.source = "live"
+        self.sinks = list(sinks)
+        self.sink_errors = 0
+
+    def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
+        self.wire.lineno += 1
+        try:
+            msg = message_decoder.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError) as err:
+            if not line.lstrip().startswith(b"{"):
+                # The recorder stores such a line as {"raw": ...}; replay counts it the same way.
+                text = line[:80].decode(errors="replace")
+                self.wire._drop("relay line that is not a JSON object", text)
+            else:
+                self.wire._drop("malformed line", str(err))
+            return
+        facts = self.wire.observe_message(direction, msg, ts_ms)
+        if facts:
+            self._write(self.pipeline.ingest(facts))
+
+    def close(self) -> None:
+        self._write(self.pipeline.close(self.wire))
+        for sink in self.sinks:
+            sink.close()
+        drops = self.pipeline.drops
+        reducer_drops = sum(self.pipeline.reducer.state.drops.values())
+        print(
+            f"agentlytics tap: {self.pipeline.events} event(s) emitted; "
+            f"{drops.total} wire message(s) and {reducer_drops} event(s) dropped"
+            + (f"; {self.sink_errors} sink error(s)" if self.sink_errors else ""),
+            file=sys.stderr,
+        )
+
+    def _write(self, events: list[Envelope]) -> None:
+        if not events:
+            return
+        for sink in self.sinks:
+            try:
+                sink.write(events)
+            except Exception as err:  # a failing sink must never stop the relay
+                self.sink_errors += 1
+                if self.sink_errors == 1:
+                    print(
+                        f"agentlytics tap: sink {type(sink).__name__} failed: {err}",
+                        file=sys.stderr,
+                    )

@@ -1,0 +1,111 @@
+"""Observers that keep the relayed traffic: the capture-file recorder and a fan-out.
+
+The capture format is the one of the repository's ``tests/data/captures`` (one JSON object per
+line)::
+
+    {"seq": 0, "ts_ms": 1795414526895, "dir": "client_to_server", "msg": {...}}
+
+``msg`` is the line exactly as it crossed the wire (its bytes are embedded, never parsed and
+re-serialized, so key order, spacing and number spelling are kept) whenever the line is a JSON
+object. Anything else that crossed the wire is recorded too, so that nothing is lost:
+
+* a line that is valid UTF-8 but not a JSON object (garbage, a bare value, an empty line) →
+  ``{"seq": n, "ts_ms": t, "dir": d, "raw": "<the text>"}``;
+* a line that is not valid UTF-8 → ``{"seq": n, "ts_ms": t, "dir": d, "raw_base64": "..."}``.
+
+Readers of captures skip (and count) records without ``msg``.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import msgspec
+
+from agentlytics.observe.tap import Closable, Direction, Observer
+
+_DIRS: dict[str, bytes] = {
+    "client_to_server": b"client_to_server",
+    "server_to_client": b"server_to_client",
+}
+_WHITESPACE = b" \t\r\n"
+
+
+def capture_record(seq: int, direction: Direction, line: bytes, ts_ms: int) -> bytes:
+    """One capture line (with its ``\\n``) for one observed wire line."""
+    head = b'{"seq": %d, "ts_ms": %d, "dir": "%s", ' % (seq, ts_ms, _DIRS[direction])
+    body = line.strip(_WHITESPACE)
+    if body.startswith(b"{"):
+        try:
+            # Validation only (msgspec also rejects invalid UTF-8); the bytes are embedded as is.
+            is_object = isinstance(msgspec.json.decode(body), dict)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            is_object = False
+        if is_object:
+            return head + b'"msg": ' + body + b"}\n"
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return head + b'"raw_base64": "' + base64.b64encode(line) + b'"}\n'
+    return head + b'"raw": ' + msgspec.json.encode(text) + b"}\n"
+
+
+class CaptureRecorder:
+    """Writes every observed line to a capture file, flushed line by line.
+
+    Flushing each record keeps the capture complete up to the last message even if the tap is
+    killed; it costs one write per message, on the observer thread, never on the relay.
+    The parent directory is created when missing (e.g. ``~/.local/share/agentlytics/captures``).
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = path.open("wb")
+        self._seq = 0
+
+    @property
+    def records(self) -> int:
+        """Records written so far (the next ``seq``)."""
+        return self._seq
+
+    def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
+        self._fh.write(capture_record(self._seq, direction, line, ts_ms))
+        self._fh.flush()
+        self._seq += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class Tee:
+    """Hands each line to several observers in turn.
+
+    One observer failing does not starve the others: every observer is called, then the
+    first error is raised so the tap counts it.
+    """
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+
+    def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
+        first: Exception | None = None
+        for obs in self.observers:
+            try:
+                obs.observe(direction, line, ts_ms)
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def close(self) -> None:
+        first: Exception | None = None
+        for obs in self.observers:
+            if isinstance(obs, Closable):
+                try:
+                    obs.close()
+                except Exception as exc:
+                    first = first or exc
+        if first is not None:
+            raise first

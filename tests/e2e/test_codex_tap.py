@@ -1,0 +1,290 @@
+"""The real Codex app-server (0.169.0, installed from npm) driven through ``agentlytics tap``.
+
+Each test runs a scripted session (fake model on 127.0.0.1, isolated CODEX_HOME, one-commit git
+repo) through ``python -m agentlytics tap --record cap.jsonl -- codex app-server`` and checks
+that the capture holds exactly the traffic the client exchanged, in the order the protocol
+demands. Every wait is bounded; each session takes about a second or two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers import replay_events_bytes
+
+from support.codex import CodexUnavailable, codex_bin
+from support.scenarios import SCENARIOS, ScenarioRun, run_scenario
+
+pytestmark = pytest.mark.codex
+
+Msg = dict[str, Any]
+C2S, S2C = "client_to_server", "server_to_client"
+
+
+def live_events_path(capture: Path) -> Path:
+    """Where the tap writes the events it emits live for a scenario (``--events PATH``)."""
+    return capture.with_suffix(".events.jsonl")
+
+
+@pytest.fixture(scope="module")
+def codex() -> str:
+    try:
+        return codex_bin()
+    except CodexUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def run(codex: str, tmp_path: Path) -> Iterator[Callable[[str], ScenarioRun]]:
+    runs: list[ScenarioRun] = []
+
+    def go(name: str) -> ScenarioRun:
+        capture = tmp_path / f"{name}.jsonl"
+        tap_args = ("--events", str(live_events_path(capture)))
+        result = run_scenario(codex, SCENARIOS[name], capture, tap_args=tap_args)
+        runs.append(result)
+        return result
+
+    yield go
+    for r in runs:
+        r.cleanup()
+
+
+_RECORD_HEAD = re.compile(rb'^\{"seq": (\d+), "ts_ms": (\d+), "dir": "(\w+)", "msg": ')
+
+
+@dataclass
+class Record:
+    seq: int
+    dir: str
+    msg: Msg
+    wire: bytes  # the bytes of msg as embedded in the capture
+
+
+def read_records(capture: Path) -> list[Record]:
+    out = []
+    for line in capture.read_bytes().splitlines():
+        head = _RECORD_HEAD.match(line)
+        assert head, f"not a msg record: {line[:200]!r}"
+        assert line.endswith(b"}")
+        rec = json.loads(line)
+        out.append(Record(rec["seq"], rec["dir"], rec["msg"], line[head.end() : -1]))
+    return out
+
+
+def assert_capture_is_the_traffic(r: ScenarioRun) -> list[Record]:
+    """The tap recorded, byte for byte, every line the client sent and received, in order."""
+    recs = read_records(r.capture)
+    assert [x.seq for x in recs] == list(range(len(recs)))
+    assert [x.wire for x in recs if x.dir == C2S] == r.client.sent
+    assert [x.wire for x in recs if x.dir == S2C] == r.client.received
+    return recs
+
+
+@dataclass
+class Want:
+    dir: str
+    desc: str
+    pred: Callable[[Msg], bool]
+
+
+def request(method: str) -> Want:
+    return Want(C2S, method, lambda m: m.get("method") == method and "id" in m)
+
+
+def client_note(method: str) -> Want:
+    return Want(C2S, method, lambda m: m.get("method") == method and "id" not in m)
+
+
+def server(method: str, where: Callable[[Msg], bool] = lambda p: True, desc: str = "") -> Want:
+    return Want(
+        S2C,
+        f"{method} {desc}".strip(),
+        lambda m: m.get("method") == method and where(m.get("params") or {}),
+    )
+
+
+def result(dir: str, where: Callable[[Any], bool], desc: str) -> Want:
+    return Want(dir, desc, lambda m: "method" not in m and "result" in m and where(m["result"]))
+
+
+def item(kind: str, status: str | None = None) -> Callable[[Msg], bool]:
+    return lambda p: p["item"]["type"] == kind and (status is None or p["item"]["status"] == status)
+
+
+def turn_status(status: str) -> Callable[[Msg], bool]:
+    return lambda p: p["turn"]["status"] == status
+
+
+def assert_in_order(recs: list[Record], wants: list[Want]) -> list[Record]:
+    """Each wanted message appears, after the previous one; returns the matches."""
+    found, i = [], 0
+    for want in wants:
+        while i < len(recs) and not (recs[i].dir == want.dir and want.pred(recs[i].msg)):
+            i += 1
+        if i == len(recs):
+            seen = [(x.seq, x.dir[0], x.msg.get("method") or f"#{x.msg.get('id')}") for x in recs]
+            after = [w.desc for w in wants[: len(found)]]
+            pytest.fail(f"missing {want.dir} {want.desc!r} after {after}\ncapture: {seen}")
+        found.append(recs[i])
+        i += 1
+    return found
+
+
+def opening() -> list[Want]:
+    """Handshake, thread and turn start, as every scenario opens."""
+    return [
+        request("initialize"),
+        result(
+            S2C,
+            lambda r: r["userAgent"].startswith("agentlytics-tests/0.169.0"),
+            "initialize result",
+        ),
+        client_note("initialized"),
+        request("thread/start"),
+        result(S2C, lambda r: "thread" in r, "thread/start result"),
+        request("turn/start"),
+        result(S2C, lambda r: r["turn"]["status"] == "inProgress", "turn/start result"),
+        server("turn/started"),
+    ]
+
+
+def assert_clean_run(r: ScenarioRun) -> None:
+    assert r.exit_code == 0, "the tap should exit with codex's status 0 after stdin closes"
+    assert r.model_misses == [], "codex asked the model something the script did not cover"
+    assert r.unused_replies == []
+    assert r.client.handler_errors == []
+
+
+def assert_approval_answered(recs: list[Record], method: str, decision: str) -> None:
+    """The client's answer carries the id of the server's approval request, then it resolves."""
+    asks = [x for x in recs if x.dir == S2C and x.msg.get("method") == method]
+    assert len(asks) == 1
+    rid = asks[0].msg["id"]
+    answers = [x for x in recs if x.dir == C2S and x.msg.get("id") == rid and "result" in x.msg]
+    assert [a.msg["result"] for a in answers] == [{"decision": decision}]
+    resolved = [x for x in recs if x.msg.get("method") == "serverRequest/resolved"]
+    assert [x.msg["params"]["requestId"] for x in resolved] == [rid]
+    assert asks[0].seq < answers[0].seq < resolved[0].seq
+
+
+def assert_live_equals_replay(capture: Path) -> list[dict[str, Any]]:
+    """The events the tap emitted live equal, byte for byte, those of replaying its recording."""
+    live = live_events_path(capture).read_bytes().splitlines()
+    assert live, "the tap emitted no events live"
+    replayed = replay_events_bytes(capture)
+    assert replayed == live
+    events = [json.loads(e) for e in live]
+    assert {"codex_thread_initialized", "codex_turn_event"} <= {e["event_type"] for e in events}
+    return events
+
+
+def test_command_approval_accepted(run: Callable[[str], ScenarioRun]) -> None:
+    r = run("shell_accept")
+    assert_clean_run(r)
+    recs = assert_capture_is_the_traffic(r)
+    assert_in_order(
+        recs,
+        [
+            *opening(),
+            server("item/started", item("commandExecution", "inProgress")),
+            Want(
+                S2C,
+                "requestApproval",
+                lambda m: m.get("method") == "item/commandExecution/requestApproval" and "id" in m,
+            ),
+            result(C2S, lambda res: res == {"decision": "accept"}, "accept"),
+            server("serverRequest/resolved"),
+            server("item/completed", item("commandExecution", "completed"), "commandExecution"),
+            server("item/completed", item("agentMessage"), "agentMessage"),
+            server("turn/completed", turn_status("completed"), "completed"),
+        ],
+    )
+    assert_approval_answered(recs, "item/commandExecution/requestApproval", "accept")
+    done = [
+        x.msg["params"]["item"]
+        for x in recs
+        if x.msg.get("method") == "item/completed"
+        and x.msg["params"]["item"]["type"] == "commandExecution"
+    ]
+    assert done[0]["exitCode"] == 0 and "tapped" in done[0]["aggregatedOutput"]
+    assert (r.ws.repo / "note.txt").read_text() == "tapped\n"
+    assert_live_equals_replay(r.capture)
+
+
+def test_command_approval_declined(run: Callable[[str], ScenarioRun]) -> None:
+    r = run("shell_decline")
+    assert_clean_run(r)
+    recs = assert_capture_is_the_traffic(r)
+    assert_in_order(
+        recs,
+        [
+            *opening(),
+            server("item/commandExecution/requestApproval"),
+            result(C2S, lambda res: res == {"decision": "decline"}, "decline"),
+            server("serverRequest/resolved"),
+            server("item/completed", item("commandExecution", "declined"), "declined"),
+            server("item/completed", item("agentMessage"), "agentMessage"),
+            server("turn/completed", turn_status("completed"), "completed"),
+        ],
+    )
+    assert_approval_answered(recs, "item/commandExecution/requestApproval", "decline")
+    assert not (r.ws.repo / "note.txt").exists()
+    # The model was told the command was not run (its second request carries the output).
+    assert len(r.model_requests) == 2
+    assert_live_equals_replay(r.capture)
+
+
+def test_file_change_accepted(run: Callable[[str], ScenarioRun]) -> None:
+    r = run("apply_patch_accept")
+    assert_clean_run(r)
+    recs = assert_capture_is_the_traffic(r)
+    found = assert_in_order(
+        recs,
+        [
+            *opening(),
+            server("item/started", item("fileChange", "inProgress"), "fileChange"),
+            server("item/fileChange/requestApproval"),
+            result(C2S, lambda res: res == {"decision": "accept"}, "accept"),
+            server("serverRequest/resolved"),
+            server("item/completed", item("fileChange", "completed"), "fileChange"),
+            server("turn/diff/updated", lambda p: "notes.md" in p["diff"], "with notes.md"),
+            server("turn/completed", turn_status("completed"), "completed"),
+        ],
+    )
+    assert_approval_answered(recs, "item/fileChange/requestApproval", "accept")
+    changes = found[-3].msg["params"]["item"]["changes"]
+    assert sorted(c["path"].rsplit("/", 1)[-1] for c in changes) == ["hello.py", "notes.md"]
+    assert (r.ws.repo / "hello.py").read_text() == 'print("hello, world")\n'
+    assert (r.ws.repo / "notes.md").read_text() == "# Notes\nWritten through the tap.\n"
+    assert_live_equals_replay(r.capture)
+
+
+def test_turn_interrupted(run: Callable[[str], ScenarioRun]) -> None:
+    r = run("interrupt")
+    assert_clean_run(r)
+    recs = assert_capture_is_the_traffic(r)
+    found = assert_in_order(
+        recs,
+        [
+            *opening(),
+            server("item/completed", item("agentMessage"), "agentMessage"),
+            request("turn/interrupt"),
+            result(S2C, lambda res: res == {}, "interrupt result"),
+            server("turn/completed", turn_status("interrupted"), "interrupted"),
+        ],
+    )
+    interrupt = found[-3].msg
+    assert interrupt["params"]["turnId"] == found[-1].msg["params"]["turn"]["id"]
+    assert not any(
+        x.msg.get("method") == "turn/completed"
+        and x.msg["params"]["turn"]["status"] != "interrupted"
+        for x in recs
+    )
+    assert_live_equals_replay(r.capture)
