@@ -35,7 +35,11 @@ def test_default_warehouse_is_idempotent(tmp_cwd: Path) -> None:
         stored = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
         turns = con.execute("SELECT count(*) FROM turns").fetchone()
     assert stored is not None and stored[0] == stored[1] > 0
-    completed_turns = sum(p.read_text().count('"method": "turn/completed"') for p in all_captures())
+    completed_turns = sum(
+        json.loads(line)["msg"].get("method") == "turn/completed"
+        for p in all_captures()
+        for line in p.read_text().splitlines()
+    )
     assert turns == (completed_turns,)
     assert "Events by type" in first.stdout and "Turns by status" in first.stdout
     assert "Tool calls by kind" in first.stdout
