@@ -39,13 +39,14 @@ _PREFIX: Final = b"file-line-v1\x00"
 _PATH_PREFIX: Final = _PREFIX + b"path\x00"
 _LINE_PREFIX: Final = _PREFIX + b"line\x00"
 
-#: Rust ``char::is_whitespace`` (Unicode White_Space). Python's ``str.split()`` uses this set
-#: plus ``\x1c``–``\x1f`` (the ASCII "information separators"), which Rust does not split on.
-_RUST_WHITESPACE: Final = (
+#: Rust ``char::is_whitespace`` (Unicode White_Space), for ``trim``/``split_whitespace``.
+#: Python's ``str.split()`` uses this set plus ``\x1c``–``\x1f`` (the ASCII "information
+#: separators"), which Rust does not split on.
+RUST_WHITESPACE: Final = (
     "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
-_RUST_WS_RUN: Final = re.compile("[" + re.escape(_RUST_WHITESPACE) + "]+")
+_RUST_WS_RUN: Final = re.compile("[" + re.escape(RUST_WHITESPACE) + "]+")
 #: The characters Python treats as whitespace but Rust does not.
 _PY_ONLY_WHITESPACE: Final = ("\x1c", "\x1d", "\x1e", "\x1f")
 #: ``\w`` on ``str`` patterns is exactly ``ch.isalnum() or ch == "_"``.
@@ -84,7 +85,7 @@ def normalize_diff_path(raw: str) -> str | None:
     Anything else (quoted paths, tab-separated timestamps, ``i/``/``w/`` prefixes) is kept
     verbatim, as in Codex, so that both sides of a comparison hash the same string.
     """
-    path = raw.strip(_RUST_WHITESPACE)
+    path = raw.strip(RUST_WHITESPACE)
     if path == "/dev/null":
         return None
     if path.startswith("b/") or path.startswith("a/"):
@@ -239,7 +240,8 @@ def effective_lines(contents: list[str]) -> list[str | None]:
 
     Attribution uses this to fingerprint commit lines with the very same rules.
     """
-    exact_ws = not any(ch in c for c in contents for ch in _PY_ONLY_WHITESPACE)
+    joined = "".join(contents)
+    exact_ws = not any(ch in joined for ch in _PY_ONLY_WHITESPACE)
     return [
         n if len(n.encode("utf-8", "surrogatepass")) > 3 and _HAS_WORD_CHAR(n) else None
         for n in _normalized(contents, exact_ws)
