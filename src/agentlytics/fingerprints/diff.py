@@ -11,7 +11,8 @@ splits with ``str.splitlines`` semantics (which also break on ``\\v``, ``\\f``, 
 ``\\x85``, ``\\u2028``, ``\\u2029``) where Codex uses Rust ``str::lines`` (``\\n`` only); and it
 has no notion of the ``+++ ``/``--- `` "lookalike inside a hunk is content" rule being tied to
 ``in_hunk`` rather than to the header counts. Matching those three behaviours on top of a
-library would mean re-parsing its output, so the ~20-line classifier is written here directly.
+library would mean re-parsing its output, so the scanner is written here directly (about 30
+lines, property-tested against a line-by-line port of the rules).
 
 Rules (first match wins), with decision 5 — nothing is counted outside a hunk:
 
