@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from tests.helpers import replay_events_bytes
 
+from agentlytics.fingerprints.audit import KnownSecrets, audit_events
 from support.codex import CodexUnavailable, codex_bin
 from support.scenarios import SCENARIOS, ScenarioRun, run_scenario
 
@@ -182,6 +183,9 @@ def assert_live_equals_replay(capture: Path) -> list[dict[str, Any]]:
     assert replayed == live
     events = [json.loads(e) for e in live]
     assert {"codex_thread_initialized", "codex_turn_event"} <= {e["event_type"] for e in events}
+    known = KnownSecrets()
+    known.add_capture(capture)
+    assert audit_events(events, known) == []  # nothing of the session's code or paths leaks
     return events
 
 

@@ -210,3 +210,31 @@ def test_subagent_child_thread() -> None:
     )  # parent's connection
     # The parent turn: one spawn (subAgentActivity started) + one wait_agent collab call.
     assert turns[parent["thread_id"]]["subagent_tool_call_count"] == 2
+
+
+def test_apply_patch_accept_fingerprints() -> None:
+    from agentlytics.fingerprints.diff import fingerprint_hash
+
+    # The turn's last diff: hello.py (-print("hello") +print("hello, world")) and a new notes.md
+    # (+# Notes, +Written by the agent.): 3 added, 1 deleted, all 3 added lines effective.
+    fp = one("apply_patch_accept", "codex_accepted_line_fingerprints")
+    assert (fp["accepted_added_lines"], fp["accepted_deleted_lines"]) == (3, 1)
+    assert fp["line_fingerprints"] == [
+        {
+            "path_hash": fingerprint_hash("path", "hello.py"),
+            "line_hash": fingerprint_hash("line", 'print("hello, world")'),
+        },
+        {
+            "path_hash": fingerprint_hash("path", "notes.md"),
+            "line_hash": fingerprint_hash("line", "# Notes"),
+        },
+        {
+            "path_hash": fingerprint_hash("path", "notes.md"),
+            "line_hash": fingerprint_hash("line", "Written by the agent."),
+        },
+    ]
+    # completed_at is the observation time of turn/completed (ts_ms 1795415226190 → seconds);
+    # the capture's cwd is not a repository here, so there is no repo hash.
+    assert (fp["completed_at"], fp["repo_hash"], fp["model_slug"]) == (1795415226, None, "gpt-5.5")
+    events = [e["event_type"] for e in replay_events(capture_path("apply_patch_accept"))]
+    assert events.index("codex_accepted_line_fingerprints") == events.index("codex_turn_event") + 1

@@ -20,7 +20,9 @@ clock (times come from the protocol or the observation stamp) and every map is b
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from agentlytics.bounded import BoundedMap
@@ -34,6 +36,7 @@ from agentlytics.facts import (
     TurnResolvedConfig,
     TurnTokenUsage,
 )
+from agentlytics.fingerprints.remote import RepoHashCache
 from agentlytics.protocol.types import (
     ThreadSettings,
     ThreadStartResponse,
@@ -44,6 +47,14 @@ from agentlytics.protocol.types import (
 )
 
 MAX_THREADS = 50_000
+
+
+@cache
+def default_repo_hashes() -> RepoHashCache:
+    """One process-wide cache: git runs once per working directory."""
+    return RepoHashCache()
+
+
 MAX_ACTIVE_TURNS_PER_THREAD = 64
 
 
@@ -161,8 +172,10 @@ def _usage_delta(end: TokenUsageBreakdown, start: TokenUsageBreakdown | None) ->
 class Synthesizer:
     """Per-connection edge state that turns wire traces into custom facts."""
 
-    def __init__(self, drops: Drops) -> None:
+    def __init__(self, drops: Drops, repo_hash: Callable[[str], str | None] | None = None) -> None:
         self.drops = drops
+        #: cwd → hash of its canonical git remote; git runs here, at the edge, never in the reducer.
+        self.repo_hash = repo_hash if repo_hash is not None else default_repo_hashes().get
         self.threads: BoundedMap[str, ThreadView] = BoundedMap("edge threads", MAX_THREADS)
         self.client_name: str | None = None
         self.client_version: str | None = None
@@ -284,6 +297,7 @@ class Synthesizer:
             workspace_kind=None,
             is_first_turn=first,
             cwd=view.cwd,
+            repo_hash=self.repo_hash(view.cwd) if view.cwd else None,
         )
 
     def token_usage(self, thread_id: str, turn_id: str | None, total: TokenUsageBreakdown) -> None:

@@ -3,3 +3,5 @@
 Families register their fact handlers in ``core.HANDLERS``; importing them here makes every
 ``Reducer`` route to them.
 """
+
+from agentlytics.reducer import fingerprints as _fingerprints  # noqa: F401

@@ -81,6 +81,7 @@ class TurnCompletion:
     turn_error: Any
     completed_at: int
     duration_ms: int | None
+    observed_at_ms: int = 0
 
 
 @dataclass(slots=True)

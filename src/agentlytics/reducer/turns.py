@@ -172,6 +172,7 @@ def on_turn_completed(state: ReducerState, fact: TurnCompleted) -> list[TrackEve
         turn_error=t.error.codex_error_info if t.error is not None else None,
         completed_at=t.completed_at if t.completed_at is not None and t.completed_at >= 0 else 0,
         duration_ms=duration,
+        observed_at_ms=fact.observed_at_ms,
     )
     if turn.thread_id is None:
         turn.thread_id = fact.thread_id
