@@ -24,6 +24,13 @@ from agentlytics.protocol.types import (
     TurnSteerResponse,
 )
 from agentlytics.protocol.wire import RequestId
+from agentlytics.vocabulary import (
+    CollaborationMode,
+    RpcTransport,
+    SandboxPolicyName,
+    SteerRejectionReason,
+    SubmissionType,
+)
 
 
 class Fact(msgspec.Struct, frozen=True):
@@ -49,7 +56,7 @@ class Initialize(Fact, frozen=True):
     experimental_api_enabled: bool | None
     product_client_id: str
     runtime: RuntimeMetadata
-    rpc_transport: str = "stdio"
+    rpc_transport: RpcTransport = "stdio"
 
 
 class ConnectionClosed(Fact, frozen=True):
@@ -97,7 +104,7 @@ class ErrorResponse(Fact, frozen=True):
     connection_id: int
     request_id: RequestId
     message: str
-    error_type: str | None
+    error_type: SteerRejectionReason | None
     observed_at_ms: int
 
 
@@ -211,18 +218,18 @@ class TurnResolvedConfig(Fact, frozen=True):
     thread_id: str
     turn_id: str
     num_input_images: int
-    submission_type: str | None
+    submission_type: SubmissionType | None
     ephemeral: bool
     model: str
     model_provider: str
-    sandbox_policy: str | None
+    sandbox_policy: SandboxPolicyName | None
     reasoning_effort: str | None
     reasoning_summary: str | None
     service_tier: str | None
     approval_policy: str
     approvals_reviewer: str
     sandbox_network_access: bool
-    collaboration_mode: str
+    collaboration_mode: CollaborationMode
     personality: str | None
     workspace_kind: str | None
     is_first_turn: bool

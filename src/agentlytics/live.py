@@ -17,12 +17,13 @@ from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol.wire import message_decoder
 from agentlytics.sinks.base import Sink
+from agentlytics.vocabulary import RpcTransport
 
 
 class LiveObserver:
     """A tap observer that reduces the traffic of one connection and writes events to sinks."""
 
-    def __init__(self, sinks: Sequence[Sink], rpc_transport: str = "stdio") -> None:
+    def __init__(self, sinks: Sequence[Sink], rpc_transport: RpcTransport = "stdio") -> None:
         self.pipeline = Pipeline()
         self.wire = self.pipeline.connection(rpc_transport)
         self.wire.source = "live"

@@ -9,6 +9,7 @@ from agentlytics.events.envelope import Envelope, Sealer
 from agentlytics.facts import Fact
 from agentlytics.observe.edge import WireObserver
 from agentlytics.reducer.core import Reducer
+from agentlytics.vocabulary import RpcTransport
 
 
 class Pipeline:
@@ -21,7 +22,7 @@ class Pipeline:
         self._next_connection = 0
         self.events = 0
 
-    def connection(self, rpc_transport: str = "stdio") -> WireObserver:
+    def connection(self, rpc_transport: RpcTransport = "stdio") -> WireObserver:
         """A wire observer for a new connection (one capture file, or one tapped child)."""
         observer = WireObserver(self._next_connection, self.drops, rpc_transport)
         self._next_connection += 1

@@ -18,8 +18,12 @@ import msgspec
 _encoder = msgspec.json.Encoder()
 
 
-class EventParams(msgspec.Struct):
-    """Base of every ``event_params`` struct. Subclasses set ``EVENT_TYPE``."""
+class EventParams(msgspec.Struct, forbid_unknown_fields=True):
+    """Base of every ``event_params`` struct. Subclasses set ``EVENT_TYPE``.
+
+    Unknown keys are rejected on decode: we own both ends of this wire, so an unexpected key is
+    a bug to report, not a field to ignore.
+    """
 
     EVENT_TYPE: ClassVar[str] = ""
     #: Sent in an HTTP request of its own (only accepted-line fingerprints, spec §5.3).
@@ -30,6 +34,15 @@ class TrackEvent(msgspec.Struct):
     """``{"event_type", "event_params"}``: the shape of every event on the wire."""
 
     event_type: str
+    event_params: Any
+
+
+class SkillInvocationEvent(msgspec.Struct):
+    """``skill_invocation``: the one event with top-level keys besides its params (§4.1)."""
+
+    event_type: str
+    skill_id: str
+    skill_name: str
     event_params: Any
 
 
@@ -58,7 +71,7 @@ class Envelope(msgspec.Struct, frozen=True, gc=False):
         return result
 
 
-def encode(event: TrackEvent) -> bytes:
+def encode(event: TrackEvent | SkillInvocationEvent) -> bytes:
     """Canonical JSON of an event: declaration key order, nulls kept, no whitespace."""
     return _encoder.encode(event)
 
@@ -84,7 +97,7 @@ class Sealer:
         self._seen: OrderedDict[bytes, int] = OrderedDict()
         self._window = window
 
-    def seal(self, event: TrackEvent) -> Envelope:
+    def seal(self, event: TrackEvent | SkillInvocationEvent) -> Envelope:
         body = _encoder.encode(event)
         digest = hashlib.sha256(body)
         key = digest.digest()

@@ -1,15 +1,23 @@
-"""Thread/steer events (temporary)."""
+"""Thread and session lifecycle events: threads, steering, hooks, goals, compaction, archives.
+
+Field order is the wire order (spec §4.2, §4.3, §4.7–4.9, §4.11, V-main). Deviations from the
+spec, all because the wire cannot supply a value, are listed in docs/events.md.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from agentlytics.events.common import AppServerClient, Runtime
+from agentlytics.events.common import U64, AppServerClient, InitializationMode, Runtime
 from agentlytics.events.envelope import EventParams
+from agentlytics.vocabulary import SteerRejectionReason
 
 
 class ThreadInitialized(EventParams):
+    """``codex_thread_initialized`` (§4.2)."""
+
     EVENT_TYPE: ClassVar[str] = "codex_thread_initialized"
+
     thread_id: str
     session_id: str
     app_server_client: AppServerClient
@@ -17,15 +25,28 @@ class ThreadInitialized(EventParams):
     model: str
     ephemeral: bool
     thread_source: str | None
-    initialization_mode: str
+    initialization_mode: InitializationMode
     subagent_source: str | None
     parent_thread_id: str | None
     forked_from_thread_id: str | None
-    created_at: int
+    created_at: U64
+
+
+class ThreadArchiveEvent(EventParams):
+    """``codex_thread_archive_event`` (§4.3, V-main fields)."""
+
+    EVENT_TYPE: ClassVar[str] = "codex_thread_archive_event"
+
+    thread_id: str
+    action: Literal["archived", "unarchived"]
+    occurred_at_ms: U64
 
 
 class TurnSteerEvent(EventParams):
+    """``codex_turn_steer_event`` (§4.11)."""
+
     EVENT_TYPE: ClassVar[str] = "codex_turn_steer_event"
+
     thread_id: str
     session_id: str
     expected_turn_id: str | None
@@ -35,7 +56,95 @@ class TurnSteerEvent(EventParams):
     thread_source: str | None
     subagent_source: str | None
     parent_thread_id: str | None
-    num_input_images: int
-    result: str
-    rejection_reason: str | None
-    created_at: int
+    num_input_images: U64
+    result: Literal["accepted", "rejected"]
+    rejection_reason: SteerRejectionReason | None
+    created_at: U64
+
+
+HookSource = Literal[
+    "system",
+    "user",
+    "project",
+    "mdm",
+    "session_flags",
+    "plugin",
+    "cloud_requirements",
+    "cloud_managed_config",
+    "legacy_managed_config_file",
+    "legacy_managed_config_mdm",
+    "unknown",
+]
+
+
+class HookRun(EventParams):
+    """``codex_hook_run`` (§4.7, V-main): stateless, from the tracking context."""
+
+    EVENT_TYPE: ClassVar[str] = "codex_hook_run"
+
+    thread_id: str | None
+    turn_id: str | None
+    product_client_id: str | None
+    model_slug: str | None
+    hook_name: str | None
+    hook_source: HookSource | None
+    status: Literal["completed", "failed", "blocked", "stopped"] | None
+
+
+class GoalEvent(EventParams):
+    """``codex_goal_event`` (§4.9)."""
+
+    EVENT_TYPE: ClassVar[str] = "codex_goal_event"
+
+    thread_id: str
+    session_id: str
+    turn_id: str | None
+    app_server_client: AppServerClient
+    runtime: Runtime
+    thread_source: str | None
+    subagent_source: str | None
+    parent_thread_id: str | None
+    goal_id: str
+    event_kind: Literal["created", "usage_accounted", "status_changed", "cleared"]
+    goal_status: str
+    has_token_budget: bool
+    cumulative_tokens_accounted: int | None
+    cumulative_time_accounted_seconds: int | None
+
+
+class CompactionEvent(EventParams):
+    """``codex_compaction_event`` (§4.8).
+
+    Deviation: ``reason``, ``implementation``, ``strategy`` and the two context token counts
+    are nullable — the wire has no source for them (docs/events.md).
+    """
+
+    EVENT_TYPE: ClassVar[str] = "codex_compaction_event"
+
+    thread_id: str
+    session_id: str
+    turn_id: str
+    app_server_client: AppServerClient
+    runtime: Runtime
+    thread_source: str | None
+    subagent_source: str | None
+    parent_thread_id: str | None
+    trigger: Literal["manual", "auto"]
+    reason: (
+        Literal["user_requested", "context_limit", "model_downshift", "comp_hash_changed"] | None
+    )
+    implementation: Literal["responses", "responses_compaction_v2", "responses_compact"] | None
+    phase: Literal["standalone_turn", "pre_turn", "mid_turn"]
+    strategy: Literal["memento", "prefix_compaction"] | None
+    status: Literal["completed", "failed", "interrupted"]
+    codex_error_kind: str | None
+    codex_error_http_status_code: U64 | None
+    active_context_tokens_before: int | None
+    active_context_tokens_after: int | None
+    retained_image_count: U64 | None
+    compaction_summary_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_input_tokens: int | None
+    started_at: U64
+    completed_at: U64
+    duration_ms: U64 | None

@@ -51,6 +51,7 @@ from agentlytics.protocol.wire import (
     RequestId,
     line_decoder,
 )
+from agentlytics.vocabulary import RpcTransport, SteerRejectionReason
 
 MAX_PENDING_REQUESTS = 10_000
 
@@ -138,7 +139,7 @@ def runtime_from_user_agent(user_agent: str, platform_os: str | None) -> Runtime
     )
 
 
-def classify_steer_error(error: JsonRpcError) -> str | None:
+def classify_steer_error(error: JsonRpcError) -> SteerRejectionReason | None:
     """A rejected ``turn/steer`` error → upstream's rejection reason (spec §2.5), else None."""
     data: Any = None
     if error.data:
@@ -199,7 +200,7 @@ class WireObserver:
     """Turns the JSON-RPC traffic of one connection into facts."""
 
     def __init__(
-        self, connection_id: int, drops: Drops | None = None, rpc_transport: str = "stdio"
+        self, connection_id: int, drops: Drops | None = None, rpc_transport: RpcTransport = "stdio"
     ):
         self.connection_id = connection_id
         self.rpc_transport = rpc_transport

@@ -45,6 +45,7 @@ from agentlytics.protocol.types import (
     TurnStartParams,
     count_images,
 )
+from agentlytics.vocabulary import CollaborationMode, SandboxPolicyName
 
 MAX_THREADS = 50_000
 
@@ -58,7 +59,7 @@ def default_repo_hashes() -> RepoHashCache:
 MAX_ACTIVE_TURNS_PER_THREAD = 64
 
 
-def sandbox_policy_name(sandbox: Any) -> tuple[str | None, bool]:
+def sandbox_policy_name(sandbox: Any) -> tuple[SandboxPolicyName | None, bool]:
     """Legacy ``SandboxPolicy`` → (analytics ``sandbox_policy``, network access enabled)."""
     if not isinstance(sandbox, dict):
         return None, False
@@ -84,7 +85,7 @@ def approval_policy_name(policy: Any) -> str:
     return "on-request"
 
 
-def collaboration_mode_name(mode: Any) -> str:
+def collaboration_mode_name(mode: Any) -> CollaborationMode:
     """``plan`` for Plan mode, ``default`` for every other mode (spec §3.2)."""
     if isinstance(mode, dict):
         mode = mode.get("mode")
@@ -141,12 +142,12 @@ class ThreadView:
     service_tier: str | None = None
     approval_policy: str = "on-request"
     approvals_reviewer: str = "user"
-    sandbox_policy: str | None = None
+    sandbox_policy: SandboxPolicyName | None = None
     network_access: bool = False
     reasoning_effort: str | None = None
     reasoning_summary: str | None = None
     personality: str | None = None
-    collaboration_mode: str = "default"
+    collaboration_mode: CollaborationMode = "default"
     turns_started: int = 0
     total: TokenUsageBreakdown | None = None
     pending_images: int = 0

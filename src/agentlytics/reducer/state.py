@@ -30,6 +30,7 @@ from agentlytics.bounded import BoundedMap
 from agentlytics.events.common import AppServerClient, Runtime
 from agentlytics.facts import TokenUsage, TurnCodexError, TurnResolvedConfig
 from agentlytics.protocol.wire import RequestId
+from agentlytics.vocabulary import InitializationMode, TurnStatus
 
 MAX_CONNECTIONS = 1_024
 MAX_THREADS = 100_000
@@ -62,7 +63,7 @@ class ConnectionState:
 class ThreadMetadata:
     session_id: str
     thread_source: str | None
-    initialization_mode: str
+    initialization_mode: InitializationMode
     subagent_source: str | None
     parent_thread_id: str | None
 
@@ -77,7 +78,7 @@ class ThreadState:
 
 @dataclass(slots=True)
 class TurnCompletion:
-    status: str | None
+    status: TurnStatus | None
     turn_error: Any
     completed_at: int
     duration_ms: int | None

@@ -16,8 +16,13 @@ from agentlytics.facts import (
 )
 from agentlytics.protocol.types import ThreadStartResponse
 from agentlytics.reducer.state import ConnectionState, ReducerState, ThreadMetadata, ThreadState
+from agentlytics.vocabulary import InitializationMode
 
-INITIALIZATION_MODE = {"thread/start": "new", "thread/resume": "resumed", "thread/fork": "forked"}
+INITIALIZATION_MODE: dict[str, InitializationMode] = {
+    "thread/start": "new",
+    "thread/resume": "resumed",
+    "thread/fork": "forked",
+}
 
 
 def runtime_of(fact_runtime: Any) -> Runtime:

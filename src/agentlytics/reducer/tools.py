@@ -29,6 +29,7 @@ from agentlytics.reducer.state import (
     ThreadMetadata,
     TurnState,
 )
+from agentlytics.vocabulary import WebSearchActionName
 
 TRACKED_TOOL_ITEMS = frozenset(
     {
@@ -61,7 +62,7 @@ COLLAB_TOOL_NAME = {
     "listAgents": "list_agents",
 }
 
-WEB_SEARCH_ACTION = {
+WEB_SEARCH_ACTION: dict[str, WebSearchActionName] = {
     "search": "search",
     "openPage": "open_page",
     "findInPage": "find_in_page",

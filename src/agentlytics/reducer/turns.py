@@ -32,12 +32,17 @@ from agentlytics.protocol.types import (
     count_images,
 )
 from agentlytics.reducer.state import PendingRequest, ReducerState, TurnCompletion, TurnState
+from agentlytics.vocabulary import SteerRejectionReason, TurnStatus
 
 #: Hooks run right after a turn event is built (accepted-line fingerprints follow it).
 AfterTurnHook = Callable[[ReducerState, str, TurnState], list[TrackEvent]]
 AFTER_TURN_HOOKS: list[AfterTurnHook] = []
 
-_TURN_STATUS = {"completed": "completed", "failed": "failed", "interrupted": "interrupted"}
+_TURN_STATUS: dict[str, TurnStatus] = {
+    "completed": "completed",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
 
 
 def turn_state(state: ReducerState, turn_id: str) -> TurnState:
@@ -115,7 +120,7 @@ def _steer_event(
     connection_id: int,
     pending: PendingRequest,
     accepted_turn_id: str | None,
-    rejection_reason: str | None,
+    rejection_reason: SteerRejectionReason | None,
 ) -> list[TrackEvent]:
     connection = state.connections.get(connection_id)
     if connection is None:
