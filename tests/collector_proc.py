@@ -78,7 +78,7 @@ class Collector:
             return []
         con = duckdb.connect(str(self.warehouse), read_only=True)
         try:
-            return [(r[0], r[1]) for r in con.execute("SELECT event_id, payload FROM events")]
+            return [(r[0], r[1]) for r in con.execute("SELECT event_id, payload FROM events").fetchall()]
         finally:
             con.close()
 
