@@ -78,7 +78,8 @@ class Collector:
             return []
         con = duckdb.connect(str(self.warehouse), read_only=True)
         try:
-            return [(r[0], r[1]) for r in con.execute("SELECT event_id, payload FROM events").fetchall()]
+            rows = con.execute("SELECT event_id, payload FROM events").fetchall()
+            return [(r[0], r[1]) for r in rows]
         finally:
             con.close()
 

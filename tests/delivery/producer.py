@@ -1,9 +1,9 @@
 """A producer process for the crash and concurrency tests (run as a script).
 
-    producer.py URL SPOOL plain   SEED START COPIES   submit, flush, close; print stats
-    producer.py URL SPOOL crash   SEED A B GOFILE     submit A copies, flush, print FLUSHED, wait
-                                                      for GOFILE, submit B copies slowly (killed)
-    producer.py URL SPOOL recover                     resend what the spool holds, flush, close
+producer.py URL SPOOL plain   SEED START COPIES   submit, flush, close; print stats
+producer.py URL SPOOL crash   SEED A B GOFILE     submit A copies, flush, print FLUSHED, wait
+                                                  for GOFILE, submit B copies slowly (killed)
+producer.py URL SPOOL recover                     resend what the spool holds, flush, close
 """
 
 from __future__ import annotations
