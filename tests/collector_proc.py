@@ -29,6 +29,7 @@ class Collector:
 
     def __init__(self, workdir: Path, port: int | None = None, **env: str) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.warehouse = workdir / "collected.duckdb"
         self.log = workdir / "collector.log"
