@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlytics.drops import Drops
-from agentlytics.observe.capture import read_lines
+from agentlytics.observe.capture import open_capture
 from agentlytics.observe.edge import WireObserver
 
 from .api import Delivery
@@ -34,15 +34,15 @@ def submit_captures(captures: Sequence[Path | str], delivery: Delivery) -> SendR
     result = SendResult()
     for connection, capture in enumerate(captures):
         observer = WireObserver(connection, result.drops, "stdio")
-        name = Path(capture).name
-        lineno = 0
-        for lineno, line in enumerate(read_lines(capture), start=1):
-            for fact in observer.observe_line(line, f"{name}:{lineno}"):
-                delivery.submit(fact)
-                result.facts += 1
+        observer.source = Path(capture).name
+        with open_capture(capture) as lines:
+            for line in lines:
+                for fact in observer.observe_line(line):
+                    delivery.submit(fact)
+                    result.facts += 1
         for fact in observer.close():
             delivery.submit(fact)
             result.facts += 1
-        result.lines += lineno
+        result.lines += observer.lineno
         result.files += 1
     return result
