@@ -259,6 +259,25 @@ def audit(
     typer.echo(f"audit OK: {len(loaded)} events, {len(known)} known secrets checked, no findings")
 
 
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the schema to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of every event family (selected by event_type)."""
+    import json
+
+    from agentlytics.events.schema import catalog_json_schema
+
+    text = json.dumps(catalog_json_schema(), indent=2, sort_keys=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}", err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
-from agentlytics.observe.capture import read_lines
+from agentlytics.observe.capture import open_capture
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 
@@ -46,15 +46,16 @@ def replay(
         observer = pipeline.connection()
         observer.source = Path(capture).name
         observe, ingest = observer.observe_line, pipeline.ingest
-        for line in read_lines(capture):
-            facts = observe(line)
-            if facts:
-                result.facts += len(facts)
-                events = ingest(facts)
-                if events:
-                    pending += events
-                    if len(pending) >= BATCH:
-                        flush()
+        with open_capture(capture) as lines:
+            for line in lines:
+                facts = observe(line)
+                if facts:
+                    result.facts += len(facts)
+                    events = ingest(facts)
+                    if events:
+                        pending += events
+                        if len(pending) >= BATCH:
+                            flush()
         result.lines += observer.lineno
         pending += pipeline.close(observer)
         result.files += 1
