@@ -433,7 +433,7 @@ class PluginStateChanged(Fact, frozen=True):
 
     plugin: PluginMetadata
     state: PluginState
-    product_client_id: str
+    product_client_id: str | None
 
 __all__ = [
     "AppInvocation",
