@@ -61,14 +61,14 @@ class _Action(SubObject, tag_field="type"):
 
 
 class ShellAction(_Action, tag="shell"):
-    sandbox_permissions: SandboxPermissions
+    sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
 
 
 class UnifiedExecAction(_Action, tag="unified_exec"):
-    sandbox_permissions: SandboxPermissions
+    sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
-    tty: bool
+    tty: bool | None
 
 
 class ExecveAction(_Action, tag="execve"):
@@ -112,8 +112,9 @@ ReviewedAction = (
 class GuardianReviewEvent(EventParams):
     """``codex_guardian_review``: session, client and runtime, then the review's own fields.
 
-    Deviation: ``review_timeout_ms`` is nullable — the wire does not carry the guardian's
-    timeout (docs/events.md lists every field the wire cannot give).
+    Deviation: ``approval_request_source``, ``reviewed_action_truncated``, ``attempt_count``,
+    ``review_timeout_ms`` (and an action's ``sandbox_permissions``/``tty``) are nullable — the
+    auto-review notifications do not carry them (docs/events.md).
     """
 
     EVENT_TYPE: ClassVar[str] = "codex_guardian_review"
@@ -125,15 +126,15 @@ class GuardianReviewEvent(EventParams):
     turn_id: str
     review_id: str
     target_item_id: str | None
-    approval_request_source: Literal["main_turn", "delegated_subagent"]
+    approval_request_source: Literal["main_turn", "delegated_subagent"] | None
     reviewed_action: ReviewedAction
-    reviewed_action_truncated: bool
+    reviewed_action_truncated: bool | None
     decision: Literal["approved", "denied", "aborted"]
     terminal_status: Literal["approved", "denied", "aborted", "timed_out", "failed_closed"]
     failure_reason: (
         Literal["timeout", "cancelled", "prompt_build_error", "session_error", "parse_error"] | None
     )
-    attempt_count: int
+    attempt_count: int | None
     risk_level: str | None
     user_authorization: str | None
     outcome: str | None
