@@ -344,6 +344,9 @@ def tap(
     send: str | None = typer.Option(
         None, "--send", metavar="URL", help="Send events to this collector URL."
     ),
+    token: str | None = typer.Option(
+        None, "--token", help="Bearer token for --send (default: configured / AGENTLYTICS_TOKEN)."
+    ),
 ) -> None:
     """Relay stdio to and from CMD byte for byte (a live `codex app-server`) and observe it.
 
@@ -362,11 +365,13 @@ def tap(
             err=True,
         )
         raise typer.Exit(2)
-    analytics = _live_observer(events, None if no_warehouse else warehouse, send)
+    analytics = _live_observer(events, None if no_warehouse else warehouse, send, token)
     raise typer.Exit(tap_mod.main_tap(command or [], record=record, analytics=analytics))
 
 
-def _live_observer(events: str | None, warehouse: Path | None, send: str | None) -> Observer | None:
+def _live_observer(
+    events: str | None, warehouse: Path | None, send: str | None, token: str | None = None
+) -> Observer | None:
     """The tap's live pipeline, writing to the sinks the options name (None: record only)."""
     from agentlytics.sinks.base import Sink
 
@@ -379,14 +384,25 @@ def _live_observer(events: str | None, warehouse: Path | None, send: str | None)
         from agentlytics.sinks.duckdb import DuckDBSink
 
         sinks.append(DuckDBSink(warehouse))
+    delivery = None
     if send is not None:
-        typer.echo("agentlytics tap: --send is not available yet", err=True)
-        raise typer.Exit(2)
-    if not sinks:
+        import msgspec
+
+        from agentlytics.config import Config
+        from agentlytics.delivery.background import BackgroundDelivery
+
+        cfg = _load_config(None)
+        assert isinstance(cfg, Config)
+        delivery = BackgroundDelivery.from_config(
+            msgspec.structs.replace(
+                cfg.delivery, endpoint=send, token=cfg.delivery.token if token is None else token
+            )
+        )
+    if not sinks and delivery is None:
         return None
     from agentlytics.live import LiveObserver
 
-    return LiveObserver(sinks)
+    return LiveObserver(sinks, delivery=delivery)
 
 
 @app.command()

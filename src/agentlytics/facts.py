@@ -295,7 +295,6 @@ class SubAgentThreadStarted(Fact, frozen=True):
     runtime: RuntimeMetadata | None = None
 
 
-
 # --- custom facts: lifecycle families (edge-synthesised, or handed to the library API) -----------
 
 
@@ -434,6 +433,7 @@ class PluginStateChanged(Fact, frozen=True):
     plugin: PluginMetadata
     state: PluginState
     product_client_id: str | None
+
 
 __all__ = [
     "AppInvocation",
