@@ -59,24 +59,68 @@ class JsonLog:
 
 
 class Store:
-    """The warehouse behind a single writer thread."""
+    """The warehouse behind a single writer thread, with group commit.
+
+    Requests that arrive while a write is running are queued and written together in the next
+    statement (one transaction, one commit): DuckDB's cost per insert statement dominates small
+    batches, so concurrent clients share it. Each request is answered only after the statement
+    holding its events has committed; its ``stored`` count is the rows it added (an id stored by
+    an earlier request of the same group counts for that one).
+    """
+
+    #: Events per grouped statement at most (bounds the memory and latency of one commit).
+    MAX_GROUP_EVENTS = 20_000
 
     def __init__(self, path: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
         self.path = path
         self.warehouse: Warehouse | None = None
+        self._queue: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         self.warehouse = await loop.run_in_executor(self._executor, Warehouse, self.path)
 
     async def insert(self, events: Sequence[Envelope]) -> int:
+        """Store ``events`` (in a group with concurrent requests); the rows they added."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        self._queue.append((events, done))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_groups())
+        return await done
+
+    async def _write_groups(self) -> None:
         loop = asyncio.get_running_loop()
         warehouse = self.warehouse
         assert warehouse is not None
-        return await loop.run_in_executor(self._executor, warehouse.insert, events)
+        while self._queue:
+            group: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
+            size = 0
+            while self._queue and (
+                not group or size + len(self._queue[0][0]) <= self.MAX_GROUP_EVENTS
+            ):
+                events, done = self._queue.pop(0)
+                group.append((events, done))
+                size += len(events)
+            batch = [event for events, _ in group for event in events]
+            try:
+                added = await loop.run_in_executor(self._executor, warehouse.insert_new_ids, batch)
+            except Exception as exc:  # every request of the group fails alike, and retries
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for events, done in group:
+                mine = {e.event_id for e in events} & added
+                added -= mine
+                if not done.done():
+                    done.set_result(len(mine))
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         if self.warehouse is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self.warehouse.close)

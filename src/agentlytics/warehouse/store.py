@@ -113,6 +113,22 @@ class Warehouse:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
+        """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
+        if not batch:
+            return set()
+        rows = self.con.execute(
+            _INSERT + " RETURNING event_id",
+            [
+                [e.event_id for e in batch],
+                [e.event_type for e in batch],
+                [e.thread_id for e in batch],
+                [e.turn_id for e in batch],
+                [e.body.decode() for e in batch],
+            ],
+        ).fetchall()
+        return {row[0] for row in rows}
+
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
         return int(row[0]) if row else 0
