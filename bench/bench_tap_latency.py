@@ -12,7 +12,7 @@ same run, in interleaved blocks so that machine noise hits all of them alike:
 Prints p50/p99/p99.9/max per set-up and the added latency (tap minus direct, per percentile).
 Target: p99 added < 1 ms.
 
-    /work/venv/bin/python bench/bench_tap_latency.py [--messages 12000] [--blocks 12]
+    python bench/bench_tap_latency.py [--messages 12000] [--blocks 12]
 """
 
 from __future__ import annotations
