@@ -61,14 +61,17 @@ class _Action(SubObject, tag_field="type"):
 
 
 class ShellAction(_Action, tag="shell"):
-    sandbox_permissions: SandboxPermissions
+    #: Deviation: nullable — the wire's guardian ``command`` action carries no sandbox mode.
+    sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
 
 
 class UnifiedExecAction(_Action, tag="unified_exec"):
-    sandbox_permissions: SandboxPermissions
+    #: Deviation: nullable — the wire's guardian ``command`` action carries no sandbox mode
+    #: and no tty flag.
+    sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
-    tty: bool
+    tty: bool | None
 
 
 class ExecveAction(_Action, tag="execve"):
@@ -112,8 +115,9 @@ ReviewedAction = (
 class GuardianReviewEvent(EventParams):
     """``codex_guardian_review``: session, client and runtime, then the review's own fields.
 
-    Deviation: ``review_timeout_ms`` is nullable — the wire does not carry the guardian's
-    timeout (docs/events.md lists every field the wire cannot give).
+    Deviations: ``review_timeout_ms``, ``reviewed_action_truncated``, ``attempt_count`` and the
+    shell/unified-exec action's ``sandbox_permissions``/``tty`` are nullable — the wire does not
+    carry them (docs/events.md lists every field the wire cannot give).
     """
 
     EVENT_TYPE: ClassVar[str] = "codex_guardian_review"
@@ -127,13 +131,15 @@ class GuardianReviewEvent(EventParams):
     target_item_id: str | None
     approval_request_source: Literal["main_turn", "delegated_subagent"]
     reviewed_action: ReviewedAction
-    reviewed_action_truncated: bool
+    #: Deviation: nullable — whether core truncated the action for the guardian is not on the wire.
+    reviewed_action_truncated: bool | None
     decision: Literal["approved", "denied", "aborted"]
     terminal_status: Literal["approved", "denied", "aborted", "timed_out", "failed_closed"]
     failure_reason: (
         Literal["timeout", "cancelled", "prompt_build_error", "session_error", "parse_error"] | None
     )
-    attempt_count: int
+    #: Deviation: nullable — the guardian's attempt count is not on the wire.
+    attempt_count: int | None
     risk_level: str | None
     user_authorization: str | None
     outcome: str | None

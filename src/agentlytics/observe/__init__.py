@@ -3,3 +3,5 @@
 Event families that read more of the wire register their decoders in ``edge``'s extension
 tables; importing them here makes every ``WireObserver`` see them.
 """
+
+from agentlytics.observe import reviews as _reviews  # noqa: F401

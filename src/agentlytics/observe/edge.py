@@ -194,6 +194,10 @@ EXTRA_NOTIFICATIONS: dict[str, NotificationHandler] = {}
 EXTRA_SERVER_REQUESTS: dict[str, ServerRequestHandler] = {}
 EXTRA_SERVER_ANSWERS: dict[str, ServerAnswerHandler] = {}
 EXTRA_CLIENT_RESULTS: dict[str, ClientResultHandler] = {}
+#: Run on ``turn/completed`` before its TurnCompleted fact: (observer, thread, turn, ts) -> facts
+#: (the reviews family aborts the approvals a turn outlived).
+TurnEndHook = Callable[["WireObserver", str, str, int], list[Fact]]
+TURN_END_HOOKS: list[TurnEndHook] = []
 
 
 class WireObserver:
@@ -418,6 +422,8 @@ class WireObserver:
     def _turn_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_completed(n.thread_id, n.turn)
+        for hook in TURN_END_HOOKS:
+            facts += hook(self, n.thread_id, n.turn.id, ts_ms)
         facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn, ts_ms))
         return facts
 
