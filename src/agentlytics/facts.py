@@ -145,7 +145,7 @@ class ServerResponse(Fact, frozen=True):
 
 
 class ServerRequestAborted(Fact, frozen=True):
-    """A tracked request resolved (``serverRequest/resolved``) or outlived by its turn unanswered."""
+    """A tracked request resolved (``serverRequest/resolved``) or outlived by its turn."""
 
     connection_id: int
     request_id: RequestId

@@ -479,6 +479,7 @@ def test_live_events_equal_replay_of_the_recording(tmp_path: Path) -> None:
     live = events.read_bytes().splitlines()
     assert [json.loads(e)["event_type"] for e in live] == [
         "codex_thread_initialized",
+        "codex_review_event",
         "codex_command_execution_event",
         "codex_turn_event",
     ]

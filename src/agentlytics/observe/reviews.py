@@ -208,8 +208,9 @@ def reviewed_action(action: t.GuardianAction) -> ev.ReviewedAction | None:
             return ev.UnifiedExecAction(None, None, None)
         return ev.ShellAction(None, None)
     if isinstance(action, t.GuardianExecveAction):
-        source = "unified_exec" if action.source == "unifiedExec" else "shell"
-        return ev.ExecveAction(source, action.program, None)
+        if action.source == "unifiedExec":
+            return ev.ExecveAction("unified_exec", action.program, None)
+        return ev.ExecveAction("shell", action.program, None)
     if isinstance(action, t.GuardianApplyPatchAction):
         return ev.ApplyPatchAction()
     if isinstance(action, t.GuardianNetworkAccessAction):
@@ -235,9 +236,7 @@ def _guardian_started(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: in
     return []
 
 
-def _guardian_completed(
-    observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int
-) -> list[Fact]:
+def _guardian_completed(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
     n = _decode(raw, t.ItemGuardianApprovalReviewCompletedNotification)
     started_seen = _state(observer).guardian_started.pop(n.review_id, None)
     if n.review.status == "inProgress":

@@ -465,7 +465,7 @@ class FileSystemPermissions(_Camel):
 
 
 class PermissionProfile(_Camel):
-    """``RequestPermissionProfile`` / ``GrantedPermissionProfile`` / ``AdditionalPermissionProfile``."""
+    """Request/granted/additional permission profile: a network and a file-system part."""
 
     network: NetworkPermissions | None = None
     file_system: FileSystemPermissions | None = None

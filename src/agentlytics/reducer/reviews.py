@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentlytics.events.envelope import TrackEvent, track
-from agentlytics.events.reviews import GuardianReviewEvent, ReviewEvent
+from agentlytics.events.reviews import CommandSource, GuardianReviewEvent, ReviewEvent
 from agentlytics.facts import (
     ConnectionClosed,
     GuardianReview,
@@ -51,14 +51,17 @@ from agentlytics.reducer.state import (
 DENORMALIZED_SUBJECTS = frozenset({"command_execution", "file_change", "mcp_tool_call"})
 
 #: A command item's ``source`` → the review's ``command_source`` (same table as ``tool_name``).
-COMMAND_SOURCE = {
+COMMAND_SOURCE: dict[str, CommandSource] = {
     "agent": "shell",
     "userShell": "user_shell",
     "unifiedExecStartup": "unified_exec",
     "unifiedExecInteraction": "unified_exec",
 }
 #: A guardian action's ``source`` → ``command_source``.
-GUARDIAN_COMMAND_SOURCE = {"shell": "shell", "unifiedExec": "unified_exec"}
+GUARDIAN_COMMAND_SOURCE: dict[str, CommandSource] = {
+    "shell": "shell",
+    "unifiedExec": "unified_exec",
+}
 
 _COMMAND_DECISIONS: dict[str, tuple[str, str]] = {
     "accept": ("approved", "none"),
@@ -174,11 +177,7 @@ def _pending_review(state: ReducerState, fact: ServerRequest) -> PendingReview |
             rid,
             "permissions",
             "permissions",
-            "network_policy_denial"
-            if network
-            else "sandbox_denial"
-            if file_system
-            else "initial",
+            "network_policy_denial" if network else "sandbox_denial" if file_system else "initial",
             params.started_at_ms,
             network or file_system,
             network,
@@ -355,7 +354,7 @@ def on_guardian_review_completed(
 
 def guardian_subject(
     action: t.GuardianAction,
-) -> tuple[str, str, str, bool, bool, str | None]:
+) -> tuple[str, str, str, bool, bool, CommandSource | None]:
     """(subject_kind, subject_name, trigger, additional permissions, network, command_source)."""
     if isinstance(action, t.GuardianCommandAction):
         source = GUARDIAN_COMMAND_SOURCE.get(action.source)
@@ -374,9 +373,7 @@ def guardian_subject(
         return "mcp_tool_call", action.tool_name, "initial", False, False, None
     permissions = action.permissions
     network, file_system = permissions.network_enabled, permissions.has_file_system
-    trigger = (
-        "network_policy_denial" if network else "sandbox_denial" if file_system else "initial"
-    )
+    trigger = "network_policy_denial" if network else "sandbox_denial" if file_system else "initial"
     return "permissions", "permissions", trigger, network or file_system, network, None
 
 
@@ -458,7 +455,7 @@ def _complete(
     resolution: str,
     completed_at_ms: int,
     connection_id: int | None,
-    command_source: str | None,
+    command_source: CommandSource | None,
 ) -> list[TrackEvent]:
     """Summary first (even when the event is dropped, §1.7), then the event — or hold it."""
     if review.denormalize and review.item_id is not None:
@@ -518,7 +515,9 @@ def _review_event(fields: dict[str, Any], item_source: str | None) -> TrackEvent
     return track(ReviewEvent(**fields, command_source=source))
 
 
-def _item_info(state: ReducerState, thread_id: str, turn_id: str, item_id: str) -> ToolItemInfo | None:
+def _item_info(
+    state: ReducerState, thread_id: str, turn_id: str, item_id: str
+) -> ToolItemInfo | None:
     items = state.turn_items.get((thread_id, turn_id))
     return items.get(item_id) if items is not None else None
 

@@ -291,10 +291,10 @@ class ReducerState:
 
     def remove_thread(self, thread_id: str) -> None:
         self.threads.pop(thread_id, None)
-        for key in [k for k in self.turn_items if k[0] == thread_id]:
-            del self.turn_items[key]
-        for key in [k for k in self.held_reviews if k[0] == thread_id]:
-            del self.held_reviews[key]
+        for turn_key in [k for k in self.turn_items if k[0] == thread_id]:
+            del self.turn_items[turn_key]
+        for item_key in [k for k in self.held_reviews if k[0] == thread_id]:
+            del self.held_reviews[item_key]
         for turn_id in [k for k, v in self.turns.items() if v.thread_id == thread_id]:
             self.remove_turn(turn_id)
 
