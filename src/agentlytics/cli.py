@@ -46,8 +46,33 @@ def replay(
         bool, typer.Option("--strict", help="Exit non-zero if any input was dropped.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report.")] = False,
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send",
+            metavar="URL",
+            help="Deliver the events to a collector/backend at URL (background delivery, "
+            "spool, retries) instead of a local warehouse.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Bearer token for --send (or configured).")
+    ] = None,
+    spool: Annotated[
+        Path | None,
+        typer.Option("--spool", help="Spool directory for --send (default: a temporary one)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
+    ] = None,
 ) -> None:
     """Replay recorded app-server traffic into analytics events and report on them."""
+    if send is not None:
+        for capture in captures:
+            if str(capture) != "-" and not capture.is_file():
+                raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+        _replay_send(captures, send, token, spool, config, quiet)
+        return
     from rich.console import Console
     from rich.progress import Progress
 
@@ -96,6 +121,183 @@ def replay(
         raise typer.Exit(code=1)
 
 
+def _load_config(path: Path | None) -> object:
+    from agentlytics.config import ConfigError, load
+
+    try:
+        return load(path)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+
+
+def _replay_send(
+    captures: list[Path],
+    url: str,
+    token: str | None,
+    spool: Path | None,
+    config: Path | None,
+    quiet: bool,
+) -> None:
+    import shutil
+    import tempfile
+
+    import msgspec
+    from rich.console import Console
+
+    from agentlytics.config import Config
+    from agentlytics.delivery.background import BackgroundDelivery
+    from agentlytics.delivery.send import submit_captures
+
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    console = Console(stderr=True)
+    temp = None
+    if spool is None:
+        temp = tempfile.mkdtemp(prefix="agentlytics-send-")
+    delivery_cfg = msgspec.structs.replace(
+        cfg.delivery,
+        endpoint=url,
+        token=cfg.delivery.token if token is None else token,
+        spool=str(spool) if spool is not None else temp,
+    )
+    delivery = BackgroundDelivery.from_config(delivery_cfg)
+    try:
+        result = submit_captures(captures, delivery)
+        flushed = delivery.flush(delivery_cfg.flush_timeout)
+        stats = delivery.stats()
+    finally:
+        delivery.close(1.0)
+    if not quiet:
+        console.print(
+            f"[bold]Sent[/bold] {result.files} capture(s), {result.lines} lines → "
+            f"{result.facts} facts → {stats['spooled_events']} events: "
+            f"{stats['delivered']} delivered, {stats['quarantined']} quarantined, "
+            f"{stats['requests']} request(s), {stats['retries']} retr(ies)."
+        )
+        _render_drops(console, result.drops.counts, {}, {})
+        if stats["last_error"]:
+            console.print(f"last error: {stats['last_error']}")
+    complete = flushed and not stats["quarantined"]
+    if temp is not None and complete:
+        shutil.rmtree(temp, ignore_errors=True)
+    elif not complete:
+        console.print(f"Undelivered or quarantined events are kept in {delivery_cfg.spool}")
+    if not complete:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def collect(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port.")] = None,
+    warehouse: Annotated[
+        Path | None, typer.Option("--warehouse", help="DuckDB file to store events in.")
+    ] = None,
+    token: Annotated[
+        list[str] | None,
+        typer.Option("--token", help="Accepted bearer token (repeatable; or configured)."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Accept requests without a token (local tests).")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
+    ] = None,
+) -> None:
+    """Receive events over HTTP (POST /codex/analytics-events/events) into a DuckDB file."""
+    import msgspec
+
+    from agentlytics.collector.app import serve
+    from agentlytics.config import Config
+
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if warehouse is not None:
+        overrides["warehouse"] = str(warehouse)
+    if token:
+        overrides["tokens"] = list(token)
+    collector = msgspec.structs.replace(cfg.collector, **overrides)
+    if not collector.tokens and not no_auth:
+        raise typer.BadParameter(
+            "no token configured: pass --token (or AGENTLYTICS_COLLECTOR_TOKENS), or --no-auth",
+            param_hint="--token",
+        )
+    serve(collector, allow_no_auth=no_auth)
+
+
+spool_app = typer.Typer(help="Inspect the delivery spool: backlog and quarantined events.")
+app.add_typer(spool_app, name="spool")
+
+
+def _spool_dir(spool: Path | None, config: Path | None) -> Path:
+    from agentlytics.config import Config
+
+    if spool is not None:
+        return spool
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    return Path(cfg.delivery.spool).expanduser()
+
+
+@spool_app.command("status")
+def spool_status(
+    spool: Annotated[Path | None, typer.Option("--spool", help="Spool directory.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Configuration file.")] = None,
+    quarantined: Annotated[
+        bool, typer.Option("--quarantined", help="List quarantined events with their reason.")
+    ] = False,
+) -> None:
+    """Pending and quarantined events per spool slot."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from agentlytics.delivery.spool import Spool, iter_quarantined, slots
+
+    directory = _spool_dir(spool, config)
+    console = Console()
+    table = Table(title=f"Spool {directory}", title_justify="left")
+    for column in ("slot", "pending", "quarantined"):
+        table.add_column(column, justify="right" if column != "slot" else "left")
+    for db in slots(directory):
+        handle = Spool(db)
+        try:
+            counts = handle.counts()
+        finally:
+            handle.close()
+        table.add_row(db.name, str(counts["pending"]), str(counts["quarantined"]))
+    console.print(table)
+    if quarantined:
+        listing = Table(title="Quarantined events", title_justify="left")
+        for column in ("slot", "seq", "event_type", "event_id", "reason"):
+            listing.add_column(column)
+        for db, q in iter_quarantined(directory):
+            listing.add_row(db.name, str(q.seq), q.event_type, q.event_id[:16], q.reason)
+        console.print(listing)
+
+
+@spool_app.command("requeue")
+def spool_requeue(
+    spool: Annotated[Path | None, typer.Option("--spool", help="Spool directory.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Configuration file.")] = None,
+) -> None:
+    """Put quarantined events back in the send path (they go out with the next delivery)."""
+    from agentlytics.delivery.spool import Spool, slots
+
+    total = 0
+    for db in slots(_spool_dir(spool, config)):
+        handle = Spool(db)
+        try:
+            total += handle.requeue()
+        finally:
+            handle.close()
+    typer.echo(f"requeued {total} event(s)")
+
+
 def _render_drops(
     console: object, wire: dict[str, int], reducer: dict[str, int], evictions: dict[str, int]
 ) -> None:
@@ -142,6 +344,9 @@ def tap(
     send: str | None = typer.Option(
         None, "--send", metavar="URL", help="Send events to this collector URL."
     ),
+    token: str | None = typer.Option(
+        None, "--token", help="Bearer token for --send (default: configured / AGENTLYTICS_TOKEN)."
+    ),
 ) -> None:
     """Relay stdio to and from CMD byte for byte (a live `codex app-server`) and observe it.
 
@@ -160,11 +365,13 @@ def tap(
             err=True,
         )
         raise typer.Exit(2)
-    analytics = _live_observer(events, None if no_warehouse else warehouse, send)
+    analytics = _live_observer(events, None if no_warehouse else warehouse, send, token)
     raise typer.Exit(tap_mod.main_tap(command or [], record=record, analytics=analytics))
 
 
-def _live_observer(events: str | None, warehouse: Path | None, send: str | None) -> Observer | None:
+def _live_observer(
+    events: str | None, warehouse: Path | None, send: str | None, token: str | None = None
+) -> Observer | None:
     """The tap's live pipeline, writing to the sinks the options name (None: record only)."""
     from agentlytics.sinks.base import Sink
 
@@ -177,14 +384,25 @@ def _live_observer(events: str | None, warehouse: Path | None, send: str | None)
         from agentlytics.sinks.duckdb import DuckDBSink
 
         sinks.append(DuckDBSink(warehouse))
+    delivery = None
     if send is not None:
-        typer.echo("agentlytics tap: --send is not available yet", err=True)
-        raise typer.Exit(2)
-    if not sinks:
+        import msgspec
+
+        from agentlytics.config import Config
+        from agentlytics.delivery.background import BackgroundDelivery
+
+        cfg = _load_config(None)
+        assert isinstance(cfg, Config)
+        delivery = BackgroundDelivery.from_config(
+            msgspec.structs.replace(
+                cfg.delivery, endpoint=send, token=cfg.delivery.token if token is None else token
+            )
+        )
+    if not sinks and delivery is None:
         return None
     from agentlytics.live import LiveObserver
 
-    return LiveObserver(sinks)
+    return LiveObserver(sinks, delivery=delivery)
 
 
 @app.command()

@@ -30,8 +30,20 @@ from agentlytics.protocol.types import (
 from agentlytics.protocol.wire import RequestId
 from agentlytics.vocabulary import (
     CollaborationMode,
+    CompactionImplementation,
+    CompactionPhase,
+    CompactionReason,
+    CompactionStatus,
+    CompactionStrategy,
+    CompactionTrigger,
+    GoalEventKind,
+    HookRunStatusName,
+    HookSourceName,
+    InvocationType,
+    PluginState,
     RpcTransport,
     SandboxPolicyName,
+    SkillScope,
     SteerRejectionReason,
     SubmissionType,
 )
@@ -346,29 +358,181 @@ class SubAgentThreadStarted(Fact, frozen=True):
     runtime: RuntimeMetadata | None = None
 
 
+# --- custom facts: lifecycle families (edge-synthesised, or handed to the library API) -----------
+
+
+class TrackingContext(msgspec.Struct, frozen=True):
+    """Upstream's ``TrackEventsContext``: where a stateless event (hook, app, plugin, skill) ran.
+
+    Optional here although upstream's are strings: a thread-scoped hook run has no turn on the
+    wire, and a hook of a thread whose configuration was never seen has no model.
+    """
+
+    model_slug: str | None
+    thread_id: str
+    turn_id: str | None
+    product_client_id: str | None
+
+
+class HookRunFact(Fact, frozen=True):
+    """A hook finished (``hook/completed``, or ``track_hook_run``). Values are wire strings of
+    the event: ``hook_name`` PascalCase, ``hook_source`` / ``status`` snake_case."""
+
+    tracking: TrackingContext
+    hook_name: str
+    hook_source: HookSourceName
+    status: HookRunStatusName
+
+
+class GoalFact(Fact, frozen=True):
+    """Upstream's ``CodexGoalEvent``: one change of a thread goal (spec §4.9).
+
+    ``turn_id`` is the turn that caused it, null for external or idle changes; the cumulative
+    counters are set only on ``usage_accounted``.
+    """
+
+    thread_id: str
+    turn_id: str | None
+    goal_id: str
+    event_kind: GoalEventKind
+    goal_status: str
+    has_token_budget: bool
+    cumulative_tokens_accounted: int | None = None
+    cumulative_time_accounted_seconds: int | None = None
+
+
+class CompactionFact(Fact, frozen=True):
+    """Upstream's ``CodexCompactionEvent`` (spec §3.3). Fields the wire cannot give are None."""
+
+    thread_id: str
+    turn_id: str
+    trigger: CompactionTrigger
+    phase: CompactionPhase
+    status: CompactionStatus
+    started_at: int
+    completed_at: int
+    duration_ms: int | None = None
+    reason: CompactionReason | None = None
+    implementation: CompactionImplementation | None = None
+    strategy: CompactionStrategy | None = None
+    codex_error_kind: str | None = None
+    codex_error_http_status_code: int | None = None
+    active_context_tokens_before: int | None = None
+    active_context_tokens_after: int | None = None
+    retained_image_count: int | None = None
+    compaction_summary_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+
+
+# --- custom facts only the library API makes (no source on the wire, decision 1) ----------------
+
+
+class SkillInvocationResolved(msgspec.Struct, frozen=True):
+    """One skill invocation with its id and repo URL already resolved at the edge (git is I/O)."""
+
+    skill_id: str
+    skill_name: str
+    skill_scope: SkillScope | None
+    plugin_id: str | None
+    remote_plugin_id: str | None
+    repo_url: str | None
+    invoke_type: InvocationType
+
+
+class SkillInvoked(Fact, frozen=True):
+    tracking: TrackingContext
+    invocations: tuple[SkillInvocationResolved, ...]
+
+
+class AppInvocation(msgspec.Struct, frozen=True):
+    """An app (connector) a turn mentioned or used."""
+
+    connector_id: str | None = None
+    app_name: str | None = None
+    invocation_type: InvocationType | None = None
+
+
+class AppMentioned(Fact, frozen=True):
+    tracking: TrackingContext
+    mentions: tuple[AppInvocation, ...]
+
+
+class AppUsed(Fact, frozen=True):
+    tracking: TrackingContext
+    app: AppInvocation
+
+
+class PluginMetadata(msgspec.Struct, frozen=True):
+    """Upstream's ``PluginTelemetryMetadata``: ``plugin_name@marketplace_name`` plus capabilities.
+
+    ``has_skills`` / ``mcp_server_names`` / ``connector_ids`` are None when no capability
+    summary is known.
+    """
+
+    plugin_name: str | None = None
+    marketplace_name: str | None = None
+    remote_plugin_id: str | None = None
+    has_skills: bool | None = None
+    mcp_server_names: tuple[str, ...] | None = None
+    connector_ids: tuple[str, ...] | None = None
+
+    @property
+    def plugin_id(self) -> str | None:
+        """``<plugin_name>@<marketplace_name>`` (upstream ``PluginId::as_key``)."""
+        if self.plugin_name is None or self.marketplace_name is None:
+            return None
+        return f"{self.plugin_name}@{self.marketplace_name}"
+
+
+class PluginUsed(Fact, frozen=True):
+    tracking: TrackingContext
+    plugin: PluginMetadata
+
+
+class PluginStateChanged(Fact, frozen=True):
+    """A plugin was installed, uninstalled, enabled or disabled (no thread, no turn)."""
+
+    plugin: PluginMetadata
+    state: PluginState
+    product_client_id: str | None
+
+
 __all__ = [
+    "AppInvocation",
+    "AppMentioned",
+    "AppUsed",
     "ClientRequest",
     "ClientRequestPayload",
     "ClientResponse",
     "ClientResponsePayload",
+    "CompactionFact",
     "ConnectionClosed",
     "ErrorResponse",
     "Fact",
+    "GoalFact",
     "GuardianReview",
     "GuardianReviewCompleted",
+    "HookRunFact",
     "Initialize",
     "ItemCompleted",
     "ItemStarted",
+    "PluginMetadata",
+    "PluginStateChanged",
+    "PluginUsed",
     "RuntimeMetadata",
     "ServerRequest",
     "ServerRequestAborted",
     "ServerResponse",
+    "SkillInvocationResolved",
+    "SkillInvoked",
     "SubAgentThreadStarted",
     "ThreadArchived",
     "ThreadClosed",
     "ThreadStarted",
     "TokenUsage",
     "ToolItem",
+    "TrackingContext",
     "TurnCodexError",
     "TurnCompleted",
     "TurnDiffUpdated",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from agentlytics.delivery.api import Delivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline
@@ -19,15 +20,29 @@ from agentlytics.protocol.wire import message_decoder
 from agentlytics.sinks.base import Sink
 from agentlytics.vocabulary import RpcTransport
 
+#: How long the tap waits at exit for the collector before leaving events in the spool.
+DELIVERY_EXIT_TIMEOUT_S = 10.0
+
 
 class LiveObserver:
-    """A tap observer that reduces the traffic of one connection and writes events to sinks."""
+    """A tap observer that reduces the traffic of one connection and writes events to sinks.
 
-    def __init__(self, sinks: Sequence[Sink], rpc_transport: RpcTransport = "stdio") -> None:
+    With a ``delivery`` (``--send``) the facts are also handed to it: the background delivery
+    reduces them on its own worker and keeps every event in its durable spool until the
+    collector has it, so a collector outage never loses a live session's events.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        rpc_transport: RpcTransport = "stdio",
+        delivery: Delivery | None = None,
+    ) -> None:
         self.pipeline = Pipeline()
         self.wire = self.pipeline.connection(rpc_transport)
         self.wire.source = "live"
         self.sinks = list(sinks)
+        self.delivery = delivery
         self.sink_errors = 0
 
     def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
@@ -44,10 +59,24 @@ class LiveObserver:
             return
         facts = self.wire.observe_message(direction, msg, ts_ms)
         if facts:
-            self._write(self.pipeline.ingest(facts))
+            if self.delivery is not None:
+                for fact in facts:
+                    self.delivery.submit(fact)
+            if self.sinks:
+                self._write(self.pipeline.ingest(facts))
 
     def close(self) -> None:
-        self._write(self.pipeline.close(self.wire))
+        closing = self.wire.close()
+        if self.delivery is not None:
+            for fact in closing:
+                self.delivery.submit(fact)
+            if not self.delivery.close(DELIVERY_EXIT_TIMEOUT_S):
+                print(
+                    "agentlytics tap: not every event reached the collector yet; the rest stays "
+                    "in the spool and is sent by the next agentlytics process using it",
+                    file=sys.stderr,
+                )
+        self._write(self.pipeline.ingest(closing))
         for sink in self.sinks:
             sink.close()
         drops = self.pipeline.drops

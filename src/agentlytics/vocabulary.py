@@ -40,3 +40,32 @@ FinalApprovalOutcome = Literal[
     "user_denied",
     "user_aborted",
 ]
+
+# --- lifecycle families (hooks, goals, compaction) and the library-only families ---------------
+
+HookSourceName = Literal[
+    "system",
+    "user",
+    "project",
+    "mdm",
+    "session_flags",
+    "plugin",
+    "cloud_requirements",
+    "cloud_managed_config",
+    "legacy_managed_config_file",
+    "legacy_managed_config_mdm",
+    "unknown",
+]
+HookRunStatusName = Literal["completed", "failed", "blocked", "stopped"]
+GoalEventKind = Literal["created", "usage_accounted", "status_changed", "cleared"]
+CompactionTrigger = Literal["manual", "auto"]
+CompactionReason = Literal[
+    "user_requested", "context_limit", "model_downshift", "comp_hash_changed"
+]
+CompactionImplementation = Literal["responses", "responses_compaction_v2", "responses_compact"]
+CompactionPhase = Literal["standalone_turn", "pre_turn", "mid_turn"]
+CompactionStrategy = Literal["memento", "prefix_compaction"]
+CompactionStatus = Literal["completed", "failed", "interrupted"]
+InvocationType = Literal["explicit", "implicit"]
+SkillScope = Literal["user", "repo", "system", "admin"]
+PluginState = Literal["installed", "uninstalled", "enabled", "disabled"]

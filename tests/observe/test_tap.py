@@ -486,28 +486,63 @@ def test_live_events_equal_replay_of_the_recording(tmp_path: Path) -> None:
     assert live == replay_events_bytes(capture)
 
 
-def test_send_option_is_not_available_yet(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentlytics",
-            "tap",
-            "--send",
-            "http://127.0.0.1:9",
-            "--",
-            sys.executable,
-            "-c",
-            "print('must not run')",
-        ],
-        env=ENV,
-        capture_output=True,
-        timeout=30,
-        cwd=tmp_path,
+def test_tap_send_delivers_live_events_to_a_real_collector(tmp_path: Path) -> None:
+    """tap --send: the live session's events reach a collector on 127.0.0.1 exactly once."""
+    import hashlib
+
+    from tests.collector_proc import TOKEN, Collector
+    from tests.helpers import capture_path, replay_events_bytes
+
+    source = capture_path("shell_accept")
+    client_lines = [
+        json.dumps(json.loads(x)["msg"]) + "\n"
+        for x in source.read_text().splitlines()
+        if json.loads(x)["dir"] == "client_to_server"
+    ]
+    collector = Collector(tmp_path / "collector").start()
+    capture = tmp_path / "cap.jsonl"
+    env = {**ENV, "AGENTLYTICS_SPOOL": str(tmp_path / "spool")}
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentlytics",
+                "tap",
+                "--record",
+                str(capture),
+                "--send",
+                collector.url,
+                "--token",
+                TOKEN,
+                "--",
+                sys.executable,
+                "-c",
+                _SCRIPTED_SERVER,
+                str(source),
+            ],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        for line in client_lines:
+            proc.stdin.write(line.encode())
+            proc.stdin.flush()
+            time.sleep(0.01)
+        proc.stdin.close()
+        proc.stdout.read()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        collector.stop()
+    expected = replay_events_bytes(capture)
+    stored = collector.rows()
+    assert len(stored) == len(expected) == 4  # thread, review, command, turn
+    assert sorted(event_id for event_id, _ in stored) == sorted(
+        hashlib.sha256(body).hexdigest() for body in expected
     )
-    assert proc.returncode == 2
-    assert proc.stdout == b""
-    assert b"not available" in proc.stderr
 
 
 def test_missing_command_exits_127() -> None:

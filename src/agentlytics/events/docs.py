@@ -56,9 +56,7 @@ non-null, the field is nullable here and null when unknown; nothing is invented.
 |---|---|---|---|---|
 | `codex_turn_event` | `before_first_sampling_ms` … `sampling_retry_count` (8 profile fields) | u64/u32, non-null | nullable | decision 3: no profile fact on the wire; a turn event is emitted without one |
 | `codex_compaction_event` | `reason`, `implementation`, `strategy`, `active_context_tokens_before`, `active_context_tokens_after` | non-null | nullable | the wire carries no compaction reason, implementation, strategy or context size |
-| `codex_guardian_review` | `review_timeout_ms` | u64, non-null | nullable | the guardian's timeout is not on the wire |
-| `codex_guardian_review` | `reviewed_action_truncated`, `attempt_count` | non-null | nullable | whether core truncated the action, and how many guardian attempts ran, are not on the wire |
-| `codex_guardian_review` | `reviewed_action.sandbox_permissions` (`shell`, `unified_exec`), `reviewed_action.tty` (`unified_exec`) | non-null | nullable | the wire's guardian `command` action carries only its source, command and cwd |
+| `codex_guardian_review` | `approval_request_source`, `reviewed_action_truncated`, `attempt_count`, `review_timeout_ms`; `sandbox_permissions` and `tty` of shell / unified-exec actions | non-null | nullable | the auto-review notifications do not carry them |
 | `codex_review_event` | `command_source` | — | **extension**, last field: `"shell"` \\| `"unified_exec"` \\| `"user_shell"` \\| null | decision 7: tell shell from unified exec in review analytics |
 | every event | unknown keys | — | rejected by `decode_event` | we own both ends of this wire |
 

@@ -61,14 +61,11 @@ class _Action(SubObject, tag_field="type"):
 
 
 class ShellAction(_Action, tag="shell"):
-    #: Deviation: nullable — the wire's guardian ``command`` action carries no sandbox mode.
     sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
 
 
 class UnifiedExecAction(_Action, tag="unified_exec"):
-    #: Deviation: nullable — the wire's guardian ``command`` action carries no sandbox mode
-    #: and no tty flag.
     sandbox_permissions: SandboxPermissions | None
     additional_permissions: Any
     tty: bool | None
@@ -115,9 +112,9 @@ ReviewedAction = (
 class GuardianReviewEvent(EventParams):
     """``codex_guardian_review``: session, client and runtime, then the review's own fields.
 
-    Deviations: ``review_timeout_ms``, ``reviewed_action_truncated``, ``attempt_count`` and the
-    shell/unified-exec action's ``sandbox_permissions``/``tty`` are nullable — the wire does not
-    carry them (docs/events.md lists every field the wire cannot give).
+    Deviation: ``approval_request_source``, ``reviewed_action_truncated``, ``attempt_count``,
+    ``review_timeout_ms`` (and an action's ``sandbox_permissions``/``tty``) are nullable — the
+    auto-review notifications do not carry them (docs/events.md).
     """
 
     EVENT_TYPE: ClassVar[str] = "codex_guardian_review"
@@ -129,16 +126,14 @@ class GuardianReviewEvent(EventParams):
     turn_id: str
     review_id: str
     target_item_id: str | None
-    approval_request_source: Literal["main_turn", "delegated_subagent"]
+    approval_request_source: Literal["main_turn", "delegated_subagent"] | None
     reviewed_action: ReviewedAction
-    #: Deviation: nullable — whether core truncated the action for the guardian is not on the wire.
     reviewed_action_truncated: bool | None
     decision: Literal["approved", "denied", "aborted"]
     terminal_status: Literal["approved", "denied", "aborted", "timed_out", "failed_closed"]
     failure_reason: (
         Literal["timeout", "cancelled", "prompt_build_error", "session_error", "parse_error"] | None
     )
-    #: Deviation: nullable — the guardian's attempt count is not on the wire.
     attempt_count: int | None
     risk_level: str | None
     user_authorization: str | None

@@ -87,6 +87,7 @@ class DynamicToolCallEvent(ToolItemBase):
     output_content_item_count: U64 | None
     output_text_item_count: U64 | None
     output_image_item_count: U64 | None
+    output_audio_item_count: U64 | None
 
 
 class CollabAgentToolCallEvent(ToolItemBase):

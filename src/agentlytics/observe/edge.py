@@ -140,36 +140,50 @@ def runtime_from_user_agent(user_agent: str, platform_os: str | None) -> Runtime
 
 
 def classify_steer_error(error: JsonRpcError) -> SteerRejectionReason | None:
-    """A rejected ``turn/steer`` error → upstream's rejection reason (spec §2.5), else None."""
+    """A rejected ``turn/steer`` error → upstream's rejection reason (spec §2.5), else None.
+
+    Codex's app-server answers a failed steer with a JSON-RPC error whose shape names the cause:
+
+    * ``data`` is a ``TurnError`` whose ``codexErrorInfo`` is
+      ``{"activeTurnNotSteerable": {"turnKind": "review" | "compact"}}`` → ``non_steerable_*``;
+    * ``data.input_error_code`` is ``"input_too_large"`` / ``"empty_input"`` (user-input
+      validation) → ``input_too_large`` / ``empty_input``;
+    * otherwise the message: ``"no active turn to steer"`` → ``no_active_turn``; ``"expected
+      active turn id `x` but found `y`"`` → ``expected_turn_mismatch``; an input that "must not
+      be empty" → ``empty_input``.
+
+    Structured fields win over the message; anything else is unknown (None), never a guess.
+    """
     data: Any = None
     if error.data:
         try:
             data = msgspec.json.decode(error.data)
         except msgspec.DecodeError:
             data = None
-    text = json_text(data) + " " + error.message.lower()
-    if "input_too_large" in text or "too large" in text:
-        return "input_too_large"
-    if (
-        "empty_input" in text
-        or '"empty"' in text
-        or "input is empty" in text
-        or "empty input" in text
-    ):
-        return "empty_input"
-    if "activeturnnotsteerable" in text:
-        if '"compact"' in text:
-            return "non_steerable_compact"
-        return "non_steerable_review"
-    if "no active turn" in text:
+    if isinstance(data, dict):
+        info = data.get("codexErrorInfo")
+        if isinstance(info, dict) and isinstance(info.get("activeTurnNotSteerable"), dict):
+            kind = info["activeTurnNotSteerable"].get("turnKind")
+            if kind == "review":
+                return "non_steerable_review"
+            if kind == "compact":
+                return "non_steerable_compact"
+            return None
+        code = data.get("input_error_code") or data.get("inputErrorCode")
+        if code in ("input_too_large", "too_large"):
+            return "input_too_large"
+        if code in ("empty_input", "empty"):
+            return "empty_input"
+    message = error.message.lower()
+    if "no active turn" in message:
         return "no_active_turn"
-    if "expected" in text and "turn" in text:
+    if "expected" in message and ("but found" in message or "mismatch" in message):
         return "expected_turn_mismatch"
+    if "must not be empty" in message or "empty input" in message or "input is empty" in message:
+        return "empty_input"
+    if "too large" in message or "exceeds the maximum" in message:
+        return "input_too_large"
     return None
-
-
-def json_text(value: Any) -> str:
-    return msgspec.json.encode(value).decode().lower() if value is not None else ""
 
 
 @dataclass(slots=True)
@@ -190,14 +204,19 @@ ClientResultHandler = Callable[
     ["WireObserver", RequestId, "_Pending", msgspec.Raw | None, int], list[Fact]
 ]
 
+#: Observers of decoded items and turn boundaries, for families that synthesise from them
+#: (compaction). Item hooks see every item kind in ``t.FACT_ITEMS``; their facts follow the
+#: item's. Turn-completed hooks' facts precede ``TurnCompleted``.
+ItemHook = Callable[["WireObserver", t.ItemNotification, bool, int], list[Fact]]
+TurnHook = Callable[["WireObserver", str, t.Turn, int], list[Fact]]
+ITEM_HOOKS: list[ItemHook] = []
+TURN_STARTED_HOOKS: list[TurnHook] = []
+TURN_COMPLETED_HOOKS: list[TurnHook] = []
+
 EXTRA_NOTIFICATIONS: dict[str, NotificationHandler] = {}
 EXTRA_SERVER_REQUESTS: dict[str, ServerRequestHandler] = {}
 EXTRA_SERVER_ANSWERS: dict[str, ServerAnswerHandler] = {}
 EXTRA_CLIENT_RESULTS: dict[str, ClientResultHandler] = {}
-#: Run on ``turn/completed`` before its TurnCompleted fact: (observer, thread, turn, ts) -> facts
-#: (the reviews family aborts the approvals a turn outlived).
-TurnEndHook = Callable[["WireObserver", str, str, int], list[Fact]]
-TURN_END_HOOKS: list[TurnEndHook] = []
 
 
 class WireObserver:
@@ -367,6 +386,7 @@ class WireObserver:
             self.synth.client_name = info.name or None
             self.synth.client_version = info.version or None
             self.synth.runtime = runtime
+            self.synth.codex_home = response.codex_home
             caps = params.capabilities
             return [
                 Initialize(
@@ -417,13 +437,15 @@ class WireObserver:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_started(n.thread_id, n.turn)
         facts.append(TurnStarted(self.connection_id, n.thread_id, n.turn))
+        for hook in TURN_STARTED_HOOKS:
+            facts += hook(self, n.thread_id, n.turn, ts_ms)
         return facts
 
     def _turn_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_completed(n.thread_id, n.turn)
-        for hook in TURN_END_HOOKS:
-            facts += hook(self, n.thread_id, n.turn.id, ts_ms)
+        for hook in TURN_COMPLETED_HOOKS:
+            facts += hook(self, n.thread_id, n.turn, ts_ms)
         facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn, ts_ms))
         return facts
 
@@ -480,6 +502,8 @@ class WireObserver:
                     n.started_at_ms,
                 )
             )
+        for hook in ITEM_HOOKS:
+            facts += hook(self, n, completed, ts_ms)
         return facts
 
     def _item_started(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:

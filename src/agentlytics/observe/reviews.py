@@ -161,8 +161,9 @@ def _resolved(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> li
     return [ServerRequestAborted(observer.connection_id, request_id, ts_ms)]
 
 
-def _turn_ended(observer: WireObserver, thread_id: str, turn_id: str, ts_ms: int) -> list[Fact]:
+def _turn_ended(observer: WireObserver, thread_id: str, turn: t.Turn, ts_ms: int) -> list[Fact]:
     """A turn completed: the approvals it still waited on were withdrawn with it."""
+    turn_id = turn.id
     state = _STATE.get(observer)
     if state is None or not state.tracked:
         return []
@@ -308,4 +309,4 @@ for _method in _RESPONSE_TYPES:
 edge.EXTRA_NOTIFICATIONS["serverRequest/resolved"] = _resolved
 edge.EXTRA_NOTIFICATIONS["item/autoApprovalReview/started"] = _guardian_started
 edge.EXTRA_NOTIFICATIONS["item/autoApprovalReview/completed"] = _guardian_completed
-edge.TURN_END_HOOKS.append(_turn_ended)
+edge.TURN_COMPLETED_HOOKS.append(_turn_ended)

@@ -181,6 +181,8 @@ class Synthesizer:
         self.client_name: str | None = None
         self.client_version: str | None = None
         self.runtime: RuntimeMetadata | None = None
+        #: ``initialize`` result ``codexHome``: where user-level config (and hooks) live.
+        self.codex_home: str | None = None
 
     # --- configuration ----------------------------------------------------------------------
 

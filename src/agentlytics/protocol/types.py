@@ -42,6 +42,7 @@ class InitializeResponse(_Camel):
     user_agent: str = ""
     platform_os: str | None = None
     platform_family: str | None = None
+    codex_home: str | None = None
 
 
 # --- threads and turns ---------------------------------------------------------------------------
@@ -328,7 +329,8 @@ class SubAgentActivityItem(_Item, tag="subAgentActivity"):
 
 
 class ContextCompactionItem(_Item, tag="contextCompaction"):
-    pass
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
 
 
 # Item kinds analytics neither counts nor times: decoded to their id only (content skipped).

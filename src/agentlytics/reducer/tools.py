@@ -274,6 +274,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
             output_content_item_count=len(content) if content is not None else None,
             output_text_item_count=_content_count(content, "inputText"),
             output_image_item_count=_content_count(content, "inputImage"),
+            output_audio_item_count=_content_count(content, "inputAudio"),
         )
     if isinstance(item, t.CollabAgentToolCallItem):
         f = base.with_status(

@@ -9,11 +9,27 @@ from agentlytics.events.envelope import Envelope
 
 
 class SinkError(Exception):
-    """A batch could not be written. ``retryable`` says whether trying again may succeed."""
+    """A batch could not be written. ``retryable`` says whether trying again may succeed.
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    ``retry_after`` (seconds) is the server's own hint (HTTP ``Retry-After``); delivery waits at
+    least that long. ``split`` says the failure may be caused by some events of the batch only
+    (a 400 or 413), so delivery bisects the batch to quarantine just the culprits.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        split: bool = False,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.split = split
+        self.status = status
 
 
 class Sink(Protocol):

@@ -1,0 +1,250 @@
+"""The collector: a small starlette app receiving ``POST /codex/analytics-events/events``.
+
+Order of checks, cheapest first, nothing stored unless all pass: bearer token (401 missing,
+403 wrong; compared in constant time, never logged) → declared and actual body size (413) →
+gzip with a cap on the decompressed size (413; a gzip bomb stops at the cap) → validation of
+every event (400 naming the event and field) → one transactional ``INSERT OR IGNORE`` of the
+whole batch (idempotent on the event id, so retries and replays never add a row).
+
+DuckDB has a single writer: all inserts run on one dedicated thread (a one-worker executor), so
+request handling stays async while writes are serialized. DuckDB releases the GIL while it
+inserts, so validation of the next request overlaps with the write of the previous one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import sys
+import time
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agentlytics.config import CollectorConfig
+from agentlytics.events.envelope import Envelope
+from agentlytics.sinks.http import IDS_HEADER, PATH
+from agentlytics.warehouse.store import Warehouse
+
+from .validation import ValidationFailed, ValidEvent, validate_events
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_encode = msgspec.json.Encoder().encode
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json")
+
+
+class JsonLog:
+    """One JSON object per line on stderr (or any text stream). Never given a token."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+
+    def __call__(self, **fields: Any) -> None:
+        fields = {"ts": round(time.time(), 3), **fields}
+        self.stream.write(_encode(fields).decode() + "\n")
+        self.stream.flush()
+
+
+class Store:
+    """The warehouse behind a single writer thread."""
+
+    def __init__(self, path: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
+        self.path = path
+        self.warehouse: Warehouse | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.warehouse = await loop.run_in_executor(self._executor, Warehouse, self.path)
+
+    async def insert(self, events: Sequence[Envelope]) -> int:
+        loop = asyncio.get_running_loop()
+        warehouse = self.warehouse
+        assert warehouse is not None
+        return await loop.run_in_executor(self._executor, warehouse.insert, events)
+
+    async def close(self) -> None:
+        if self.warehouse is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.warehouse.close)
+            self.warehouse = None
+        self._executor.shutdown(wait=True)
+
+
+def _explicit_ids(header: str | None, count: int) -> dict[int, str]:
+    """Parse ``X-Agentlytics-Event-Ids: <index>=<id>,...`` (ids of repeated identical events)."""
+    if not header:
+        return {}
+    out: dict[int, str] = {}
+    for part in header.split(","):
+        index_text, sep, event_id = part.strip().partition("=")
+        if not sep or not index_text.isdigit() or not _HEX64.fullmatch(event_id):
+            raise ValidationFailed(f"malformed {IDS_HEADER} entry {part.strip()[:80]!r}")
+        index = int(index_text)
+        if index >= count:
+            raise ValidationFailed(f"{IDS_HEADER} names event {index} of {count}")
+        out[index] = event_id
+    return out
+
+
+def _envelopes(events: list[ValidEvent], explicit: dict[int, str]) -> list[Envelope]:
+    sha = hashlib.sha256
+    return [
+        Envelope(
+            event_id=explicit.get(i) or sha(e.raw).hexdigest(),
+            event_type=e.event_type,
+            body=e.raw,
+            thread_id=e.thread_id,
+            turn_id=e.turn_id,
+            isolated=False,
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress with a hard cap on the output, so a small bomb cannot expand in memory."""
+    inflater = zlib.decompressobj(31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValidationFailed(f"body is not valid gzip: {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise _TooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+    if not inflater.eof:
+        raise ValidationFailed("gzip body is truncated")
+    return out
+
+
+def create_app(
+    config: CollectorConfig, *, allow_no_auth: bool = False, log: JsonLog | None = None
+) -> Starlette:
+    """The collector app for a configuration (tokens, limits, warehouse path)."""
+    if not config.tokens and not allow_no_auth:
+        raise ValueError("no collector tokens configured (--token or AGENTLYTICS_COLLECTOR_TOKENS)")
+    tokens = [t.encode() for t in config.tokens]
+    store = Store(config.warehouse)
+    emit = log if log is not None else JsonLog()
+
+    def authorized(request: Request) -> Response | None:
+        if not tokens:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return _json(401, {"error": "unauthorized", "reason": "missing bearer token"})
+        candidate = presented.strip().encode()
+        # Compare against every token in constant time, so timing does not reveal which matched.
+        if not any([hmac.compare_digest(candidate, t) for t in tokens]):
+            return _json(403, {"error": "forbidden", "reason": "invalid token"})
+        return None
+
+    async def ingest(request: Request) -> Response:
+        start = time.perf_counter()
+        events = stored = 0
+        response = authorized(request)
+        if response is None:
+            try:
+                body = await _read_body(request, config.max_request_bytes)
+                encoding = request.headers.get("content-encoding", "identity").strip().lower()
+                if encoding == "gzip":
+                    body = _gunzip(body, config.max_decompressed_bytes)
+                elif encoding not in ("identity", ""):
+                    raise ValidationFailed(f"unsupported Content-Encoding {encoding!r}")
+                elif len(body) > config.max_decompressed_bytes:
+                    raise _TooLarge(
+                        f"body exceeds the limit of {config.max_decompressed_bytes} bytes"
+                    )
+                valid = validate_events(body, config.max_events)
+                events = len(valid)
+                explicit = _explicit_ids(request.headers.get(IDS_HEADER), events)
+                stored = await store.insert(_envelopes(valid, explicit))
+                response = _json(200, {"accepted": events, "stored": stored})
+            except _TooLarge as exc:
+                response = _json(413, {"error": "too_large", "reason": str(exc)})
+            except ValidationFailed as exc:
+                response = _json(exc.status, exc.to_json())
+            except Exception as exc:  # storage failure: the client keeps the batch and retries
+                emit(level="error", msg="storage failed", error=repr(exc))
+                response = _json(503, {"error": "unavailable", "reason": "storage failed"})
+        reason = None
+        if response.status_code != 200:
+            reason = msgspec.json.decode(bytes(response.body)).get("reason")
+        emit(
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            events=events,
+            stored=stored,
+            duration_ms=round((time.perf_counter() - start) * 1000, 2),
+            **({"reason": reason} if reason else {}),
+        )
+        return response
+
+    async def healthz(request: Request) -> Response:
+        ok = store.warehouse is not None
+        return _json(200 if ok else 503, {"status": "ok" if ok else "starting"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        emit(msg="collector ready", warehouse=config.warehouse, auth=bool(tokens))
+        try:
+            yield
+        finally:
+            await store.close()
+
+    return Starlette(
+        routes=[
+            Route(PATH, ingest, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def serve(config: CollectorConfig, *, allow_no_auth: bool = False) -> None:
+    """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
+    import uvicorn
+
+    app = create_app(config, allow_no_auth=allow_no_auth)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        access_log=False,  # our own JSON line per request replaces it
+        log_level="warning",
+        # Room for the event-id header of a batch of repeated events (see sinks.http).
+        h11_max_incomplete_event_size=256 * 1024,
+    )

@@ -1,0 +1,670 @@
+"""Background delivery: ``submit`` costs a queue put; threads reduce, spool, batch and send.
+
+Data path, and where a fact can be at any instant::
+
+    submit() ─put─▶ SimpleQueue ─▶ reduce thread ─append─▶ spool (SQLite) ─▶ send thread ─▶ sink
+     (caller)       (in memory)     pipeline.ingest         durable          batches, retries
+                          │ full: policy
+                          ├─ spill ─▶ overflow file (on disk, drained in order by the reduce thread)
+                          ├─ block ─▶ wait up to ``block_timeout``, then a counted drop
+                          └─ drop ──▶ counted drop (``stats()["dropped"]``)
+
+**The window.** A fact is durable once the reduce thread has appended its events to the spool
+(or, when the queue was full, once ``submit`` spilled it). Between ``submit`` returning and that
+append the fact is only in the in-memory queue — normally microseconds, at most ``queue_size``
+facts behind a busy reducer — and a SIGKILL in that window loses it. ``flush()``, ``close()`` and
+the interpreter-exit hook close the window: each returns only after every fact submitted before
+it is reduced, spooled and acknowledged by the sink (or quarantined). Once in the spool an event
+survives crashes and is resent by the next process that opens the same spool directory.
+
+**Threads.** Reduction and sending are separate threads so a slow or dead endpoint never stops
+reduction: events keep flowing into the on-disk spool, the queue stays short and ``submit``
+stays cheap. The sender reads batches from an in-memory hand-off when it keeps up, and from the
+spool when it fell behind (the hand-off is bounded, so memory is too).
+
+**Failures.** A retryable ``SinkError`` (connection error, 408/429/5xx) keeps the batch in the
+spool and retries it with exponential backoff and jitter, at least the server's ``Retry-After``;
+order is kept (no later batch overtakes). A final error (other 4xx) on a batch that may hold a
+single bad event (400/413/422) bisects it, so only the culprit events are quarantined; otherwise
+the batch is quarantined whole, with the server's reason, and delivery continues.
+
+**fork().** The child gets a fresh queue, pipeline, spool slot and sink (built by the sink
+factory) on first use; it never sees the parent's queued facts or sockets.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import random
+import sqlite3
+import threading
+import time
+import weakref
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agentlytics.config import DeliveryConfig
+from agentlytics.events.envelope import Envelope
+from agentlytics.facts import Fact
+from agentlytics.pipeline import Pipeline
+from agentlytics.sinks.base import Sink, SinkError
+
+from .spool import Overflow, Spool, SpoolSlot
+
+#: Most facts the reduce thread takes from the queue per spool transaction.
+DRAIN_MAX = 2_000
+
+Item = tuple[int, Envelope]
+
+
+class _Flush:
+    """A flush request travelling through the queue behind everything submitted before it."""
+
+    __slots__ = ("done", "upto")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.upto = -1
+
+
+class _Control:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_STOP = _Control("stop")
+_WAKE = _Control("wake")
+
+_INSTANCES: weakref.WeakSet[BackgroundDelivery] = weakref.WeakSet()
+#: Objects a forked child inherited but must neither use nor close (SQLite connections).
+_ABANDONED: list[object] = []
+
+
+def _after_fork_in_child() -> None:
+    for delivery in list(_INSTANCES):
+        delivery._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class BackgroundDelivery:
+    """The :class:`~agentlytics.delivery.api.Delivery` that never makes the caller wait on I/O."""
+
+    def __init__(
+        self,
+        sink_factory: Callable[[], Sink],
+        *,
+        spool_dir: str | Path,
+        queue_size: int = 10_000,
+        full_policy: str = "spill",
+        block_timeout: float = 1.0,
+        batch_max_events: int = 500,
+        batch_max_bytes: int = 1_048_576,
+        linger_ms: int = 200,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        flush_timeout: float = 25.0,
+        exit_timeout: float = 5.0,
+        spool_sync: str = "normal",
+        pipeline_factory: Callable[[], Pipeline] = Pipeline,
+        handoff_max_events: int | None = None,
+    ) -> None:
+        if full_policy not in ("spill", "block", "drop"):
+            raise ValueError(f"full_policy must be spill, block or drop, not {full_policy!r}")
+        self.sink_factory = sink_factory
+        self.spool_dir = Path(spool_dir).expanduser()
+        self.queue_size = max(1, queue_size)
+        self.full_policy = full_policy
+        self.block_timeout = block_timeout
+        self.batch_max_events = max(1, batch_max_events)
+        self.batch_max_bytes = max(1, batch_max_bytes)
+        self.linger = max(0.0, linger_ms / 1000.0)
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.flush_timeout = flush_timeout
+        self.exit_timeout = exit_timeout
+        self.spool_sync = spool_sync
+        self.pipeline_factory = pipeline_factory
+        self.handoff_max = handoff_max_events or max(4 * self.batch_max_events, 2_000)
+        self._closed = False
+        self._init_state()
+        _INSTANCES.add(self)
+        atexit.register(self._at_exit)
+        self._start()
+
+    @classmethod
+    def from_config(
+        cls, config: DeliveryConfig, sink_factory: Callable[[], Sink] | None = None
+    ) -> BackgroundDelivery:
+        """Delivery as configured; the sink defaults to HTTP to ``config.endpoint``."""
+        if sink_factory is None:
+            if not config.endpoint:
+                raise ValueError("no delivery endpoint configured (AGENTLYTICS_ENDPOINT)")
+            from agentlytics.sinks.http import HttpSink
+
+            def sink_factory() -> Sink:
+                return HttpSink(
+                    config.endpoint,
+                    token=config.token,
+                    headers=config.headers,
+                    timeout=config.timeout,
+                    gzip=config.gzip,
+                )
+
+        return cls(
+            sink_factory,
+            spool_dir=config.spool,
+            queue_size=config.queue_size,
+            full_policy=config.full_policy,
+            block_timeout=config.block_timeout,
+            batch_max_events=config.batch_max_events,
+            batch_max_bytes=config.batch_max_bytes,
+            linger_ms=config.linger_ms,
+            backoff_initial=config.backoff_initial,
+            backoff_max=config.backoff_max,
+            flush_timeout=config.flush_timeout,
+            exit_timeout=config.exit_timeout,
+            spool_sync=config.spool_sync,
+        )
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _init_state(self) -> None:
+        """Everything a process (or a forked child) starts afresh."""
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: True when submit may take the fast path (started, open, not spilling).
+        self._fast = False
+        self._started = False
+        self._spilling = False
+        self._lock = threading.Lock()  # slow paths and counters
+        self._spill_lock = threading.Lock()
+        self._room = threading.Condition(threading.Lock())
+        self._room_waiters = 0
+        self._cv = threading.Condition(threading.Lock())  # reduce thread -> send thread
+        self._handoff: deque[tuple[int, list[Envelope]]] = deque()
+        self._handoff_count = 0
+        self._flushes: list[_Flush] = []
+        self._appended_seq = 0
+        self._stopping = False
+        self._abort = False
+        self._retry_wake = threading.Event()
+        self._overflow_offset = 0
+        self._reduce_thread: threading.Thread | None = None
+        self._send_thread: threading.Thread | None = None
+        self._slot: SpoolSlot | None = None
+        self._overflow: Overflow | None = None
+        self._sink: Sink | None = None
+        self._pipeline: Pipeline | None = None
+        # counters
+        self.reduced_facts = 0
+        self.spooled_events = 0
+        self.delivered = 0
+        self.quarantined = 0
+        self.requests = 0
+        self.retries = 0
+        self.spilled = 0
+        self.dropped: Counter[str] = Counter()
+        self.last_error: str | None = None
+        self._pending_hint = 0
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started or self._closed:
+                return
+            slot = SpoolSlot.acquire(self.spool_dir)
+            try:
+                wspool = Spool(slot.db_path, self.spool_sync)
+                rspool = Spool(slot.db_path, self.spool_sync)
+                overflow = Overflow(slot.overflow_path)
+                sink = self.sink_factory()
+            except BaseException:
+                slot.release()
+                raise
+            self._slot, self._overflow, self._sink = slot, overflow, sink
+            self._pipeline = self.pipeline_factory()
+            first, last = rspool.bounds()
+            self._appended_seq = last
+            cursor = first if first else last + 1
+            self._overflow_offset = wspool.overflow_offset()
+            self._spilling = overflow.size() > 0
+            self._reduce_thread = threading.Thread(
+                target=self._reduce_loop, args=(wspool,), name="agentlytics-reduce", daemon=True
+            )
+            self._send_thread = threading.Thread(
+                target=self._send_loop,
+                args=(rspool, sink, cursor),
+                name="agentlytics-send",
+                daemon=True,
+            )
+            self._started = True
+            self._reduce_thread.start()
+            self._send_thread.start()
+            self._fast = not self._spilling
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: drop the parent's threads, queue, sockets and spool slot."""
+        _ABANDONED.append((self._sink, self._pipeline))
+        if self._slot is not None:
+            self._slot.forget()
+        if self._overflow is not None:
+            self._overflow.close()
+        self._init_state()
+
+    # -- the caller's side -----------------------------------------------------------------------
+
+    def submit(self, fact: Fact) -> None:
+        """Hand over a fact: a queue put in the common case; never network or reduction."""
+        if self._fast and self._q.qsize() < self.queue_size:
+            self._q.put(fact)
+            return
+        self._submit_slow(fact)
+
+    def _submit_slow(self, fact: Fact) -> None:
+        if self._closed:
+            raise RuntimeError("delivery is closed")
+        if not self._started:
+            self._start()
+        if not self._spilling and self._q.qsize() < self.queue_size:
+            self._q.put(fact)
+            return
+        policy = self.full_policy
+        if policy == "spill" or self._spilling:
+            self._spill(fact)
+        elif policy == "block":
+            deadline = time.monotonic() + self.block_timeout
+            with self._room:
+                self._room_waiters += 1
+                try:
+                    while self._q.qsize() >= self.queue_size:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or not self._room.wait(left):
+                            break
+                finally:
+                    self._room_waiters -= 1
+            if self._q.qsize() < self.queue_size:
+                self._q.put(fact)
+            else:
+                with self._lock:
+                    self.dropped["queue_full_block_timeout"] += 1
+        else:
+            with self._lock:
+                self.dropped["queue_full"] += 1
+
+    def _spill(self, fact: Fact) -> None:
+        overflow = self._overflow
+        assert overflow is not None
+        with self._spill_lock:
+            try:
+                overflow.append(fact)
+            except (OSError, TypeError, ValueError) as exc:
+                with self._lock:
+                    self.dropped[f"spill_failed:{type(exc).__name__}"] += 1
+                    self.last_error = f"spill failed: {exc!r}"
+                return
+            self.spilled += 1
+            if not self._spilling:
+                self._spilling = True
+                self._fast = False
+                self._q.put(_WAKE)  # the reducer may be asleep on an empty queue
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is acknowledged by the sink (or quarantined)."""
+        if not self._started:
+            return True
+        marker = _Flush()
+        self._q.put(marker)
+        self._retry_wake.set()  # retry now rather than at the end of a long backoff
+        return marker.done.wait(self.flush_timeout if timeout is None else timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (bounded by ``timeout``), stop the threads, release the spool slot.
+
+        Whatever is not delivered by then stays in the spool for the next process.
+        """
+        if self._closed:
+            return True
+        timeout = self.flush_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        self._fast = False
+        with self._lock:
+            self._closed = True
+        ok = True
+        if self._started:
+            marker = _Flush()
+            self._q.put(marker)
+            ok = marker.done.wait(max(0.0, deadline - time.monotonic()))
+            self._abort = True
+            self._q.put(_STOP)
+            self._retry_wake.set()
+            with self._cv:
+                self._cv.notify_all()
+            stopped = True
+            for thread in (self._reduce_thread, self._send_thread):
+                if thread is not None:
+                    thread.join(max(0.05, deadline - time.monotonic()))
+                    stopped = stopped and not thread.is_alive()
+            if stopped:
+                if self._overflow is not None:
+                    self._overflow.close()
+                if self._sink is not None:
+                    self._sink.close()
+                if self._slot is not None:
+                    self._slot.release()
+        atexit.unregister(self._at_exit)
+        _INSTANCES.discard(self)
+        return ok
+
+    def _at_exit(self) -> None:
+        self.close(self.exit_timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for this process (drops by reason, quarantine, retries, backlog)."""
+        with self._lock:
+            dropped = dict(self.dropped)
+        return {
+            "queued": self._q.qsize(),
+            "spilling": self._spilling,
+            "spilled": self.spilled,
+            "dropped": dropped,
+            "reduced_facts": self.reduced_facts,
+            "spooled_events": self.spooled_events,
+            "delivered": self.delivered,
+            "quarantined": self.quarantined,
+            "requests": self.requests,
+            "retries": self.retries,
+            "handoff": self._handoff_count,
+            "last_error": self.last_error,
+            "spool": str(self._slot.db_path) if self._slot is not None else None,
+        }
+
+    # -- reduce thread ---------------------------------------------------------------------------
+
+    def _reduce_loop(self, spool: Spool) -> None:
+        q = self._q
+        get, get_nowait = q.get, q.get_nowait
+        try:
+            while True:
+                if self._spilling and q.empty():
+                    self._drain_overflow(spool, everything=False)
+                    continue
+                items = [get()]
+                try:
+                    while len(items) < DRAIN_MAX:
+                        items.append(get_nowait())
+                except queue.Empty:
+                    pass
+                facts: list[Fact] = []
+                for item in items:
+                    if isinstance(item, _Flush):
+                        self._append(spool, self._reduce(facts))
+                        facts = []
+                        if self._spilling:
+                            self._drain_overflow(spool, everything=True)
+                        item.upto = self._appended_seq
+                        with self._cv:
+                            self._flushes.append(item)
+                            self._cv.notify_all()
+                    elif item is _STOP:
+                        self._append(spool, self._reduce(facts))
+                        with self._cv:
+                            self._stopping = True
+                            self._cv.notify_all()
+                        return
+                    elif item is not _WAKE:
+                        facts.append(item)
+                self._append(spool, self._reduce(facts))
+                if self._room_waiters:
+                    with self._room:
+                        self._room.notify_all()
+        finally:
+            spool.close()
+
+    def _reduce(self, facts: Sequence[Fact]) -> list[Envelope]:
+        if not facts:
+            return []
+        pipeline = self._pipeline
+        assert pipeline is not None
+        self.reduced_facts += len(facts)
+        try:
+            return pipeline.ingest(facts)
+        except Exception:
+            # One bad fact must not take its neighbours with it: redo one by one (a fact that
+            # raised leaves no events; the reducer's own state is its concern) and count it.
+            out: list[Envelope] = []
+            for fact in facts:
+                try:
+                    out += pipeline.ingest((fact,))
+                except Exception as exc:
+                    with self._lock:
+                        self.dropped[f"reducer_error:{type(exc).__name__}"] += 1
+                        self.last_error = f"reducer failed on {type(fact).__name__}: {exc!r}"
+            return out
+
+    def _append(
+        self, spool: Spool, events: list[Envelope], overflow_offset: int | None = None
+    ) -> None:
+        if not events and overflow_offset is None:
+            return
+        delay = 0.05
+        while True:
+            try:
+                last = spool.append(events, overflow_offset)
+                break
+            except sqlite3.Error as exc:
+                self.last_error = f"spool append failed: {exc!r}"
+                if self._abort:
+                    with self._lock:
+                        self.dropped["spool_write_failed"] += len(events)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        if not events:
+            return
+        self.spooled_events += len(events)
+        first = last - len(events) + 1
+        with self._cv:
+            self._appended_seq = last
+            if self._handoff_count + len(events) <= self.handoff_max:
+                self._handoff.append((first, events))
+                self._handoff_count += len(events)
+            self._cv.notify_all()
+
+    def _drain_overflow(self, spool: Spool, everything: bool) -> None:
+        """Reduce spilled facts in order; stop spilling once the file is fully drained."""
+        overflow = self._overflow
+        assert overflow is not None
+        while True:
+            facts, offset = overflow.read(self._overflow_offset, DRAIN_MAX)
+            if facts:
+                self._append(spool, self._reduce(facts), offset)
+                self._overflow_offset = offset
+                if not everything:
+                    return
+                continue
+            with self._spill_lock:
+                # Appends happen under this lock, so no frame is half-written now: whatever
+                # follows the last complete frame is a torn tail from a crash.
+                more, _ = overflow.read(self._overflow_offset, 1)
+                if not more:
+                    if overflow.size() > self._overflow_offset:
+                        with self._lock:
+                            self.dropped["overflow_torn_tail"] += 1
+                    overflow.truncate()
+                    spool.set_overflow_offset(0)
+                    self._overflow_offset = 0
+                    self._spilling = False
+                    self._fast = not self._closed
+                    return
+
+    # -- send thread -----------------------------------------------------------------------------
+
+    def _send_loop(self, spool: Spool, sink: Sink, cursor: int) -> None:
+        buf: deque[Item] = deque()
+        self._buf_bytes = 0
+        self._buf_isolated = 0
+        work: deque[list[Item]] = deque()
+        attempt = 0
+        first_at: float | None = None
+        try:
+            while True:
+                if self._abort and self._stopping:
+                    return  # closed after its flush: what is left stays in the spool
+                if not work:
+                    cursor = self._fill(spool, buf, cursor)
+                    now = time.monotonic()
+                    if buf and first_at is None:
+                        first_at = now
+                    if not buf:
+                        first_at = None
+                        self._complete_flushes(cursor)
+                        with self._cv:
+                            if self._stopping:
+                                return
+                            if self._appended_seq < cursor and not self._flushes:
+                                self._cv.wait(1.0)
+                        continue
+                    assert first_at is not None
+                    ready = (
+                        len(buf) >= self.batch_max_events
+                        or self._buf_bytes >= self.batch_max_bytes
+                        or self._buf_isolated
+                        or self._flushes
+                        or self._stopping
+                        or now - first_at >= self.linger
+                    )
+                    if not ready:
+                        with self._cv:
+                            if self._appended_seq < cursor and not self._flushes:
+                                self._cv.wait(self.linger - (now - first_at))
+                        continue
+                    work.append(self._take_batch(buf))
+                    first_at = now if buf else None
+                batch = work[0]
+                try:
+                    sink.write([env for _, env in batch])
+                except SinkError as exc:
+                    self.last_error = str(exc)
+                    if exc.retryable:
+                        attempt += 1
+                        self.retries += 1
+                        if self._abort:
+                            return
+                        self._backoff(attempt, exc.retry_after)
+                        continue
+                    work.popleft()
+                    if exc.split and len(batch) > 1:
+                        mid = len(batch) // 2
+                        work.appendleft(batch[mid:])
+                        work.appendleft(batch[:mid])
+                        continue
+                    self._quarantine(spool, batch, str(exc))
+                except OSError as exc:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    attempt += 1
+                    self.retries += 1
+                    if self._abort:
+                        return
+                    self._backoff(attempt, None)
+                    continue
+                except Exception as exc:  # a sink bug: keep the events, out of the way
+                    work.popleft()
+                    self._quarantine(spool, batch, f"sink raised {type(exc).__name__}: {exc}")
+                else:
+                    work.popleft()
+                    attempt = 0
+                    self.requests += 1
+                    try:
+                        spool.ack(batch[0][0], batch[-1][0])
+                    except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
+                        self.last_error = f"spool ack failed: {exc!r}"
+                    self.delivered += len(batch)
+                low = work[0][0][0] if work else (buf[0][0] if buf else cursor)
+                self._complete_flushes(low)
+        finally:
+            spool.close()
+
+    def _fill(self, spool: Spool, buf: deque[Item], cursor: int) -> int:
+        """Top ``buf`` up to a batch's worth from the hand-off, else from the spool."""
+        want = self.batch_max_events
+        while len(buf) < want:
+            chunk: tuple[int, list[Envelope]] | None = None
+            with self._cv:
+                appended = self._appended_seq
+                handoff = self._handoff
+                while handoff and handoff[0][0] + len(handoff[0][1]) <= cursor:
+                    self._handoff_count -= len(handoff.popleft()[1])
+                front = handoff[0][0] if handoff else None
+                if front is not None and front <= cursor:
+                    chunk = handoff.popleft()
+                    self._handoff_count -= len(chunk[1])
+            if cursor > appended:
+                break
+            items: list[Item]
+            if chunk is not None:
+                first, events = chunk
+                items = [(first + i, e) for i, e in enumerate(events) if first + i >= cursor]
+            else:
+                items = spool.read(cursor, max(want - len(buf), 64), front)
+                if not items:
+                    cursor = front if front is not None else appended + 1
+                    continue
+            for item in items:
+                self._buf_bytes += len(item[1].body) + 1
+                if item[1].isolated:
+                    self._buf_isolated += 1
+            buf.extend(items)
+            cursor = items[-1][0] + 1
+        return cursor
+
+    def _take_batch(self, buf: deque[Item]) -> list[Item]:
+        """The next request: one isolated event alone, or regular events up to the limits."""
+        first = buf.popleft()
+        size = len(first[1].body) + 1
+        batch = [first]
+        if first[1].isolated:
+            self._buf_isolated -= 1
+        else:
+            while buf and len(batch) < self.batch_max_events:
+                env = buf[0][1]
+                if env.isolated or size + len(env.body) + 1 > self.batch_max_bytes:
+                    break
+                batch.append(buf.popleft())
+                size += len(env.body) + 1
+        self._buf_bytes -= size
+        return batch
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        delay = min(self.backoff_max, self.backoff_initial * (2 ** (attempt - 1)))
+        delay *= random.uniform(0.5, 1.0)  # jitter: many clients must not retry in lockstep
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 3600.0))
+        # A flush (or close) cuts the wait short once, so an exit does not sit out a long backoff.
+        self._retry_wake.wait(delay)
+        self._retry_wake.clear()
+
+    def _quarantine(self, spool: Spool, batch: list[Item], reason: str) -> None:
+        try:
+            spool.quarantine([seq for seq, _ in batch], reason)
+        except sqlite3.Error as exc:
+            self.last_error = f"spool quarantine failed: {exc!r}"
+        self.quarantined += len(batch)
+
+    def _complete_flushes(self, low: int) -> None:
+        """Every seq below ``low`` is acknowledged or quarantined: release flushes up to it."""
+        if not self._flushes:
+            return
+        with self._cv:
+            keep = []
+            for marker in self._flushes:
+                if marker.upto < low:
+                    marker.done.set()
+                else:
+                    keep.append(marker)
+            self._flushes = keep

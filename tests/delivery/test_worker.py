@@ -1,0 +1,176 @@
+"""The worker's rules with in-process sinks: batching limits, isolation, order, retries, bisection,
+restart from the spool, spilled facts after a crash."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.delivery.spool import Spool, SpoolSlot
+from agentlytics.events.envelope import Envelope
+from agentlytics.sinks.base import SinkError
+
+from ..streams import expected, flat_facts
+
+
+class Recording:
+    """Records every batch; fails according to ``fail`` (a callable on the batch)."""
+
+    def __init__(self, fail: object = None) -> None:
+        self.batches: list[list[Envelope]] = []
+        self.fail = fail
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def write(self, batch: Sequence[Envelope]) -> None:
+        with self.lock:
+            self.calls += 1
+        if callable(self.fail):
+            self.fail(batch)
+        self.batches.append(list(batch))
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def events(self) -> list[Envelope]:
+        return [e for b in self.batches for e in b]
+
+
+def _env(i: int, isolated: bool = False, size: int = 10) -> Envelope:
+    body = b'{"event_type":"t","event_params":{"i":%d,"pad":"%s"}}' % (i, b"x" * size)
+    return Envelope(f"{i:064x}", "t", body, None, None, isolated)
+
+
+def _seed(spool_dir: Path, events: list[Envelope]) -> None:
+    slot = SpoolSlot.acquire(spool_dir)
+    spool = Spool(slot.db_path)
+    spool.append(events)
+    spool.close()
+    slot.release()
+
+
+def test_batches_respect_count_bytes_and_isolation(tmp_path: Path) -> None:
+    events = [_env(i, isolated=i in (3, 4, 20), size=300 if i > 30 else 10) for i in range(60)]
+    _seed(tmp_path, events)
+    sink = Recording()
+    delivery = BackgroundDelivery(
+        lambda: sink, spool_dir=tmp_path, batch_max_events=8, batch_max_bytes=1500, linger_ms=1
+    )
+    assert delivery.flush(10)
+    delivery.close(1)
+    assert [e.event_id for e in sink.events] == [e.event_id for e in events]  # order kept
+    for batch in sink.batches:
+        assert len(batch) <= 8
+        if any(e.isolated for e in batch):
+            assert len(batch) == 1
+        else:
+            assert len(batch) == 1 or sum(len(e.body) + 1 for e in batch) <= 1500
+    assert [len(b) for b in sink.batches[:4]] == [3, 1, 1, 8]
+
+
+def test_retryable_errors_back_off_and_keep_order(tmp_path: Path) -> None:
+    failures = iter([SinkError("503", retryable=True, retry_after=0.05)] * 3)
+
+    def fail(batch: Sequence[Envelope]) -> None:
+        err = next(failures, None)
+        if err is not None:
+            raise err
+
+    sink = Recording(fail)
+    fact_list = flat_facts(40, seed=51)
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, backoff_initial=0.01)
+    for fact in fact_list:
+        delivery.submit(fact)
+    assert delivery.flush(10)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["retries"] == 3 and stats["quarantined"] == 0
+    assert [e.event_id for e in sink.events] == [e.event_id for e in expected(fact_list)]
+
+
+def test_final_rejection_bisects_down_to_the_culprit(tmp_path: Path) -> None:
+    events = [_env(i) for i in range(40)]
+    _seed(tmp_path, events)
+    culprit = events[13].event_id
+
+    def fail(batch: Sequence[Envelope]) -> None:
+        if any(e.event_id == culprit for e in batch):
+            raise SinkError("HTTP 400: bad event", retryable=False, split=True, status=400)
+
+    sink = Recording(fail)
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, linger_ms=1)
+    assert delivery.flush(10)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["quarantined"] == 1 and stats["delivered"] == 39
+    assert {e.event_id for e in sink.events} == {e.event_id for e in events} - {culprit}
+    held = Spool(SpoolSlot.acquire(tmp_path).db_path).quarantined()
+    assert [(q.event_id, q.reason) for q in held] == [(culprit, "HTTP 400: bad event")]
+
+
+def test_restart_resends_what_the_previous_process_left(tmp_path: Path) -> None:
+    down = Recording(lambda batch: (_ for _ in ()).throw(ConnectionError("down")))
+    fact_list = flat_facts(50, seed=52)
+    first = BackgroundDelivery(lambda: down, spool_dir=tmp_path, backoff_initial=0.01)
+    for fact in fact_list:
+        first.submit(fact)
+    deadline = time.monotonic() + 10
+    while first.stats()["spooled_events"] < len(expected(fact_list)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not first.close(0.2)  # cannot deliver: it stays in the spool
+    up = Recording()
+    second = BackgroundDelivery(lambda: up, spool_dir=tmp_path)
+    assert second.flush(10)
+    second.close(1)
+    assert [e.event_id for e in up.events] == [e.event_id for e in expected(fact_list)]
+
+
+def test_spilled_facts_of_a_crashed_process_are_replayed_and_torn_tail_counted(
+    tmp_path: Path,
+) -> None:
+    fact_list = flat_facts(10, seed=53)
+    slot = SpoolSlot.acquire(tmp_path)
+    with open(slot.overflow_path, "wb") as out:
+        for fact in fact_list:
+            data = pickle.dumps(fact)
+            out.write(struct.pack("<I", len(data)) + data)
+        out.write(struct.pack("<I", 1000) + b"partial")  # killed mid-write
+    slot.release()
+    sink = Recording()
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path)
+    assert delivery.flush(10)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["dropped"] == {"overflow_torn_tail": 1}
+    assert [e.event_id for e in sink.events] == [e.event_id for e in expected(fact_list)]
+    assert slot.overflow_path.stat().st_size == 0
+
+
+def test_spill_preserves_submission_order(tmp_path: Path) -> None:
+    sink = Recording()
+    fact_list = flat_facts(200, seed=54)
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, queue_size=3)
+    for fact in fact_list:
+        delivery.submit(fact)
+    assert delivery.flush(20)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["spilled"] > 0
+    assert [e.event_id for e in sink.events] == [e.event_id for e in expected(fact_list)]
+
+
+def test_two_deliveries_in_one_directory_take_different_slots(tmp_path: Path) -> None:
+    a = BackgroundDelivery(Recording, spool_dir=tmp_path)
+    b = BackgroundDelivery(Recording, spool_dir=tmp_path)
+    try:
+        assert a.stats()["spool"] != b.stats()["spool"]
+    finally:
+        a.close(1)
+        b.close(1)
