@@ -20,6 +20,7 @@ def test_events_to_stdout_are_only_event_lines() -> None:
         assert list(event) == ["event_type", "event_params"]
     assert [json.loads(x)["event_type"] for x in lines] == [
         "codex_thread_initialized",
+        "codex_review_event",
         "codex_command_execution_event",
         "codex_turn_event",
     ]

@@ -13,7 +13,11 @@ from typing import Any
 
 import msgspec
 
+from agentlytics.events.reviews import ReviewedAction
 from agentlytics.protocol.types import (
+    ApprovalRequestParams,
+    ApprovalResponse,
+    ItemGuardianApprovalReviewCompletedNotification,
     ThreadStartResponse,
     ToolItem,
     Turn,
@@ -124,30 +128,36 @@ class ErrorResponse(Fact, frozen=True):
 
 
 class ServerRequest(Fact, frozen=True):
-    """A server→client request analytics tracks (approvals), with its decoded params."""
+    """A server→client approval request, with its params decoded by the request's type.
 
-    connection_id: int
-    request_id: RequestId
-    method: str
-    params: Any
-    observed_at_ms: int
-
-
-class ServerResponse(Fact, frozen=True):
-    """The client's answer to a tracked server request, decoded with the request's type.
-
-    ``response`` is None when the client answered with a JSON-RPC error.
+    Only approvals become facts (command, file change, permissions, MCP tool-call elicitations);
+    other server requests are filtered at the edge. ``request_id`` is in the server→client id
+    space of ``connection_id``.
     """
 
     connection_id: int
     request_id: RequestId
     method: str
-    response: Any
+    params: ApprovalRequestParams
+    observed_at_ms: int
+
+
+class ServerResponse(Fact, frozen=True):
+    """The client's answer to a tracked approval request, decoded with the request's type.
+
+    ``response`` is None when the client answered with a JSON-RPC error. ``completed_at_ms`` is
+    when the answer was observed (Codex stamps its own clock there; decision 6).
+    """
+
+    connection_id: int
+    request_id: RequestId
+    method: str
+    response: ApprovalResponse | None
     completed_at_ms: int
 
 
 class ServerRequestAborted(Fact, frozen=True):
-    """A tracked server request resolved or outlived by its turn without a client answer."""
+    """A tracked request resolved (``serverRequest/resolved``) or outlived by its turn."""
 
     connection_id: int
     request_id: RequestId
@@ -199,6 +209,13 @@ class ItemCompleted(Fact, frozen=True):
     item_id: str
     item: Any
     completed_at_ms: int | None
+
+
+class GuardianReviewCompleted(Fact, frozen=True):
+    """``item/autoApprovalReview/completed``: the guardian finished reviewing an action."""
+
+    connection_id: int
+    notification: ItemGuardianApprovalReviewCompletedNotification
 
 
 class TurnDiffUpdated(Fact, frozen=True):
@@ -274,6 +291,52 @@ class TurnCodexError(Fact, frozen=True):
     turn_id: str
     kind: str
     http_status_code: int | None
+
+
+class GuardianReview(Fact, frozen=True):
+    """Core's guardian analytics for one review (upstream ``GuardianReviewEventParams``).
+
+    Synthesised at the edge from ``item/autoApprovalReview/started`` + ``/completed``; a host
+    program may hand a fully built one to the library API. ``approval_request_source`` None
+    means "derive it from the thread" (a subagent thread's review was delegated).
+    """
+
+    thread_id: str
+    turn_id: str
+    review_id: str
+    target_item_id: str | None
+    approval_request_source: str | None
+    reviewed_action: ReviewedAction
+    reviewed_action_truncated: bool | None
+    decision: str
+    terminal_status: str
+    failure_reason: str | None
+    attempt_count: int | None
+    risk_level: str | None
+    user_authorization: str | None
+    outcome: str | None
+    started_at: int
+    completed_at: int | None
+    completion_latency_ms: int | None
+    guardian_thread_id: str | None = None
+    guardian_session_kind: str | None = None
+    guardian_model: str | None = None
+    guardian_reasoning_effort: str | None = None
+    guardian_default_review_model_id: str | None = None
+    guardian_catalog_contains_auto_review: bool | None = None
+    guardian_review_model_overridden: bool | None = None
+    guardian_review_model_override: str | None = None
+    guardian_model_provider_id: str | None = None
+    had_prior_review_context: bool | None = None
+    review_timeout_ms: int | None = None
+    tool_call_count: int | None = None
+    time_to_first_token_ms: int | None = None
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+    total_tokens: int | None = None
 
 
 class SubAgentThreadStarted(Fact, frozen=True):
@@ -448,6 +511,8 @@ __all__ = [
     "ErrorResponse",
     "Fact",
     "GoalFact",
+    "GuardianReview",
+    "GuardianReviewCompleted",
     "HookRunFact",
     "Initialize",
     "ItemCompleted",

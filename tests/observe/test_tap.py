@@ -479,6 +479,7 @@ def test_live_events_equal_replay_of_the_recording(tmp_path: Path) -> None:
     live = events.read_bytes().splitlines()
     assert [json.loads(e)["event_type"] for e in live] == [
         "codex_thread_initialized",
+        "codex_review_event",
         "codex_command_execution_event",
         "codex_turn_event",
     ]
@@ -538,7 +539,7 @@ def test_tap_send_delivers_live_events_to_a_real_collector(tmp_path: Path) -> No
         collector.stop()
     expected = replay_events_bytes(capture)
     stored = collector.rows()
-    assert len(stored) == len(expected) == 3
+    assert len(stored) == len(expected) == 4  # thread, review, command, turn
     assert sorted(event_id for event_id, _ in stored) == sorted(
         hashlib.sha256(body).hexdigest() for body in expected
     )

@@ -225,3 +225,168 @@ def turn_prerequisites(
         run(reducer, turn_started("thread-2", "turn-2"))
     if tokens:
         run(reducer, token_usage("thread-2", "turn-2"))
+
+
+# --- reviews (reducer.md §7.0: review prerequisites, approval requests, guardian notifications) ---
+
+SAMPLE_RUNTIME = RuntimeMetadata("0.99.0", "linux", "24.04", "x86_64")
+
+
+def review_prerequisites(reducer: Reducer, *threads: str) -> None:
+    """sample_initialize_fact(7) + thread/start of ``thread-1`` (and any others) on conn 7."""
+    run(
+        reducer,
+        initialize(
+            product="codex_cli_rs",
+            experimental=False,
+            runtime=SAMPLE_RUNTIME,
+            transport="websocket",
+        ),
+    )
+    for i, thread_id in enumerate(threads or ("thread-1",)):
+        run(reducer, thread_response(7, 100 + i, thread(thread_id)))
+
+
+def command_approval(
+    request_id: Any,
+    *,
+    thread_id: str = "thread-1",
+    turn_id: str = "turn-1",
+    item_id: str = "item-1",
+    started_at_ms: int = 1000,
+    conn: int = 7,
+    **params: Any,
+) -> Any:
+    from agentlytics.facts import ServerRequest
+
+    p = t.CommandExecutionRequestApprovalParams(
+        thread_id=thread_id,
+        turn_id=turn_id,
+        item_id=item_id,
+        started_at_ms=started_at_ms,
+        **params,
+    )
+    return ServerRequest(conn, request_id, "item/commandExecution/requestApproval", p, 999)
+
+
+def file_change_approval(
+    request_id: Any, *, grant_root: str | None = None, item_id: str = "item-1", conn: int = 7
+) -> Any:
+    from agentlytics.facts import ServerRequest
+
+    p = t.FileChangeRequestApprovalParams(
+        thread_id="thread-1",
+        turn_id="turn-1",
+        item_id=item_id,
+        started_at_ms=1000,
+        grant_root=grant_root,
+    )
+    return ServerRequest(conn, request_id, "item/fileChange/requestApproval", p, 999)
+
+
+def permissions_approval(
+    request_id: Any, permissions: t.PermissionProfile | None = None, conn: int = 7
+) -> Any:
+    """sample_permissions_approval_request: itemId permissions-1, network enabled."""
+    from agentlytics.facts import ServerRequest
+
+    if permissions is None:
+        permissions = t.PermissionProfile(network=t.NetworkPermissions(enabled=True))
+    p = t.PermissionsRequestApprovalParams(
+        thread_id="thread-1",
+        turn_id="turn-1",
+        item_id="permissions-1",
+        started_at_ms=1000,
+        permissions=permissions,
+    )
+    return ServerRequest(conn, request_id, "item/permissions/requestApproval", p, 999)
+
+
+def mcp_approval(
+    request_id: Any,
+    tool_name: str | None = "save_note",
+    *,
+    turn_id: str | None = "turn-1",
+    server: str = "demo",
+    started_at_ms: int = 1000,
+    conn: int = 7,
+) -> Any:
+    from agentlytics.facts import ServerRequest
+
+    p = t.McpToolCallApprovalParams("thread-1", turn_id, server, tool_name, started_at_ms)
+    return ServerRequest(conn, request_id, "mcpServer/elicitation/request", p, started_at_ms)
+
+
+def answer(request_id: Any, response: Any, *, at: int = 1042, conn: int = 7) -> Any:
+    """The client's answer (ServerResponse) with a decoded response, observed at ``at``."""
+    from agentlytics.facts import ServerResponse
+
+    return ServerResponse(conn, request_id, "", response, at)
+
+
+def command_decision(decision: Any) -> Any:
+    return msgspec.json.decode(
+        msgspec.json.encode({"decision": decision}), type=t.CommandExecutionRequestApprovalResponse
+    )
+
+
+def aborted(request_id: Any, *, at: int = 1042, conn: int = 7) -> Any:
+    from agentlytics.facts import ServerRequestAborted
+
+    return ServerRequestAborted(conn, request_id, at)
+
+
+def guardian_completed(
+    review_id: str,
+    target: str | None,
+    status: str,
+    action: dict[str, Any] | None = None,
+    *,
+    thread_id: str = "thread-1",
+    started_at_ms: int = 1000,
+    completed_at_ms: int = 1042,
+) -> Any:
+    """sample_guardian_review_completed: startedAtMs 1000, completedAtMs 1042, command action."""
+    from agentlytics.facts import GuardianReviewCompleted
+
+    wire = {
+        "threadId": thread_id,
+        "turnId": "turn-1",
+        "reviewId": review_id,
+        "targetItemId": target,
+        "startedAtMs": started_at_ms,
+        "completedAtMs": completed_at_ms,
+        "decisionSource": "agent",
+        "review": {"status": status, "riskLevel": "low", "userAuthorization": "unknown"},
+        "action": action
+        or {"type": "command", "source": "shell", "command": "echo hi", "cwd": "/tmp"},
+    }
+    n = msgspec.json.decode(
+        msgspec.json.encode(wire), type=t.ItemGuardianApprovalReviewCompletedNotification
+    )
+    return GuardianReviewCompleted(7, n)
+
+
+def command_item(item_id: str = "item-1", status: str = "completed", source: str = "agent") -> Any:
+    return t.CommandExecutionItem(
+        id=item_id, status=status, source=source, exit_code=0, duration_ms=42
+    )
+
+
+def completed_command_item(
+    reducer: Reducer,
+    thread_id: str = "thread-1",
+    item_id: str = "item-1",
+    *,
+    source: str = "agent",
+    turn_id: str = "turn-1",
+) -> list[dict[str, Any]]:
+    """ingest_completed_command_execution_item: turn/started, item/started 1000, completed 1042."""
+    return run(
+        reducer,
+        turn_started(thread_id, turn_id),
+        item_started(thread_id, turn_id, "commandExecution", command_item(item_id, "inProgress")),
+        item_completed(
+            thread_id, turn_id, "commandExecution", command_item(item_id, source=source), at=1042
+        ),
+    )

@@ -5,3 +5,4 @@ tables; importing them here makes every ``WireObserver`` see them.
 """
 
 from agentlytics.observe import lifecycle as _lifecycle  # noqa: F401
+from agentlytics.observe import reviews as _reviews  # noqa: F401

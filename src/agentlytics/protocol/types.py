@@ -443,3 +443,247 @@ def item_type(item: msgspec.Struct) -> str:
     """The wire ``type`` tag of a decoded item."""
     tag: str = type(item).__struct_config__.tag  # type: ignore[assignment]
     return tag
+
+
+# --- approvals: server requests, the client's answers, guardian reviews -----------------------
+#
+# Only what the review reducer reads is declared: command text, cwd, reasons, MCP arguments and
+# form content are skipped by the decoder, never copied.
+
+
+class NetworkPermissions(_Camel):
+    enabled: bool | None = None
+
+
+class FileSystemPermissions(_Camel):
+    """A file-system grant or request; only whether it names anything matters to analytics."""
+
+    entries: list[msgspec.Raw] | None = None
+    read: list[msgspec.Raw] | None = None
+    write: list[msgspec.Raw] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.entries or self.read or self.write)
+
+
+class PermissionProfile(_Camel):
+    """Request/granted/additional permission profile: a network and a file-system part."""
+
+    network: NetworkPermissions | None = None
+    file_system: FileSystemPermissions | None = None
+
+    @property
+    def network_enabled(self) -> bool:
+        return self.network is not None and self.network.enabled is True
+
+    @property
+    def has_file_system(self) -> bool:
+        return self.file_system is not None
+
+    def is_empty(self) -> bool:
+        """No network and no file-system entry (a ``{"enabled": null}`` network counts as none)."""
+        no_network = self.network is None or self.network.enabled is None
+        no_fs = self.file_system is None or self.file_system.is_empty()
+        return no_network and no_fs
+
+
+class NetworkPolicyAmendment(msgspec.Struct):
+    action: str = ""
+
+
+class CommandExecutionRequestApprovalParams(_Camel):
+    """``item/commandExecution/requestApproval``."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    started_at_ms: int
+    approval_id: str | None = None
+    kind: str = "command"
+    network_approval_context: msgspec.Raw | None = None
+    proposed_network_policy_amendments: list[NetworkPolicyAmendment] | None = None
+    additional_permissions: PermissionProfile | None = None
+
+
+class FileChangeRequestApprovalParams(_Camel):
+    """``item/fileChange/requestApproval``."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    started_at_ms: int
+    grant_root: str | None = None
+
+
+class PermissionsRequestApprovalParams(_Camel):
+    """``item/permissions/requestApproval``."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str
+    started_at_ms: int
+    permissions: PermissionProfile = msgspec.field(default_factory=PermissionProfile)
+
+
+class McpApprovalMeta(msgspec.Struct):
+    """``_meta`` of an MCP elicitation: Codex marks tool-call approvals with their tool."""
+
+    codex_approval_kind: str | None = None
+    tool_name: str | None = None
+    tool_title: str | None = None
+
+
+class McpServerElicitationRequestParams(_Camel):
+    """``mcpServer/elicitation/request`` (only the correlation fields and ``_meta``)."""
+
+    thread_id: str
+    server_name: str
+    turn_id: str | None = None
+    meta: McpApprovalMeta | None = msgspec.field(default=None, name="_meta")
+
+
+class McpToolCallApprovalParams(msgspec.Struct, frozen=True):
+    """An MCP elicitation that asks the user to approve a tool call (``codex_approval_kind``).
+
+    The elicitation has no ``startedAtMs`` and no item id: the request's observation time
+    stands in for the start, and the reducer finds the reviewed ``mcpToolCall`` item by server
+    and tool among the turn's open items.
+    """
+
+    thread_id: str
+    turn_id: str | None
+    server_name: str
+    tool_name: str | None
+    started_at_ms: int
+
+
+ApprovalRequestParams = (
+    CommandExecutionRequestApprovalParams
+    | FileChangeRequestApprovalParams
+    | PermissionsRequestApprovalParams
+    | McpToolCallApprovalParams
+)
+
+
+class ExecpolicyAmendmentDecision(msgspec.Struct):
+    execpolicy_amendment: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+class NetworkPolicyAmendmentDecision(msgspec.Struct):
+    network_policy_amendment: NetworkPolicyAmendment = msgspec.field(
+        default_factory=NetworkPolicyAmendment
+    )
+
+
+class CommandDecisionObject(_Camel, forbid_unknown_fields=True):
+    """The object-shaped ``CommandExecutionApprovalDecision`` variants (exactly one key set)."""
+
+    accept_with_execpolicy_amendment: ExecpolicyAmendmentDecision | None = None
+    apply_network_policy_amendment: NetworkPolicyAmendmentDecision | None = None
+
+
+class CommandExecutionRequestApprovalResponse(_Camel):
+    """``accept`` | ``acceptForSession`` | ``decline`` | ``cancel`` | one of the object variants."""
+
+    decision: str | CommandDecisionObject
+
+
+class FileChangeRequestApprovalResponse(_Camel):
+    decision: str
+
+
+class PermissionsRequestApprovalResponse(_Camel):
+    permissions: PermissionProfile = msgspec.field(default_factory=PermissionProfile)
+    scope: str = "turn"
+
+
+class McpElicitationResponseMeta(msgspec.Struct):
+    persist: str | None = None
+
+
+class McpServerElicitationRequestResponse(_Camel):
+    action: str
+    meta: McpElicitationResponseMeta | None = msgspec.field(default=None, name="_meta")
+
+
+ApprovalResponse = (
+    CommandExecutionRequestApprovalResponse
+    | FileChangeRequestApprovalResponse
+    | PermissionsRequestApprovalResponse
+    | McpServerElicitationRequestResponse
+)
+
+
+class GuardianApprovalReview(_Camel):
+    status: str
+    risk_level: str | None = None
+    user_authorization: str | None = None
+
+
+class _GuardianAction(msgspec.Struct, rename="camel", tag_field="type"):
+    """``GuardianApprovalReviewAction``: tagged by ``type``; command text and paths skipped."""
+
+
+class GuardianCommandAction(_GuardianAction, tag="command"):
+    source: str = "shell"
+
+
+class GuardianExecveAction(_GuardianAction, tag="execve"):
+    source: str = "shell"
+    program: str = ""
+
+
+class GuardianWriteStdinAction(_GuardianAction, tag="writeStdin"):
+    pass
+
+
+class GuardianApplyPatchAction(_GuardianAction, tag="applyPatch"):
+    pass
+
+
+class GuardianNetworkAccessAction(_GuardianAction, tag="networkAccess"):
+    protocol: str = ""
+    port: int = 0
+
+
+class GuardianMcpToolCallAction(_GuardianAction, tag="mcpToolCall"):
+    server: str = ""
+    tool_name: str = ""
+    connector_id: str | None = None
+    connector_name: str | None = None
+    tool_title: str | None = None
+
+
+class GuardianRequestPermissionsAction(_GuardianAction, tag="requestPermissions"):
+    permissions: PermissionProfile = msgspec.field(default_factory=PermissionProfile)
+
+
+GuardianAction = (
+    GuardianCommandAction
+    | GuardianExecveAction
+    | GuardianWriteStdinAction
+    | GuardianApplyPatchAction
+    | GuardianNetworkAccessAction
+    | GuardianMcpToolCallAction
+    | GuardianRequestPermissionsAction
+)
+
+
+class ItemGuardianApprovalReviewStartedNotification(_Camel):
+    thread_id: str
+    turn_id: str
+    review_id: str
+    started_at_ms: int | None = None
+
+
+class ItemGuardianApprovalReviewCompletedNotification(_Camel):
+    """``item/autoApprovalReview/completed`` (rationale and action text are not copied)."""
+
+    thread_id: str
+    turn_id: str
+    review_id: str
+    review: GuardianApprovalReview
+    action: GuardianAction
+    started_at_ms: int | None = None
+    completed_at_ms: int | None = None
+    target_item_id: str | None = None

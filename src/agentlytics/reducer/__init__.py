@@ -7,3 +7,4 @@ Families register their fact handlers in ``core.HANDLERS``; importing them here 
 from agentlytics.reducer import fingerprints as _fingerprints  # noqa: F401
 from agentlytics.reducer import library as _library  # noqa: F401
 from agentlytics.reducer import lifecycle as _lifecycle  # noqa: F401
+from agentlytics.reducer import reviews as _reviews  # noqa: F401

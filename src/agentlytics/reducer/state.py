@@ -15,6 +15,19 @@ When entries leave (the rule for each map):
   ``MAX_ITEM_REVIEWS``.
 * ``requests`` (pending turn/start, steer, interrupt) — on their response or error, or when
   their connection closes; cap ``MAX_REQUESTS``.
+* ``pending_reviews`` (approval requests, keyed by connection *and* request id, since each
+  connection numbers its server requests from 0) — on the answer or abort, when their thread
+  closes or their connection closes (counted as unanswered); cap ``MAX_PENDING_REVIEWS``.
+* ``finished_reviews`` — keys of the most recently finished approval requests, so a duplicate or
+  late answer is counted as such; the oldest leave beyond ``MAX_FINISHED_REVIEWS``.
+* ``held_reviews`` — finished command reviews whose item is still running, waiting for the
+  item's final source (decision 7): released (emitted, never dropped) when the item completes,
+  its turn completes, its thread or connection closes, or — oldest first — beyond
+  ``MAX_HELD_REVIEWS``.
+* ``turn_items`` — per (thread, turn), the command source and MCP server/tool of its tool items,
+  so a review can name its item's source and an MCP approval can find its item; leave when the
+  turn completes or its thread leaves; caps ``MAX_REVIEW_TURNS`` turns, ``MAX_ITEMS_PER_TURN``
+  items per turn.
 
 Every eviction by cap is counted in ``evictions`` (and shown in the replay report), so memory
 after a million facts depends on what is open, not on history.
@@ -22,7 +35,7 @@ after a million facts depends on what is open, not on history.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +52,11 @@ MAX_ITEMS = 200_000
 MAX_REQUESTS = 10_000
 MAX_ITEM_REVIEWS = 100_000
 MAX_REPORTED_TURNS = 4_096
+MAX_PENDING_REVIEWS = 10_000
+MAX_FINISHED_REVIEWS = 4_096
+MAX_HELD_REVIEWS = 10_000
+MAX_REVIEW_TURNS = 50_000
+MAX_ITEMS_PER_TURN = 10_000
 
 #: Tool kinds counted on the turn event, by item type.
 TOOL_COUNT_KIND = {
@@ -130,6 +148,45 @@ class ItemReviewSummary:
 
 
 @dataclass(slots=True)
+class PendingReview:
+    """A user review waiting for the client's answer (spec §1.6), keyed (connection, request)."""
+
+    thread_id: str
+    turn_id: str
+    item_id: str | None
+    review_id: str
+    subject_kind: str
+    subject_name: str
+    trigger: str
+    started_at_ms: int
+    requested_additional_permissions: bool
+    requested_network_access: bool
+    #: Counted on the item's tool event (command, file change, MCP with an item id).
+    denormalize: bool
+    #: The review event's ``command_source`` comes from the reviewed command item.
+    command_item: bool
+
+
+@dataclass(slots=True)
+class HeldReview:
+    """A finished review event waiting for its command item's final source."""
+
+    fields: dict[str, Any]
+    connection_id: int | None
+
+
+@dataclass(slots=True)
+class ToolItemInfo:
+    """What a review needs to know about a tool item of a running turn."""
+
+    item_type: str
+    source: str | None = None
+    server: str | None = None
+    tool: str | None = None
+    open: bool = True
+
+
+@dataclass(slots=True)
 class PendingRequest:
     """A turn/start, turn/steer or turn/interrupt waiting for its response."""
 
@@ -166,6 +223,17 @@ class ReducerState:
         )
         self.item_reviews: BoundedMap[tuple[str, str, str], ItemReviewSummary] = BoundedMap(
             "item review summaries", MAX_ITEM_REVIEWS, self._evicted
+        )
+        self.pending_reviews: BoundedMap[tuple[int, RequestId], PendingReview] = BoundedMap(
+            "pending reviews", MAX_PENDING_REVIEWS, self._evicted
+        )
+        self.finished_reviews: BoundedMap[tuple[int, RequestId], None] = BoundedMap(
+            "finished review ids", MAX_FINISHED_REVIEWS, None
+        )
+        #: Capped by the reviews family itself: an overflowing entry is emitted, not dropped.
+        self.held_reviews: OrderedDict[tuple[str, str, str], list[HeldReview]] = OrderedDict()
+        self.turn_items: BoundedMap[tuple[str, str], dict[str, ToolItemInfo]] = BoundedMap(
+            "review turn items", MAX_REVIEW_TURNS, self._evicted
         )
 
     def _evicted(self, name: str, key: Any, value: Any) -> None:
@@ -223,6 +291,10 @@ class ReducerState:
 
     def remove_thread(self, thread_id: str) -> None:
         self.threads.pop(thread_id, None)
+        for turn_key in [k for k in self.turn_items if k[0] == thread_id]:
+            del self.turn_items[turn_key]
+        for item_key in [k for k in self.held_reviews if k[0] == thread_id]:
+            del self.held_reviews[item_key]
         for turn_id in [k for k, v in self.turns.items() if v.thread_id == thread_id]:
             self.remove_turn(turn_id)
 
@@ -230,5 +302,7 @@ class ReducerState:
         self.connections.pop(connection_id, None)
         for key in [k for k in self.requests if k[0] == connection_id]:
             del self.requests[key]
+        for review_key in [k for k in self.pending_reviews if k[0] == connection_id]:
+            del self.pending_reviews[review_key]
         for thread_id in [k for k, v in self.threads.items() if v.connection_id == connection_id]:
             self.remove_thread(thread_id)

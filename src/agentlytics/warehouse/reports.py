@@ -70,9 +70,38 @@ def tool_calls_by_kind(warehouse: Warehouse) -> Section:
     )
 
 
+def reviews_by_subject(warehouse: Warehouse) -> Section:
+    """Who reviewed what, how often it was approved, and how long the review took.
+
+    Latency is ``duration_ms``: request ``startedAtMs`` to the answer (user) or the guardian's
+    ``completedAtMs``; reviews with an unknown (negative) duration are left out of the
+    percentiles but still counted.
+    """
+    return Section(
+        "Reviews by subject and reviewer",
+        ["subject", "reviewer", "reviews", "approved", "approval rate", "p50 ms", "p95 ms"],
+        _rows(
+            warehouse,
+            """
+            SELECT subject_kind, reviewer, count(*),
+                   count(*) FILTER (WHERE approved),
+                   round(avg(CASE WHEN approved THEN 1.0 ELSE 0.0 END), 3),
+                   CAST(quantile_cont(duration_ms, 0.5) AS BIGINT),
+                   CAST(quantile_cont(duration_ms, 0.95) AS BIGINT)
+            FROM reviews GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+            """,
+        ),
+    )
+
+
 def summary(warehouse: Warehouse) -> list[Section]:
     """The replay report: every section, in display order."""
-    return [events_by_type(warehouse), turns_by_status(warehouse), tool_calls_by_kind(warehouse)]
+    return [
+        events_by_type(warehouse),
+        turns_by_status(warehouse),
+        tool_calls_by_kind(warehouse),
+        reviews_by_subject(warehouse),
+    ]
 
 
 def render(sections: list[Section], console: Console) -> None:

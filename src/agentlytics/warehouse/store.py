@@ -75,7 +75,9 @@ SELECT
     payload->>'$.event_params.resolution'      AS resolution,
     payload->>'$.event_params.command_source'  AS command_source,
     CAST(payload->>'$.event_params.duration_ms' AS BIGINT)   AS duration_ms,
-    CAST(payload->>'$.event_params.started_at_ms' AS BIGINT) AS started_at_ms
+    CAST(payload->>'$.event_params.started_at_ms' AS BIGINT) AS started_at_ms,
+    CAST(payload->>'$.event_params.completed_at_ms' AS BIGINT) AS completed_at_ms,
+    payload->>'$.event_params.status' = 'approved'           AS approved
 FROM events WHERE event_type = 'codex_review_event';
 """
 
