@@ -147,3 +147,20 @@ def test_clean_captures_keep_every_join() -> None:
         events = replay_lines(lines)
         assert events, name
         assert_no_broken_join(lines, events)
+
+
+def test_mixed_sessions_reusing_request_ids_keep_turns_on_their_threads() -> None:
+    """Two sessions interleaved on one connection reuse turn/start ids: the server's turn
+    notifications decide a turn's thread, so no turn is reported under the other's thread."""
+    import random
+
+    for seed in range(60):
+        rnd = random.Random(seed)
+        streams = [
+            list(CAPTURE_LINES[n]) for n in ("model_error", "model_error", "assistant_message")
+        ]
+        merged: list[bytes] = []
+        while any(streams):
+            stream = rnd.choice([s for s in streams if s])
+            merged.append(stream.pop(0))
+        assert_no_broken_join(merged, replay_lines(merged))

@@ -106,7 +106,10 @@ def test_review_fields_read_off_the_capture(name: str) -> None:
     (review,) = [e["event_params"] for e in events if e["event_type"] == "codex_review_event"]
     expected, outcome = EXPECTED[name]
     assert tuple(review[k] for k in FIELDS) == expected
-    assert review["app_server_client"]["client_name"] in ("agentlytics-capture", "agentlytics-tests")
+    assert review["app_server_client"]["client_name"] in (
+        "agentlytics-capture",
+        "agentlytics-tests",
+    )
     tools = [
         e["event_params"]
         for e in events

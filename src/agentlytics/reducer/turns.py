@@ -45,6 +45,21 @@ _TURN_STATUS: dict[str, TurnStatus] = {
 }
 
 
+def bind_thread(state: ReducerState, turn: TurnState, thread_id: str, authoritative: bool) -> None:
+    """Attach a turn to its thread; the server's notifications are authoritative.
+
+    A turn/start request names the thread too, but a client that reuses a pending request id
+    (or two streams mixed on one connection) can pair a response with the wrong request: the
+    thread named by ``turn/started``/``turn/completed`` then wins, and the mismatch is counted.
+    """
+    if turn.thread_id is None:
+        turn.thread_id = thread_id
+    elif turn.thread_id != thread_id:
+        state.drop("turn: request and notifications name different threads (notification wins)")
+        if authoritative:
+            turn.thread_id = thread_id
+
+
 def turn_state(state: ReducerState, turn_id: str) -> TurnState:
     """Get or lazily create a turn's state."""
     turn = state.turns.get(turn_id)
@@ -91,7 +106,7 @@ def on_turn_response(state: ReducerState, fact: ClientResponse) -> list[TrackEve
     if isinstance(response, TurnStartResponse):
         turn = turn_state(state, response.turn.id)
         turn.connection_id = fact.connection_id
-        turn.thread_id = pending.thread_id
+        bind_thread(state, turn, pending.thread_id, authoritative=False)
         turn.num_input_images = pending.num_input_images
         return maybe_emit_turn(state, response.turn.id)
     if isinstance(response, TurnSteerResponse):
@@ -161,8 +176,7 @@ def on_turn_started(state: ReducerState, fact: TurnStarted) -> list[TrackEvent]:
             state.remove_turn(old)
         thread.lingering_turns.clear()
     turn = turn_state(state, fact.turn.id)
-    if turn.thread_id is None:
-        turn.thread_id = fact.thread_id
+    bind_thread(state, turn, fact.thread_id, authoritative=True)
     started = fact.turn.started_at
     turn.started_at = started if started is not None and started >= 0 else None
     return []
@@ -179,8 +193,7 @@ def on_turn_completed(state: ReducerState, fact: TurnCompleted) -> list[TrackEve
         duration_ms=duration,
         observed_at_ms=fact.observed_at_ms,
     )
-    if turn.thread_id is None:
-        turn.thread_id = fact.thread_id
+    bind_thread(state, turn, fact.thread_id, authoritative=True)
     return maybe_emit_turn(state, t.id)
 
 
