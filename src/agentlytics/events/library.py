@@ -13,8 +13,7 @@ import msgspec
 
 from agentlytics.events.common import U64, Runtime, SubObject
 from agentlytics.events.envelope import EventParams
-
-InvokeType = Literal["explicit", "implicit"]
+from agentlytics.vocabulary import InvocationType, SkillScope
 
 
 class SkillInvocationParams(EventParams):
@@ -23,13 +22,13 @@ class SkillInvocationParams(EventParams):
     EVENT_TYPE: ClassVar[str] = "skill_invocation"
 
     product_client_id: str | None
-    skill_scope: Literal["user", "repo", "system", "admin"] | None
+    skill_scope: SkillScope | None
     plugin_id: str | None
     remote_plugin_id: str | None
     repo_url: str | None
     thread_id: str | None
     turn_id: str | None
-    invoke_type: InvokeType | None
+    invoke_type: InvocationType | None
     model_slug: str | None
 
 
@@ -41,7 +40,7 @@ class _AppMetadata(EventParams):
     turn_id: str | None
     app_name: str | None
     product_client_id: str | None
-    invoke_type: InvokeType | None
+    invoke_type: InvocationType | None
     model_slug: str | None
 
 

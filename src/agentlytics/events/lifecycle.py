@@ -10,7 +10,18 @@ from typing import ClassVar, Literal
 
 from agentlytics.events.common import U64, AppServerClient, InitializationMode, Runtime
 from agentlytics.events.envelope import EventParams
-from agentlytics.vocabulary import SteerRejectionReason
+from agentlytics.vocabulary import (
+    CompactionImplementation,
+    CompactionPhase,
+    CompactionReason,
+    CompactionStatus,
+    CompactionStrategy,
+    CompactionTrigger,
+    GoalEventKind,
+    HookRunStatusName,
+    HookSourceName,
+    SteerRejectionReason,
+)
 
 
 class ThreadInitialized(EventParams):
@@ -62,21 +73,6 @@ class TurnSteerEvent(EventParams):
     created_at: U64
 
 
-HookSource = Literal[
-    "system",
-    "user",
-    "project",
-    "mdm",
-    "session_flags",
-    "plugin",
-    "cloud_requirements",
-    "cloud_managed_config",
-    "legacy_managed_config_file",
-    "legacy_managed_config_mdm",
-    "unknown",
-]
-
-
 class HookRun(EventParams):
     """``codex_hook_run`` (§4.7, V-main): stateless, from the tracking context."""
 
@@ -87,8 +83,8 @@ class HookRun(EventParams):
     product_client_id: str | None
     model_slug: str | None
     hook_name: str | None
-    hook_source: HookSource | None
-    status: Literal["completed", "failed", "blocked", "stopped"] | None
+    hook_source: HookSourceName | None
+    status: HookRunStatusName | None
 
 
 class GoalEvent(EventParams):
@@ -105,7 +101,7 @@ class GoalEvent(EventParams):
     subagent_source: str | None
     parent_thread_id: str | None
     goal_id: str
-    event_kind: Literal["created", "usage_accounted", "status_changed", "cleared"]
+    event_kind: GoalEventKind
     goal_status: str
     has_token_budget: bool
     cumulative_tokens_accounted: int | None
@@ -129,14 +125,12 @@ class CompactionEvent(EventParams):
     thread_source: str | None
     subagent_source: str | None
     parent_thread_id: str | None
-    trigger: Literal["manual", "auto"]
-    reason: (
-        Literal["user_requested", "context_limit", "model_downshift", "comp_hash_changed"] | None
-    )
-    implementation: Literal["responses", "responses_compaction_v2", "responses_compact"] | None
-    phase: Literal["standalone_turn", "pre_turn", "mid_turn"]
-    strategy: Literal["memento", "prefix_compaction"] | None
-    status: Literal["completed", "failed", "interrupted"]
+    trigger: CompactionTrigger
+    reason: CompactionReason | None
+    implementation: CompactionImplementation | None
+    phase: CompactionPhase
+    strategy: CompactionStrategy | None
+    status: CompactionStatus
     codex_error_kind: str | None
     codex_error_http_status_code: U64 | None
     active_context_tokens_before: int | None
