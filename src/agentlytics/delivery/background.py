@@ -534,7 +534,7 @@ class BackgroundDelivery:
                     ready = (
                         len(buf) >= self.batch_max_events
                         or self._buf_bytes >= self.batch_max_bytes
-                        or self._buf_isolated
+                        or buf[0][1].isolated
                         or self._flushes
                         or self._stopping
                         or now - first_at >= self.linger
@@ -581,11 +581,12 @@ class BackgroundDelivery:
                     attempt = 0
                     self.requests += 1
                     try:
-                        spool.ack(batch[0][0], batch[-1][0])
+                        spool.ack_seqs([seq for seq, _ in batch])
                     except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
                         self.last_error = f"spool ack failed: {exc!r}"
                     self.delivered += len(batch)
-                low = work[0][0][0] if work else (buf[0][0] if buf else cursor)
+                pending_low = [b[0][0] for b in list(work)[:1]] + ([buf[0][0]] if buf else [])
+                low = min(pending_low) if pending_low else cursor
                 self._complete_flushes(low)
         finally:
             spool.close()
@@ -624,19 +625,32 @@ class BackgroundDelivery:
         return cursor
 
     def _take_batch(self, buf: deque[Item]) -> list[Item]:
-        """The next request: one isolated event alone, or regular events up to the limits."""
-        first = buf.popleft()
-        size = len(first[1].body) + 1
-        batch = [first]
-        if first[1].isolated:
+        """The next request: one isolated event alone, or regular events up to the limits.
+
+        Regular events are taken across isolated ones (which stay in ``buf``, in order, for
+        requests of their own): fingerprint chunks are frequent in some sessions, and cutting a
+        batch at each would shrink every request to a handful of events. The batch is then not
+        a contiguous range of spool sequence numbers, so it is acknowledged by its list.
+        """
+        if buf[0][1].isolated:
             self._buf_isolated -= 1
-        else:
-            while buf and len(batch) < self.batch_max_events:
-                env = buf[0][1]
-                if env.isolated or size + len(env.body) + 1 > self.batch_max_bytes:
-                    break
-                batch.append(buf.popleft())
-                size += len(env.body) + 1
+            first = buf.popleft()
+            self._buf_bytes -= len(first[1].body) + 1
+            return [first]
+        batch: list[Item] = []
+        kept: list[Item] = []
+        size = 0
+        while buf and len(batch) < self.batch_max_events:
+            item = buf[0]
+            env = item[1]
+            if env.isolated:
+                kept.append(buf.popleft())
+                continue
+            if batch and size + len(env.body) + 1 > self.batch_max_bytes:
+                break
+            batch.append(buf.popleft())
+            size += len(env.body) + 1
+        buf.extendleft(reversed(kept))
         self._buf_bytes -= size
         return batch
 

@@ -226,6 +226,24 @@ class Spool:
             "DELETE FROM events WHERE seq BETWEEN ? AND ? AND state = 0", (first, last)
         )
 
+    def ack_seqs(self, seqs: Sequence[int]) -> None:
+        """A sink stored these pending events (any order, gaps allowed): forget them."""
+        if not seqs:
+            return
+        first, last = min(seqs), max(seqs)
+        if last - first + 1 == len(seqs):
+            self.ack(first, last)
+            return
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            self.con.executemany(
+                "DELETE FROM events WHERE seq = ? AND state = 0", [(s,) for s in seqs]
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
     def quarantine(self, seqs: Sequence[int], reason: str) -> None:
         """A sink rejected these for good: keep them, out of the send path, with the reason."""
         now = time.time()
