@@ -376,14 +376,21 @@ def _live_observer(
     from agentlytics.sinks.base import Sink
 
     sinks: list[Sink] = []
-    if events is not None:
-        from agentlytics.sinks.jsonl import JsonlSink
+    # Analytics must never keep the server from starting: a sink that cannot be opened (a
+    # warehouse locked by another process, a read-only path) is reported and left out.
+    try:
+        if events is not None:
+            from agentlytics.sinks.jsonl import JsonlSink
 
-        sinks.append(JsonlSink(events))
-    if warehouse is not None:
-        from agentlytics.sinks.duckdb import DuckDBSink
+            sinks.append(JsonlSink(events))
+        if warehouse is not None:
+            from agentlytics.sinks.duckdb import DuckDBSink
 
-        sinks.append(DuckDBSink(warehouse))
+            sinks.append(DuckDBSink(warehouse))
+    except Exception as exc:
+        typer.echo(
+            f"agentlytics tap: cannot open an analytics sink ({exc}); relaying anyway", err=True
+        )
     delivery = None
     if send is not None:
         import msgspec

@@ -545,6 +545,38 @@ def test_tap_send_delivers_live_events_to_a_real_collector(tmp_path: Path) -> No
     )
 
 
+def test_unopenable_warehouse_never_stops_the_relay(tmp_path: Path) -> None:
+    """A warehouse locked by another process is reported; the server still runs and relays."""
+    import duckdb
+
+    locked = tmp_path / "locked.duckdb"
+    holder = duckdb.connect(str(locked))  # holds DuckDB's write lock on the file
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agentlytics",
+                "tap",
+                "--warehouse",
+                str(locked),
+                "--",
+                sys.executable,
+                "-c",
+                "import sys; sys.stdout.write(sys.stdin.read())",
+            ],
+            env=ENV,
+            input=b'{"method":"initialized"}\n',
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 0
+    assert proc.stdout == b'{"method":"initialized"}\n'
+    assert b"cannot open an analytics sink" in proc.stderr
+
+
 def test_missing_command_exits_127() -> None:
     proc = subprocess.run(
         tap_cmd("/nonexistent/codex", "app-server"), env=ENV, capture_output=True, timeout=30
