@@ -90,6 +90,17 @@ SELECT * FROM (
 """
 
 
+def _columns(batch: Sequence[Envelope]) -> list[list[str | None]]:
+    """The batch as the five column lists ``_INSERT`` unnests (one Python → DuckDB hand-over)."""
+    return [
+        [e.event_id for e in batch],
+        [e.event_type for e in batch],
+        [e.thread_id for e in batch],
+        [e.turn_id for e in batch],
+        [e.body.decode() for e in batch],
+    ]
+
+
 class Warehouse:
     """A DuckDB warehouse file (or ``:memory:``) holding every stored event once."""
 
@@ -103,32 +114,14 @@ class Warehouse:
         """Store a batch; events whose id is already stored are skipped. Returns rows added."""
         if not batch:
             return 0
-        row = self.con.execute(
-            _INSERT,
-            [
-                [e.event_id for e in batch],
-                [e.event_type for e in batch],
-                [e.thread_id for e in batch],
-                [e.turn_id for e in batch],
-                [e.body.decode() for e in batch],
-            ],
-        ).fetchone()
+        row = self.con.execute(_INSERT, _columns(batch)).fetchone()
         return int(row[0]) if row else 0
 
     def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
         """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
         if not batch:
             return set()
-        rows = self.con.execute(
-            _INSERT + " RETURNING event_id",
-            [
-                [e.event_id for e in batch],
-                [e.event_type for e in batch],
-                [e.thread_id for e in batch],
-                [e.turn_id for e in batch],
-                [e.body.decode() for e in batch],
-            ],
-        ).fetchall()
+        rows = self.con.execute(_INSERT + " RETURNING event_id", _columns(batch)).fetchall()
         return {row[0] for row in rows}
 
     def count(self) -> int:
