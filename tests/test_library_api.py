@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
@@ -22,6 +23,7 @@ from agentlytics.delivery.api import InlineDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, PluginMetadata, TrackingContext
 from agentlytics.observe.skills import HostSkill, ResourceSkill, SkillInvocation, sha1_hex
+from expected import compaction_event_23, tui_client_json
 from helpers import ROOT, capture_path, cli_env, replay_events_bytes
 
 
@@ -379,44 +381,8 @@ def test_goal_and_compaction_through_the_client_need_thread_context() -> None:
     goal, compaction = (e["event_params"] for e in sink.events[1:])
     assert goal["goal_id"] == "goal-1" and goal["cumulative_tokens_accounted"] is None
     assert goal["session_id"] == "session-thread-1" and goal["thread_source"] == "user"
-    assert compaction == {
-        "thread_id": "thread-1",
-        "session_id": "session-thread-1",
-        "turn_id": "turn-1",
-        "app_server_client": {
-            "product_client_id": "codex-tui",
-            "client_name": "codex-tui",
-            "client_version": "1.0.0",
-            "rpc_transport": "stdio",
-            "experimental_api_enabled": None,
-        },
-        "runtime": {
-            "codex_rs_version": "0.1.0",
-            "runtime_os": "macos",
-            "runtime_os_version": "15.3.1",
-            "runtime_arch": "aarch64",
-        },
-        "thread_source": "user",
-        "subagent_source": None,
-        "parent_thread_id": None,
-        "trigger": "auto",
-        "reason": "context_limit",
-        "implementation": "responses_compact",
-        "phase": "mid_turn",
-        "strategy": "memento",
-        "status": "completed",
-        "codex_error_kind": None,
-        "codex_error_http_status_code": None,
-        "active_context_tokens_before": 120000,
-        "active_context_tokens_after": 18000,
-        "retained_image_count": None,
-        "compaction_summary_tokens": None,
-        "cached_input_tokens": None,
-        "cache_write_input_tokens": None,
-        "started_at": 100,
-        "completed_at": 106,
-        "duration_ms": 6543,
-    }
+    expected = compaction_event_23(tui_client_json("codex-tui", None))["event_params"]
+    assert msgspec.json.encode(compaction) == msgspec.json.encode(expected)  # key order too
     with pytest.raises(ValueError, match="trigger"):
         client.track_compaction(
             thread_id="thread-1",

@@ -27,6 +27,7 @@ from agentlytics.events.library import (
 )
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadArchiveEvent
 from agentlytics.events.reviews import GuardianReviewEvent, NetworkAccessAction, ReviewEvent
+from tests.expected import compaction_event_23
 from tests.helpers import all_captures, replay_events_bytes, run_cli
 
 CLIENT = AppServerClient("codex_cli_rs", "codex-tui", "1.0.0", "stdio", True)
@@ -105,39 +106,7 @@ def test_compaction_shape() -> None:
         106,
         6543,
     )
-    same_json(
-        track(event),
-        {
-            "event_type": "codex_compaction_event",
-            "event_params": {
-                "thread_id": "thread-1",
-                "session_id": "session-thread-1",
-                "turn_id": "turn-1",
-                "app_server_client": CLIENT_JSON,
-                "runtime": RUNTIME_JSON,
-                "thread_source": "user",
-                "subagent_source": None,
-                "parent_thread_id": None,
-                "trigger": "auto",
-                "reason": "context_limit",
-                "implementation": "responses_compact",
-                "phase": "mid_turn",
-                "strategy": "memento",
-                "status": "completed",
-                "codex_error_kind": None,
-                "codex_error_http_status_code": None,
-                "active_context_tokens_before": 120000,
-                "active_context_tokens_after": 18000,
-                "retained_image_count": None,
-                "compaction_summary_tokens": None,
-                "cached_input_tokens": None,
-                "cache_write_input_tokens": None,
-                "started_at": 100,
-                "completed_at": 106,
-                "duration_ms": 6543,
-            },
-        },
-    )
+    same_json(track(event), compaction_event_23(CLIENT_JSON))
 
 
 def test_goal_shape() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from agentlytics.facts import (
     CompactionFact,
     GoalFact,
@@ -12,6 +14,7 @@ from agentlytics.facts import (
     TrackingContext,
 )
 from agentlytics.reducer.core import Reducer
+from tests.expected import compaction_event_23, tui_client_json
 from tests.reducer.builders import (
     initialize,
     run,
@@ -47,47 +50,8 @@ def test_compaction_event_serializes_expected_shape() -> None:
     run(reducer, initialize(product="codex_cli_rs", experimental=True))
     run(reducer, thread_response(7, 1, thread("thread-1")))
     (event,) = run(reducer, compaction())
-    assert event == {
-        "event_type": "codex_compaction_event",
-        "event_params": {
-            "thread_id": "thread-1",
-            "session_id": "session-thread-1",
-            "turn_id": "turn-1",
-            "app_server_client": {
-                "product_client_id": "codex_cli_rs",
-                "client_name": "codex-tui",
-                "client_version": "1.0.0",
-                "rpc_transport": "stdio",
-                "experimental_api_enabled": True,
-            },
-            "runtime": {
-                "codex_rs_version": "0.1.0",
-                "runtime_os": "macos",
-                "runtime_os_version": "15.3.1",
-                "runtime_arch": "aarch64",
-            },
-            "thread_source": "user",
-            "subagent_source": None,
-            "parent_thread_id": None,
-            "trigger": "auto",
-            "reason": "context_limit",
-            "implementation": "responses_compact",
-            "phase": "mid_turn",
-            "strategy": "memento",
-            "status": "completed",
-            "codex_error_kind": None,
-            "codex_error_http_status_code": None,
-            "active_context_tokens_before": 120000,
-            "active_context_tokens_after": 18000,
-            "retained_image_count": None,
-            "compaction_summary_tokens": None,
-            "cached_input_tokens": None,
-            "cache_write_input_tokens": None,
-            "started_at": 100,
-            "completed_at": 106,
-            "duration_ms": 6543,
-        },
-    }
+    expected = compaction_event_23(tui_client_json("codex_cli_rs", True))
+    assert msgspec.json.encode(event) == msgspec.json.encode(expected)  # key order included
 
 
 def test_compaction_implementation_serializes_remote_v2() -> None:
