@@ -102,6 +102,18 @@ def test_reason_names_event_type_and_field(collector: Collector, events: list[En
     assert body["index"] == 4
     assert body["event_type"] == bad[4]["event_type"]
     assert body["field"] == "$.event_params.turn_id"
+    # A catalog-level failure (right shape, wrong field type) is named as precisely.
+    turn = next(json.loads(e.body) for e in events[100:] if e.event_type == "codex_turn_event")
+    turn["event_params"]["status"] = 5
+    body = post(collector, json.dumps({"events": [turn]}).encode(), AUTH).json()
+    assert (body["index"], body["event_type"], body["field"]) == (
+        0,
+        "codex_turn_event",
+        "$.event_params.status",
+    )
+    assert body["reason"] == (
+        "events[0] (codex_turn_event) at $.event_params.status: Expected `str | null`, got `int`"
+    )
 
 
 def test_repeated_identical_events_keep_their_own_ids(

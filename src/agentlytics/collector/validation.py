@@ -1,24 +1,23 @@
 """Validation of one ``{"events": [...]}`` request: accepted whole or rejected with a reason.
 
-Two layers. The structural layer (here, always on) checks what storage relies on: the body is
-exactly ``{"events": [...]}``; every event is exactly ``{"event_type": <str>, "event_params":
-{...}}``; ``thread_id``/``turn_id`` in the params, when present, are strings or null. It also
-returns each event's raw bytes as sent, whose hash is the event's id (spec decision 8).
+The body must be exactly ``{"events": [...]}``; each event is then decoded once, strictly, by the
+catalog (every field of its event type, with its type, enum strings and nullability; no unknown
+key). Each event's raw bytes are kept as sent: their hash is the event's id (spec decision 8).
 
-The strict layer is the event catalog's ``decode_batch`` (every field of every event type, with
-its type, enum strings and nullability). It plugs in at :func:`_strict_check` — the single
-call-site — as soon as ``agentlytics.events.catalog`` provides it.
+Valid events take one typed msgspec pass each. Only a failing event is looked at again, first
+structurally (``{"event_type": <str>, "event_params": {...}}`` with string-or-null
+``thread_id``/``turn_id``), then by the catalog, so that the reason names the field.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import msgspec
+
+from agentlytics.events.catalog import EventValidationError, decode_event
 
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,127}")
 _AT = re.compile(r" - at `([^`]*)`$")
@@ -95,6 +94,26 @@ def _loose_event_type(raw: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _reject(index: int, data: bytes, error: Exception) -> ValidationFailed:
+    """The most precise reason for an event that the catalog rejected."""
+    try:
+        event = _event_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        detail, field = _split(str(exc))
+        return ValidationFailed(
+            detail, index=index, event_type=_loose_event_type(data), field=field
+        )
+    except msgspec.DecodeError as exc:
+        return ValidationFailed(f"malformed JSON: {exc}", index=index)
+    if not _EVENT_TYPE.fullmatch(event.event_type):
+        return ValidationFailed(
+            f"not an event type: {event.event_type[:80]!r}", index=index, field="$.event_type"
+        )
+    detail, field = _split(str(error))
+    detail = detail.removeprefix(f"{event.event_type}: ")  # the reason names the type already
+    return ValidationFailed(detail, index=index, event_type=event.event_type, field=field)
+
+
 def validate_events(body: bytes, max_events: int | None = None) -> list[ValidEvent]:
     """Every event of a request body, validated, with what storage indexes on."""
     try:
@@ -109,59 +128,19 @@ def validate_events(body: bytes, max_events: int | None = None) -> list[ValidEve
             f"{len(batch.events)} events in one request; the limit is {max_events}", status=413
         )
     out: list[ValidEvent] = []
-    decode = _event_decoder.decode
     for index, raw in enumerate(batch.events):
         data = bytes(raw)
         try:
-            event = decode(data)
-        except msgspec.ValidationError as exc:
-            detail, field = _split(str(exc))
-            raise ValidationFailed(
-                detail, index=index, event_type=_loose_event_type(data), field=field
-            ) from None
-        if not _EVENT_TYPE.fullmatch(event.event_type):
-            raise ValidationFailed(
-                f"not an event type: {event.event_type[:80]!r}",
-                index=index,
-                field="$.event_type",
-            )
+            event = decode_event(data)
+        except EventValidationError as exc:
+            raise _reject(index, data, exc) from None
         params = event.event_params
-        out.append(ValidEvent(data, event.event_type, params.thread_id, params.turn_id))
-    _strict_check(body, out)
+        out.append(
+            ValidEvent(
+                data,
+                event.event_type,
+                getattr(params, "thread_id", None),
+                getattr(params, "turn_id", None),
+            )
+        )
     return out
-
-
-def validate_batch(body: bytes) -> list[bytes]:
-    """The raw bytes of every event of a valid batch; :class:`ValidationFailed` otherwise."""
-    return [e.raw for e in validate_events(body)]
-
-
-@cache
-def _catalog_decode_batch() -> Any:
-    # Imported by name so this module works (structural checks only) before the catalog lands.
-    try:
-        catalog = importlib.import_module("agentlytics.events.catalog")
-    except ImportError:
-        return None
-    return getattr(catalog, "decode_batch", None)
-
-
-def _strict_check(body: bytes, events: list[ValidEvent]) -> None:
-    """THE call-site of the catalog's strict validation (field types, enums, nullability)."""
-    decode_batch = _catalog_decode_batch()
-    if decode_batch is None:
-        return
-    try:
-        decode_batch(body)
-    except Exception as exc:
-        if type(exc).__name__ != "EventValidationError" and not isinstance(
-            exc, (msgspec.ValidationError, msgspec.DecodeError, ValueError)
-        ):
-            raise
-        index = getattr(exc, "index", None)
-        event_type = getattr(exc, "event_type", None)
-        if event_type is None and isinstance(index, int) and 0 <= index < len(events):
-            event_type = events[index].event_type
-        raise ValidationFailed(
-            str(exc), index=index, event_type=event_type, field=getattr(exc, "field", None)
-        ) from None
