@@ -11,10 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from agentlytics.events.envelope import Envelope
 
 DEFAULT_PATH = Path("agentlytics.duckdb")
+
+#: WAL size that triggers a checkpoint. DuckDB's default (16 MiB, about 15k events here) makes
+#: a writer that commits often — the collector — checkpoint so often that the cost per event
+#: grows with the table (measured 18 → 28 → 50 µs/event over three 85k-event rounds); at
+#: 256 MiB it stays flat (about 14 µs/event, checkpoints included). The WAL is durable either
+#: way; a restart after a crash replays at most this much.
+CHECKPOINT_THRESHOLD = "256MB"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -81,24 +89,21 @@ SELECT
 FROM events WHERE event_type = 'codex_review_event';
 """
 
-_INSERT = """
-INSERT OR IGNORE INTO events
-SELECT * FROM (
-    SELECT unnest($1) AS event_id, unnest($2) AS event_type, unnest($3) AS thread_id,
-           unnest($4) AS turn_id, unnest($5)::JSON AS payload
-)
-"""
+_INSERT = "INSERT OR IGNORE INTO events SELECT * FROM batch"
 
 
-def _columns(batch: Sequence[Envelope]) -> list[list[str | None]]:
-    """The batch as the five column lists ``_INSERT`` unnests (one Python → DuckDB hand-over)."""
-    return [
-        [e.event_id for e in batch],
-        [e.event_type for e in batch],
-        [e.thread_id for e in batch],
-        [e.turn_id for e in batch],
-        [e.body.decode() for e in batch],
-    ]
+def _table(batch: Sequence[Envelope]) -> pa.Table:
+    """The batch as an Arrow table, DuckDB's cheapest way in from Python (one C conversion per
+    column, read in place, instead of converting Python lists value by value)."""
+    return pa.table(
+        {
+            "event_id": pa.array([e.event_id for e in batch], pa.string()),
+            "event_type": pa.array([e.event_type for e in batch], pa.string()),
+            "thread_id": pa.array([e.thread_id for e in batch], pa.string()),
+            "turn_id": pa.array([e.turn_id for e in batch], pa.string()),
+            "payload": pa.array([e.body for e in batch], pa.binary()).cast(pa.string()),
+        }
+    )
 
 
 class Warehouse:
@@ -108,20 +113,29 @@ class Warehouse:
         self.path = str(path)
         self.con = duckdb.connect(self.path, read_only=read_only)
         if not read_only:
+            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             self.con.execute(SCHEMA)
 
     def insert(self, batch: Sequence[Envelope]) -> int:
         """Store a batch; events whose id is already stored are skipped. Returns rows added."""
         if not batch:
             return 0
-        row = self.con.execute(_INSERT, _columns(batch)).fetchone()
+        self.con.register("batch", _table(batch))
+        try:
+            row = self.con.execute(_INSERT).fetchone()
+        finally:
+            self.con.unregister("batch")
         return int(row[0]) if row else 0
 
     def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
         """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
         if not batch:
             return set()
-        rows = self.con.execute(_INSERT + " RETURNING event_id", _columns(batch)).fetchall()
+        self.con.register("batch", _table(batch))
+        try:
+            rows = self.con.execute(_INSERT + " RETURNING event_id").fetchall()
+        finally:
+            self.con.unregister("batch")
         return {row[0] for row in rows}
 
     def count(self) -> int:
