@@ -192,3 +192,67 @@ def test_two_deliveries_in_one_directory_take_different_slots(tmp_path: Path) ->
     finally:
         a.close(1)
         b.close(1)
+
+
+class Concurrent(Recording):
+    """A sink that allows concurrent writes; isolated writes are slow, and tracked."""
+
+    concurrent = True
+
+    def __init__(self, fail: object = None) -> None:
+        super().__init__(fail)
+        self.active = 0
+        self.most_active = 0
+
+    def write(self, batch: Sequence[Envelope]) -> None:
+        isolated = any(e.isolated for e in batch)
+        with self.lock:
+            self.active += isolated
+            self.most_active = max(self.most_active, self.active)
+        try:
+            if isolated:
+                time.sleep(0.05)
+            super().write(batch)
+        finally:
+            with self.lock:
+                self.active -= isolated
+
+
+def test_isolated_requests_go_side_by_side_and_each_settles(tmp_path: Path) -> None:
+    from agentlytics.delivery.background import ISOLATED_IN_FLIGHT
+
+    events = [_env(i, isolated=i % 3 == 0) for i in range(60)]  # 20 isolated
+    _seed(tmp_path, events)
+    bad, flaky = events[9].event_id, events[12].event_id
+    tries: dict[str, int] = {}
+
+    def fail(batch: Sequence[Envelope]) -> None:
+        event_id = batch[0].event_id
+        tries[event_id] = tries.get(event_id, 0) + 1
+        if event_id == bad:
+            raise SinkError("HTTP 422: no", retryable=False, status=422)
+        if event_id == flaky and tries[event_id] < 3:
+            raise SinkError("HTTP 503", retryable=True)
+
+    sink = Concurrent(fail)
+    delivery = BackgroundDelivery(
+        lambda: sink, spool_dir=tmp_path, linger_ms=1, backoff_initial=0.01
+    )
+    assert delivery.flush(10)
+    stats = delivery.stats()
+    delivery.close(1)
+    # Isolated writes overlapped, never beyond the bound.
+    assert 1 < sink.most_active <= ISOLATED_IN_FLIGHT
+    # Each isolated event went alone; everything but the rejected one was delivered once; the
+    # flaky one was retried; regular events kept their order.
+    assert all(len(b) == 1 for b in sink.batches if any(e.isolated for e in b))
+    delivered = [e.event_id for e in sink.events]
+    assert sorted(delivered) == sorted(e.event_id for e in events if e.event_id != bad)
+    assert [e.event_id for e in sink.events if not e.isolated] == [
+        e.event_id for e in events if not e.isolated
+    ]
+    assert tries[flaky] == 3 and stats["retries"] >= 2
+    assert stats["delivered"] == 59 and stats["quarantined"] == 1
+    spool = Spool(SpoolSlot.acquire(tmp_path).db_path)
+    assert [q.event_id for q in spool.quarantined()] == [bad]
+    assert spool.counts() == {"pending": 0, "quarantined": 1}  # every delivered one acked

@@ -22,9 +22,14 @@ reduction: events keep flowing into the on-disk spool, the queue stays short and
 stays cheap. The sender reads batches from an in-memory hand-off when it keeps up, and from the
 spool when it fell behind (the hand-off is bounded, so memory is too).
 
+**Isolated events** (fingerprint chunks) go in requests of their own. With a sink that allows
+it (``concurrent = True``: the HTTP sink) up to ``ISOLATED_IN_FLIGHT`` of them are sent side by
+side on pool threads while regular batches continue; the send thread acknowledges them.
+
 **Failures.** A retryable ``SinkError`` (connection error, 408/429/5xx) keeps the batch in the
 spool and retries it with exponential backoff and jitter, at least the server's ``Retry-After``;
-order is kept (no later batch overtakes). A final error (other 4xx) on a batch that may hold a
+regular batches keep their order (no later batch overtakes); isolated requests retry on their
+own. A final error (other 4xx) on a batch that may hold a
 single bad event (400/413/422) bisects it, so only the culprit events are quarantined; otherwise
 the batch is quarantined whole, with the server's reason, and delivery continues.
 
@@ -44,6 +49,7 @@ import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +63,12 @@ from .spool import Overflow, Spool, SpoolSlot
 
 #: Most facts the reduce thread takes from the queue per spool transaction.
 DRAIN_MAX = 2_000
+#: Isolated requests (fingerprint chunks, one event each) in flight at once, for a sink that
+#: declares ``concurrent = True``. Sent one at a time, each would cost a round trip and a
+#: storage commit of its own; sent side by side, the collector commits them together.
+ISOLATED_IN_FLIGHT = 4
+#: Outcome of an isolated send that gave up because delivery is closing: it stays spooled.
+_ABORTED = "aborted"
 
 Item = tuple[int, Envelope]
 
@@ -512,10 +524,17 @@ class BackgroundDelivery:
         work: deque[list[Item]] = deque()
         attempt = 0
         first_at: float | None = None
+        pool = None
+        if getattr(sink, "concurrent", False):
+            pool = ThreadPoolExecutor(ISOLATED_IN_FLIGHT, "agentlytics-send-isolated")
+        inflight: dict[int, Item] = {}
+        completed: list[tuple[Item, str | None]] = []
         try:
             while True:
                 if self._abort and self._stopping:
                     return  # closed after its flush: what is left stays in the spool
+                if completed:
+                    self._settle(spool, inflight, completed)
                 if not work:
                     cursor = self._fill(spool, buf, cursor)
                     now = time.monotonic()
@@ -523,11 +542,12 @@ class BackgroundDelivery:
                         first_at = now
                     if not buf:
                         first_at = None
-                        self._complete_flushes(cursor)
+                        self._complete_flushes(min(inflight, default=cursor))
                         with self._cv:
-                            if self._stopping:
+                            if self._stopping and not inflight:
                                 return
-                            if self._appended_seq < cursor and not self._flushes:
+                            idle = self._appended_seq < cursor and (not self._flushes or inflight)
+                            if idle and not completed:
                                 self._cv.wait(1.0)
                         continue
                     assert first_at is not None
@@ -547,6 +567,16 @@ class BackgroundDelivery:
                     work.append(self._take_batch(buf))
                     first_at = now if buf else None
                 batch = work[0]
+                if pool is not None and len(batch) == 1 and batch[0][1].isolated:
+                    if len(inflight) >= ISOLATED_IN_FLIGHT:
+                        with self._cv:
+                            if not completed:
+                                self._cv.wait(1.0)
+                        continue
+                    work.popleft()
+                    inflight[batch[0][0]] = batch[0]
+                    pool.submit(self._send_isolated, sink, batch[0], completed)
+                    continue
                 try:
                     sink.write([env for _, env in batch])
                 except SinkError as exc:
@@ -586,10 +616,72 @@ class BackgroundDelivery:
                         self.last_error = f"spool ack failed: {exc!r}"
                     self.delivered += len(batch)
                 pending_low = [b[0][0] for b in list(work)[:1]] + ([buf[0][0]] if buf else [])
-                low = min(pending_low) if pending_low else cursor
+                low = min(pending_low + list(inflight)) if pending_low or inflight else cursor
                 self._complete_flushes(low)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             spool.close()
+
+    def _send_isolated(
+        self, sink: Sink, item: Item, completed: list[tuple[Item, str | None]]
+    ) -> None:
+        """One isolated request, retried until it succeeds or fails for good (pool thread).
+
+        The outcome — None (delivered), a quarantine reason, or ``_ABORTED`` — is handed back to
+        the send thread, which owns the spool connection and acknowledges.
+        """
+        attempt = 0
+        outcome: str | None
+        while True:
+            retry_after: float | None = None
+            try:
+                sink.write([item[1]])
+                outcome = None
+                break
+            except SinkError as exc:
+                self.last_error = str(exc)
+                if not exc.retryable:
+                    outcome = str(exc)
+                    break
+                retry_after = exc.retry_after
+            except OSError as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a sink bug: keep the event, out of the way
+                outcome = f"sink raised {type(exc).__name__}: {exc}"
+                break
+            attempt += 1
+            with self._lock:
+                self.retries += 1
+            if self._abort:
+                outcome = _ABORTED
+                break
+            self._backoff(attempt, retry_after)
+        with self._cv:
+            completed.append((item, outcome))
+            self._cv.notify_all()
+
+    def _settle(
+        self, spool: Spool, inflight: dict[int, Item], completed: list[tuple[Item, str | None]]
+    ) -> None:
+        """Acknowledge or quarantine the isolated requests that finished (send thread)."""
+        with self._cv:
+            done = completed[:]
+            completed.clear()
+        acks: list[int] = []
+        for item, outcome in done:
+            inflight.pop(item[0], None)
+            if outcome is None:
+                acks.append(item[0])
+            elif outcome != _ABORTED:
+                self._quarantine(spool, [item], outcome)
+        if acks:
+            self.requests += len(acks)
+            try:
+                spool.ack_seqs(acks)
+            except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
+                self.last_error = f"spool ack failed: {exc!r}"
+            self.delivered += len(acks)
 
     def _fill(self, spool: Spool, buf: deque[Item], cursor: int) -> int:
         """Top ``buf`` up to a batch's worth from the hand-off, else from the spool."""

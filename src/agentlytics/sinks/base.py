@@ -35,7 +35,9 @@ class SinkError(Exception):
 class Sink(Protocol):
     """Writes batches of sealed events. A batch is acknowledged only when ``write`` returns.
 
-    Sinks must be idempotent on ``Envelope.event_id``: delivery is at-least-once.
+    Sinks must be idempotent on ``Envelope.event_id``: delivery is at-least-once. A sink whose
+    ``write`` may run on several threads at once says so with a ``concurrent = True`` attribute
+    (optional; delivery then sends isolated requests side by side).
     """
 
     def write(self, batch: Sequence[Envelope]) -> None: ...
