@@ -6,7 +6,9 @@ Run: ``python bench/bench_fingerprints.py [--runs N] [--commits N] [--skip-attri
    many files, realistic mix of indentation, blank lines, braces, aligned comments, tabs)
    against, in the same run and interleaved, a plain loop that only SHA-1-hashes the same
    added lines with hashlib (with the fingerprint domain prefix, and without). Reports the
-   median of the runs in lines/s and the ratio (target ≥ 50% of the hash-only loop).
+   median of the runs in lines/s and the ratio (target ≥ 50% of the hash-only loop), and which
+   implementation ran (``native``: the C extension; ``python``: it was not built), with the
+   pure-Python reference as a further row for comparison.
 2. Attribution: a repository of 10,000 commits generated with ``git fast-import``, a DuckDB
    warehouse with fingerprint events for a share of its lines, then ``attribute()`` over the
    whole history. Reports generation and attribution times.
@@ -32,7 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from rich.console import Console
 from rich.table import Table
 
-from agentlytics.fingerprints.diff import fingerprint_unified_diff
+from agentlytics.fingerprints.diff import (
+    FINGERPRINT_BACKEND,
+    fingerprint_unified_diff,
+    fingerprint_unified_diff_python,
+)
 
 _WORDS = [
     "value", "result", "self", "config", "items", "index", "count", "name", "data", "path",
@@ -106,11 +112,15 @@ def bench_fingerprints(runs: int, console: Console) -> None:
             sha1(line.encode()).hexdigest()
 
     result = fingerprint_unified_diff(diff)
+    assert fingerprint_unified_diff_python(diff) == result
     medians = _interleaved_medians(
         {
             "fingerprint_unified_diff": lambda: fingerprint_unified_diff(diff),
             "hash-only loop (prefix + line, pre-encoded)": hash_only_prefixed,
             "hash-only loop (raw line, encode in loop)": hash_only_raw,
+            "fingerprint_unified_diff_python (reference)": lambda: fingerprint_unified_diff_python(
+                diff
+            ),
         },
         runs,
     )
@@ -121,11 +131,15 @@ def bench_fingerprints(runs: int, console: Console) -> None:
     table.add_column("case")
     table.add_column("median s", justify="right")
     table.add_column("lines/s", justify="right")
+    table.add_column("ns/line", justify="right")
     table.add_column("fingerprinting / this", justify="right")
     for name, seconds in medians.items():
         rate = n / seconds
-        table.add_row(name, f"{seconds:.3f}", f"{rate:,.0f}", f"{ours / rate:.0%}")
+        table.add_row(
+            name, f"{seconds:.3f}", f"{rate:,.0f}", f"{seconds / n * 1e9:.0f}", f"{ours / rate:.0%}"
+        )
     console.print(table)
+    console.print(f"fingerprint_unified_diff backend: {FINGERPRINT_BACKEND}")
 
 
 def main() -> None:

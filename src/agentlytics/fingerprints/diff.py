@@ -23,6 +23,25 @@ Rules (first match wins), with decision 5 — nothing is counted outside a hunk:
 5. inside a hunk, ``+`` → added; fingerprinted when the path is set and the line is effective.
 6. inside a hunk, ``-`` → deleted.
 7. anything else → ignored.
+
+Two implementations, one result. The per-file work (splitting the diff into sections at
+``diff --git `` lines, finding the hunk part and the ``+++ `` path, hashing the path) is Python
+in both. The per-line work (classifying, whitespace-collapsing, filtering and SHA-1-hashing
+every added line) runs either
+
+* natively, in the optional C extension ``_native`` (``_native.c``), for all-ASCII diffs — the
+  common case, and one where Rust's whitespace set is ``\\t\\n\\v\\f\\r`` and space and a word
+  character is ``[A-Za-z0-9_]``, so the C code needs no Unicode tables; or
+* in pure Python (:func:`fingerprint_unified_diff_python`, the reference), for non-ASCII diffs
+  and wherever the extension was not built (it is optional: an install without a C compiler
+  still works, only slower).
+
+Why native code: this runs on every turn's final diff, and in pure Python the floor is hashlib's
+per-call overhead (a hash-object copy, ``update``, ``hexdigest`` ≈ 380 ns a line) plus line
+extraction and normalisation, about 2.5× a bare hash-only loop; the C scanner does the whole
+line in ≈ 190 ns. :data:`FINGERPRINT_BACKEND` says which one is in use;
+``bench/bench_fingerprints.py`` prints it. Property tests check both against a line-by-line port
+of the rules, and against each other on arbitrary ASCII diffs.
 """
 
 from __future__ import annotations
@@ -30,10 +49,23 @@ from __future__ import annotations
 import hashlib
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import compress, pairwise, repeat
-from typing import Final
+from typing import Final, Literal
+
+_ScanHunks = Callable[[str, int, int, bool], tuple[int, int, list[str]]]
+_scan_hunks: _ScanHunks | None
+try:
+    from agentlytics.fingerprints._native import scan_hunks as _scan_hunks
+except ImportError:  # built without a C compiler (the extension is optional): pure Python
+    _scan_hunks = None
+
+#: Which implementation :func:`fingerprint_unified_diff` uses for all-ASCII diffs:
+#: ``"native"`` (the C extension ``_native`` is importable) or ``"python"``.
+FINGERPRINT_BACKEND: Final[Literal["native", "python"]] = (
+    "python" if _scan_hunks is None else "native"
+)
 
 #: Domain-separation prefix of every fingerprint hash (spec §6.3).
 _PREFIX: Final = b"file-line-v1\x00"
@@ -152,8 +184,13 @@ class FileSection:
 _ADDED_LINE: Final = re.compile(r"\n\+([^\n]*)")
 
 
-def iter_file_sections(diff: str) -> Iterator[FileSection]:
-    """Yield each file section of a diff that has at least one hunk (§6.2 with decision 5)."""
+def _section_spans(diff: str) -> Iterator[tuple[str | None, int, int]]:
+    """``(path, body, end)`` of each file section with at least one hunk (§6.2, decision 5).
+
+    ``diff[body:end]`` is the section's hunk part: it starts with the section's first ``@@ ``
+    line and runs to the next ``diff --git `` line (or the end), so every ``+``/``-`` line in
+    it is hunk content.
+    """
     find = diff.find
     bounds = [0]
     i = find("\ndiff --git ")
@@ -178,6 +215,12 @@ def iter_file_sections(diff: str) -> Iterator[FileSection]:
         if header != -1:
             eol = find("\n", header, body)
             path = normalize_diff_path(diff[header + 4 : body if eol == -1 else eol])
+        yield path, body, end
+
+
+def iter_file_sections(diff: str) -> Iterator[FileSection]:
+    """Yield each file section of a diff that has at least one hunk (§6.2 with decision 5)."""
+    for path, body, end in _section_spans(diff):
         added = _ADDED_LINE.findall(diff, body, end)
         yield FileSection(path, added, diff.count("\n-", body, end))
 
@@ -213,13 +256,14 @@ def _line_hashes(data: list[bytes]) -> Iterator[str]:
     return map(_SHA1_TYPE.hexdigest, states)
 
 
-def fingerprint_unified_diff(diff: str) -> DiffFingerprints:
-    """Count in-hunk added/deleted lines and fingerprint the effective added ones.
+def fingerprint_unified_diff_python(diff: str) -> DiffFingerprints:
+    """The pure-Python implementation of :func:`fingerprint_unified_diff`: the reference.
 
-    This runs on every turn's final diff, so no Python bytecode runs per line: the scanning is
-    ``str.find``/``count`` plus one regex, and normalisation, filtering and hashing are chains
-    of ``map`` over C-implemented callables (see ``bench/bench_fingerprints.py``). Hashing
-    dominates; the rest is whitespace normalisation and line extraction.
+    It handles any text, and is what runs when the native scanner is absent or the diff is not
+    all ASCII. No Python bytecode runs per line: the scanning is ``str.find``/``count`` plus
+    one regex, and normalisation, filtering and hashing are chains of ``map`` over
+    C-implemented callables. Hashing dominates (hashlib's per-call overhead), then whitespace
+    normalisation and line extraction; see ``bench/bench_fingerprints.py``.
     """
     exact_ws = not any(ch in diff for ch in _PY_ONLY_WHITESPACE)
     result = DiffFingerprints()
@@ -234,6 +278,32 @@ def fingerprint_unified_diff(diff: str) -> DiffFingerprints:
             path_hash = fingerprint_hash("path", section.path)
             extend(zip(repeat(path_hash), _line_hashes(data)))
     return result
+
+
+def _fingerprint_unified_diff_native(diff: str) -> DiffFingerprints:
+    """:func:`fingerprint_unified_diff` of an all-ASCII diff, per-line work in ``_native``."""
+    assert _scan_hunks is not None
+    result = DiffFingerprints()
+    extend = result.fingerprints.extend
+    for path, body, end in _section_spans(diff):
+        added, deleted, hashes = _scan_hunks(diff, body, end, path is not None)
+        result.added += added
+        result.deleted += deleted
+        if path is not None and hashes:
+            extend(zip(repeat(fingerprint_hash("path", path)), hashes))
+    return result
+
+
+def fingerprint_unified_diff(diff: str) -> DiffFingerprints:
+    """Count in-hunk added/deleted lines and fingerprint the effective added ones.
+
+    This runs on every turn's final diff. An all-ASCII diff goes to the native scanner when it
+    is built (:data:`FINGERPRINT_BACKEND` is ``"native"``); anything else to
+    :func:`fingerprint_unified_diff_python`. Both give identical results (property-tested).
+    """
+    if _scan_hunks is not None and diff.isascii():
+        return _fingerprint_unified_diff_native(diff)
+    return fingerprint_unified_diff_python(diff)
 
 
 def effective_lines(contents: list[str]) -> list[str | None]:
