@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS events (
     event_type VARCHAR NOT NULL,
     thread_id  VARCHAR,
     turn_id    VARCHAR,
-    payload    JSON NOT NULL
+    payload    VARCHAR NOT NULL  -- JSON text; VARCHAR, as JSON would re-validate what the
+                                 -- collector and the sealer already validated (~2 µs/event)
 );
 CREATE OR REPLACE VIEW turns AS
 SELECT
@@ -101,7 +102,7 @@ def _table(batch: Sequence[Envelope]) -> pa.Table:
             "event_type": pa.array([e.event_type for e in batch], pa.string()),
             "thread_id": pa.array([e.thread_id for e in batch], pa.string()),
             "turn_id": pa.array([e.turn_id for e in batch], pa.string()),
-            "payload": pa.array([e.body for e in batch], pa.binary()).cast(pa.string()),
+            "payload": pa.array([e.body.decode() for e in batch], pa.string()),
         }
     )
 
