@@ -267,7 +267,9 @@ def create_app(
         try:
             yield
         finally:
-            await store.close()
+            start = time.perf_counter()
+            await store.close()  # closing the warehouse checkpoints what is only in its WAL
+            emit(msg="collector stopped", close_ms=round((time.perf_counter() - start) * 1000, 1))
 
     return Starlette(
         routes=[
