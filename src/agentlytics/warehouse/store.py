@@ -90,9 +90,6 @@ SELECT
 FROM events WHERE event_type = 'codex_review_event';
 """
 
-_INSERT = "INSERT OR IGNORE INTO events SELECT * FROM batch"
-
-
 def _table(batch: Sequence[Envelope]) -> pa.Table:
     """The batch as an Arrow table, DuckDB's cheapest way in from Python (one C conversion per
     column, read in place, instead of converting Python lists value by value)."""
@@ -119,25 +116,30 @@ class Warehouse:
 
     def insert(self, batch: Sequence[Envelope]) -> int:
         """Store a batch; events whose id is already stored are skipped. Returns rows added."""
-        if not batch:
-            return 0
-        self.con.register("batch", _table(batch))
-        try:
-            row = self.con.execute(_INSERT).fetchone()
-        finally:
-            self.con.unregister("batch")
-        return int(row[0]) if row else 0
+        return len(self.insert_new_ids(batch))
 
     def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
-        """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
+        """Store a batch in one statement; the ids of the rows it added (duplicates skipped).
+
+        A plain ``INSERT`` first: conflict handling (``OR IGNORE``) costs DuckDB about 3 µs an
+        event even when nothing conflicts, and new events are the common case. A duplicate key
+        (a retried or replayed batch) fails that statement whole — nothing of it is kept — and
+        the batch goes again with ``OR IGNORE``, which also skips repeats within the batch.
+        """
         if not batch:
             return set()
         self.con.register("batch", _table(batch))
         try:
-            rows = self.con.execute(_INSERT + " RETURNING event_id").fetchall()
+            try:
+                self.con.execute("INSERT INTO events SELECT * FROM batch")
+            except duckdb.ConstraintException:
+                rows = self.con.execute(
+                    "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
+                ).fetchall()
+                return {row[0] for row in rows}
+            return {e.event_id for e in batch}
         finally:
             self.con.unregister("batch")
-        return {row[0] for row in rows}
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
