@@ -90,19 +90,6 @@ SELECT
 FROM events WHERE event_type = 'codex_review_event';
 """
 
-def _table(batch: Sequence[Envelope]) -> pa.Table:
-    """The batch as an Arrow table, DuckDB's cheapest way in from Python (one C conversion per
-    column, read in place, instead of converting Python lists value by value)."""
-    return pa.table(
-        {
-            "event_id": pa.array([e.event_id for e in batch], pa.string()),
-            "event_type": pa.array([e.event_type for e in batch], pa.string()),
-            "thread_id": pa.array([e.thread_id for e in batch], pa.string()),
-            "turn_id": pa.array([e.turn_id for e in batch], pa.string()),
-            "payload": pa.array([e.body.decode() for e in batch], pa.string()),
-        }
-    )
-
 
 class Warehouse:
     """A DuckDB warehouse file (or ``:memory:``) holding every stored event once."""
@@ -119,16 +106,45 @@ class Warehouse:
         return len(self.insert_new_ids(batch))
 
     def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
-        """Store a batch in one statement; the ids of the rows it added (duplicates skipped).
-
-        A plain ``INSERT`` first: conflict handling (``OR IGNORE``) costs DuckDB about 3 µs an
-        event even when nothing conflicts, and new events are the common case. A duplicate key
-        (a retried or replayed batch) fails that statement whole — nothing of it is kept — and
-        the batch goes again with ``OR IGNORE``, which also skips repeats within the batch.
-        """
+        """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
         if not batch:
             return set()
-        self.con.register("batch", _table(batch))
+        new = self.insert_columns(
+            [e.event_id for e in batch],
+            [e.event_type for e in batch],
+            [e.thread_id for e in batch],
+            [e.turn_id for e in batch],
+            [e.body for e in batch],
+        )
+        return {e.event_id for e in batch} if new is None else set(new)
+
+    def insert_columns(
+        self,
+        event_ids: list[str],
+        event_types: list[str],
+        thread_ids: list[str | None],
+        turn_ids: list[str | None],
+        payloads: list[bytes],
+    ) -> list[str] | None:
+        """Store one batch given as columns: None when every event was new, else the new ids.
+
+        The columns go to DuckDB as an Arrow table (one C conversion per column, read in place,
+        rather than Python values one by one). A plain ``INSERT`` first: conflict handling
+        (``OR IGNORE``) costs DuckDB about 3 µs an event even when nothing conflicts, and new
+        events are the common case. A duplicate key (a retried or replayed batch) fails that
+        statement whole — nothing of it is kept — and the batch goes again with ``OR IGNORE``,
+        which also skips repeats within the batch.
+        """
+        table = pa.table(
+            {
+                "event_id": pa.array(event_ids, pa.string()),
+                "event_type": pa.array(event_types, pa.string()),
+                "thread_id": pa.array(thread_ids, pa.string()),
+                "turn_id": pa.array(turn_ids, pa.string()),
+                "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
+            }
+        )
+        self.con.register("batch", table)
         try:
             try:
                 self.con.execute("INSERT INTO events SELECT * FROM batch")
@@ -136,8 +152,8 @@ class Warehouse:
                 rows = self.con.execute(
                     "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
                 ).fetchall()
-                return {row[0] for row in rows}
-            return {e.event_id for e in batch}
+                return [row[0] for row in rows]
+            return None
         finally:
             self.con.unregister("batch")
 

@@ -1,0 +1,137 @@
+"""The collector's warehouse writer: a child process that owns the DuckDB file.
+
+Why a process and not a thread: DuckDB keeps the GIL while it inserts rows handed over from
+Python (measured: a pure-Python loop beside an insert thread takes as long as the two one after
+the other). In one process, request handling (gunzip, validation, hashing) and inserting took
+turns on one core; with the writer in its own process they run side by side, on two.
+
+The hand-off is one pipe message per group of requests: the five columns as MessagePack (ids,
+types, thread and turn ids, payload bytes — a copy, no per-event objects on the child's side
+but the Arrow arrays). The reply is ``None`` when every event was new (the common case), else
+the ids that were. The child ignores SIGINT/SIGTERM: it stops when the collector closes it (it
+then checkpoints and closes the file) or when the pipe breaks (the collector died; committed
+rows are safe in DuckDB's WAL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.store import Warehouse
+
+_encode = msgspec.msgpack.Encoder().encode
+_Columns = tuple[list[str], list[str], list[str | None], list[str | None], list[bytes]]
+_decode_columns = msgspec.msgpack.Decoder(_Columns).decode
+_decode_reply = msgspec.msgpack.Decoder(dict[str, Any]).decode
+
+
+class WriterError(RuntimeError):
+    """The writer failed to store a group (the requests get a 503 and are retried)."""
+
+
+def _serve(path: str, conn: Connection) -> None:
+    """The child: open the warehouse, insert each group it is sent, close on request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        warehouse = Warehouse(path)
+    except Exception as exc:
+        conn.send_bytes(_encode({"error": f"cannot open {path}: {exc!r}"}))
+        return
+    conn.send_bytes(_encode({"ready": True}))
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            break  # the collector is gone: close the file below
+        if not data:
+            break
+        try:
+            new = warehouse.insert_columns(*_decode_columns(data))
+            reply: dict[str, Any] = {"new": new}
+        except Exception as exc:
+            reply = {"error": repr(exc)}
+        conn.send_bytes(_encode(reply))
+    start = time.perf_counter()
+    warehouse.close()
+    with contextlib.suppress(OSError):  # nobody is listening any more
+        conn.send_bytes(_encode({"closed": (time.perf_counter() - start) * 1000}))
+
+
+class WarehouseProcess:
+    """:class:`Warehouse`'s ``insert_new_ids``/``close``, run in a child process.
+
+    Calls block (the collector makes them from its single writer thread); one at a time.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._start()
+
+    def _start(self) -> None:
+        # spawn, not fork: the collector has threads (and an event loop) by now.
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=_serve, args=(self.path, child), name="agentlytics-writer", daemon=True
+        )
+        self._proc.start()
+        child.close()
+        reply = self._reply()
+        if "error" in reply:
+            self._proc.join(5)
+            raise WriterError(reply["error"])
+
+    def _reply(self) -> dict[str, Any]:
+        try:
+            return _decode_reply(self._conn.recv_bytes())
+        except (EOFError, OSError) as exc:
+            raise WriterError(f"the warehouse writer exited: {exc!r}") from None
+
+    def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
+        """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
+        if not batch:
+            return set()
+        if not self._proc.is_alive():  # died under an earlier group: start afresh
+            self._conn.close()
+            self._start()
+        columns = (
+            [e.event_id for e in batch],
+            [e.event_type for e in batch],
+            [e.thread_id for e in batch],
+            [e.turn_id for e in batch],
+            [e.body for e in batch],
+        )
+        try:
+            self._conn.send_bytes(_encode(columns))
+        except OSError as exc:
+            raise WriterError(f"the warehouse writer exited: {exc!r}") from None
+        reply = self._reply()
+        if "error" in reply:
+            raise WriterError(reply["error"])
+        new = reply["new"]
+        return {e.event_id for e in batch} if new is None else set(new)
+
+    def close(self) -> float | None:
+        """Checkpoint and close the warehouse; the milliseconds that took (None if it died)."""
+        closed: float | None = None
+        try:
+            self._conn.send_bytes(b"")
+            closed = float(self._reply()["closed"])
+        except (OSError, WriterError, KeyError):
+            pass
+        self._proc.join(60)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        self._conn.close()
+        return closed

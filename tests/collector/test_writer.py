@@ -1,0 +1,90 @@
+"""The collector's warehouse writer process: it survives its own death and the collector's."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from agentlytics.events.envelope import Envelope
+from agentlytics.sinks.http import PATH, encode_batch
+
+from ..collector_proc import TOKEN, Collector
+from ..streams import expected, flat_facts
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _post(c: Collector, batch: list[Envelope]) -> httpx.Response:
+    return httpx.post(c.url + PATH, content=encode_batch(batch), headers=AUTH, timeout=30)
+
+
+def _writer(c: Collector) -> psutil.Process:
+    assert c.proc is not None
+    (child,) = [
+        p
+        for p in psutil.Process(c.proc.pid).children()
+        if "spawn_main" in " ".join(p.cmdline())
+    ]
+    return child
+
+
+def _gone(proc: psutil.Process, timeout: float = 20) -> bool:
+    """Exited (a zombie counts: its parent reaps it only when it next looks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_writer_is_replaced_and_nothing_acknowledged_is_lost(tmp_path: Path) -> None:
+    events = expected(flat_facts(30, seed=81))
+    first, second = events[:40], events[40:]
+    collector = Collector(tmp_path).start()
+    try:
+        assert _post(collector, first).json() == {"accepted": 40, "stored": 40}
+        writer = _writer(collector)
+        writer.send_signal(signal.SIGKILL)
+        assert _gone(writer)
+        # The next group starts a new writer on the same file (DuckDB replays its WAL).
+        r = _post(collector, second)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": len(second), "stored": len(second)}
+        assert _writer(collector).pid != writer.pid
+    finally:
+        collector.stop()
+    assert {row[0] for row in collector.rows()} == {e.event_id for e in events}
+    stopped = [json.loads(line) for line in collector.log_lines() if "collector stopped" in line]
+    assert stopped and stopped[-1]["close_ms"] is not None
+
+
+def test_when_the_collector_is_killed_its_writer_closes_the_file_and_exits(
+    tmp_path: Path,
+) -> None:
+    events = expected(flat_facts(20, seed=82))
+    collector = Collector(tmp_path).start()
+    assert _post(collector, events).status_code == 200
+    writer = _writer(collector)
+    assert collector.proc is not None
+    collector.proc.send_signal(signal.SIGKILL)
+    collector.proc.wait(10)
+    collector.proc = None
+    # The pipe breaks: the writer closes the warehouse and exits rather than lingering.
+    assert _gone(writer)
+    assert {row[0] for row in collector.rows()} == {e.event_id for e in events}
+    # The file is free: a new collector opens it and finds everything.
+    collector.start()
+    try:
+        again = _post(collector, events)
+        assert again.json() == {"accepted": len(events), "stored": 0}
+    finally:
+        collector.stop()
