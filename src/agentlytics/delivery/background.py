@@ -66,7 +66,7 @@ DRAIN_MAX = 2_000
 #: Isolated requests (fingerprint chunks, one event each) in flight at once, for a sink that
 #: declares ``concurrent = True``. Sent one at a time, each would cost a round trip and a
 #: storage commit of its own; sent side by side, the collector commits them together.
-ISOLATED_IN_FLIGHT = 4
+ISOLATED_IN_FLIGHT = 8
 #: Outcome of an isolated send that gave up because delivery is closing: it stays spooled.
 _ABORTED = "aborted"
 
