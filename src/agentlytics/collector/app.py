@@ -72,6 +72,11 @@ class Store:
 
     #: Events per grouped statement at most (bounds the memory and latency of one commit).
     MAX_GROUP_EVENTS = 20_000
+    #: A group smaller than this waits ``LINGER_SECONDS`` for more requests first: a statement
+    #: costs DuckDB about a millisecond however small, and one-event requests (fingerprint
+    #: chunks) would otherwise each pay it.
+    LINGER_BELOW_EVENTS = 1_000
+    LINGER_SECONDS = 0.002
 
     def __init__(self, path: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
@@ -99,6 +104,8 @@ class Store:
         warehouse = self.warehouse
         assert warehouse is not None
         while self._queue:
+            if sum(len(events) for events, _ in self._queue) < self.LINGER_BELOW_EVENTS:
+                await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join
             group: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
             size = 0
             while self._queue and (

@@ -144,18 +144,20 @@ class Warehouse:
                 "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
             }
         )
+        try:
+            # The relation API spares registering a view per batch (~0.4 ms a statement).
+            self.con.from_arrow(table).insert_into("events")
+            return None
+        except duckdb.ConstraintException:
+            pass
         self.con.register("batch", table)
         try:
-            try:
-                self.con.execute("INSERT INTO events SELECT * FROM batch")
-            except duckdb.ConstraintException:
-                rows = self.con.execute(
-                    "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
-                ).fetchall()
-                return [row[0] for row in rows]
-            return None
+            rows = self.con.execute(
+                "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
+            ).fetchall()
         finally:
             self.con.unregister("batch")
+        return [row[0] for row in rows]
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
