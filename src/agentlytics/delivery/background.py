@@ -22,16 +22,17 @@ reduction: events keep flowing into the on-disk spool, the queue stays short and
 stays cheap. The sender reads batches from an in-memory hand-off when it keeps up, and from the
 spool when it fell behind (the hand-off is bounded, so memory is too).
 
-**Isolated events** (fingerprint chunks) go in requests of their own. With a sink that allows
-it (``concurrent = True``: the HTTP sink) up to ``ISOLATED_IN_FLIGHT`` of them are sent side by
-side on pool threads while regular batches continue; the send thread acknowledges them.
+**Requests.** Isolated events (fingerprint chunks) go in requests of their own. Requests are
+sent by sender threads: one at a time for most sinks, so batches arrive in order; up to
+``IN_FLIGHT`` side by side for a sink that allows it (``concurrent = True``: the HTTP sink),
+where order across requests is not kept. The send thread alone acknowledges.
 
 **Failures.** A retryable ``SinkError`` (connection error, 408/429/5xx) keeps the batch in the
-spool and retries it with exponential backoff and jitter, at least the server's ``Retry-After``;
-regular batches keep their order (no later batch overtakes); isolated requests retry on their
-own. A final error (other 4xx) on a batch that may hold a
-single bad event (400/413/422) bisects it, so only the culprit events are quarantined; otherwise
-the batch is quarantined whole, with the server's reason, and delivery continues.
+spool and retries it with exponential backoff and jitter, at least the server's ``Retry-After``
+(with one request at a time, no later batch overtakes it). A final error (other 4xx) on a
+batch that may hold a single bad event (400/413/422) bisects it, so only the culprit events are
+quarantined; otherwise the batch is quarantined whole, with the server's reason, and delivery
+continues.
 
 **fork().** The child gets a fresh queue, pipeline, spool slot and sink (built by the sink
 factory) on first use; it never sees the parent's queued facts or sockets.
@@ -40,6 +41,7 @@ factory) on first use; it never sees the parent's queued facts or sockets.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import queue
 import random
@@ -63,11 +65,14 @@ from .spool import Overflow, Spool, SpoolSlot
 
 #: Most facts the reduce thread takes from the queue per spool transaction.
 DRAIN_MAX = 2_000
-#: Isolated requests (fingerprint chunks, one event each) in flight at once, for a sink that
-#: declares ``concurrent = True``. Sent one at a time, each would cost a round trip and a
-#: storage commit of its own; sent side by side, the collector commits them together.
-ISOLATED_IN_FLIGHT = 8
-#: Outcome of an isolated send that gave up because delivery is closing: it stays spooled.
+#: Requests in flight at once for a sink that declares ``concurrent = True`` (others: one).
+#: Sent one at a time, each request waits for the previous one's round trip and storage
+#: commit; sent side by side, the collector validates one while it stores another, and commits
+#: concurrent ones together — which matters most for fingerprint chunks, one per request.
+IN_FLIGHT = 8
+#: What became of the events of a (part of a) batch: None (delivered), a quarantine reason, or
+#: ``_ABORTED`` (delivery is closing; they stay in the spool).
+Outcome = tuple[list[tuple[int, Envelope]], str | None]
 _ABORTED = "aborted"
 
 Item = tuple[int, Envelope]
@@ -518,165 +523,152 @@ class BackgroundDelivery:
     # -- send thread -----------------------------------------------------------------------------
 
     def _send_loop(self, spool: Spool, sink: Sink, cursor: int) -> None:
+        """Form batches and hand each to a sender; acknowledge what they report back.
+
+        Most sinks get one request at a time, sent from this thread (so batches keep their
+        order); a sink that declares ``concurrent = True`` gets up to ``IN_FLIGHT`` at once,
+        sent from a small pool. Either way this thread alone touches the spool connection: it
+        acknowledges or quarantines each batch when its sender is done with it.
+        """
         buf: deque[Item] = deque()
         self._buf_bytes = 0
         self._buf_isolated = 0
-        work: deque[list[Item]] = deque()
-        attempt = 0
         first_at: float | None = None
-        pool = None
-        if getattr(sink, "concurrent", False):
-            pool = ThreadPoolExecutor(ISOLATED_IN_FLIGHT, "agentlytics-send-isolated")
-        inflight: dict[int, Item] = {}
-        completed: list[tuple[Item, str | None]] = []
+        limit = IN_FLIGHT if getattr(sink, "concurrent", False) else 1
+        pool = ThreadPoolExecutor(limit, "agentlytics-send") if limit > 1 else None
+        inflight: dict[int, list[Item]] = {}
+        done: list[tuple[int, list[Outcome]]] = []
+        keys = itertools.count()
         try:
             while True:
                 if self._abort and self._stopping:
                     return  # closed after its flush: what is left stays in the spool
-                if completed:
-                    self._settle(spool, inflight, completed)
-                if not work:
-                    cursor = self._fill(spool, buf, cursor)
-                    now = time.monotonic()
-                    if buf and first_at is None:
-                        first_at = now
-                    if not buf:
-                        first_at = None
-                        self._complete_flushes(min(inflight, default=cursor))
-                        with self._cv:
-                            if self._stopping and not inflight:
-                                return
-                            idle = self._appended_seq < cursor and (not self._flushes or inflight)
-                            if idle and not completed:
-                                self._cv.wait(1.0)
-                        continue
-                    assert first_at is not None
-                    ready = (
-                        len(buf) >= self.batch_max_events
-                        or self._buf_bytes >= self.batch_max_bytes
-                        or buf[0][1].isolated
-                        or self._flushes
-                        or self._stopping
-                        or now - first_at >= self.linger
-                    )
-                    if not ready:
-                        with self._cv:
-                            if self._appended_seq < cursor and not self._flushes:
-                                self._cv.wait(self.linger - (now - first_at))
-                        continue
-                    work.append(self._take_batch(buf))
-                    first_at = now if buf else None
-                batch = work[0]
-                if pool is not None and len(batch) == 1 and batch[0][1].isolated:
-                    if len(inflight) >= ISOLATED_IN_FLIGHT:
-                        with self._cv:
-                            if not completed:
-                                self._cv.wait(1.0)
-                        continue
-                    work.popleft()
-                    inflight[batch[0][0]] = batch[0]
-                    pool.submit(self._send_isolated, sink, batch[0], completed)
-                    continue
-                try:
-                    sink.write([env for _, env in batch])
-                except SinkError as exc:
-                    self.last_error = str(exc)
-                    if exc.retryable:
-                        attempt += 1
-                        self.retries += 1
-                        if self._abort:
+                if done:
+                    self._settle(spool, inflight, done)
+                    self._complete_flushes(self._low(inflight, buf, cursor))
+                cursor = self._fill(spool, buf, cursor)
+                now = time.monotonic()
+                if not buf:
+                    first_at = None
+                    self._complete_flushes(self._low(inflight, buf, cursor))
+                    with self._cv:
+                        if self._stopping and not inflight:
                             return
-                        self._backoff(attempt, exc.retry_after)
-                        continue
-                    work.popleft()
-                    if exc.split and len(batch) > 1:
-                        mid = len(batch) // 2
-                        work.appendleft(batch[mid:])
-                        work.appendleft(batch[:mid])
-                        continue
-                    self._quarantine(spool, batch, str(exc))
-                except OSError as exc:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    attempt += 1
-                    self.retries += 1
-                    if self._abort:
-                        return
-                    self._backoff(attempt, None)
+                        idle = self._appended_seq < cursor and (not self._flushes or inflight)
+                        if idle and not done:
+                            self._cv.wait(1.0)
                     continue
-                except Exception as exc:  # a sink bug: keep the events, out of the way
-                    work.popleft()
-                    self._quarantine(spool, batch, f"sink raised {type(exc).__name__}: {exc}")
+                if first_at is None:
+                    first_at = now
+                ready = (
+                    len(buf) >= self.batch_max_events
+                    or self._buf_bytes >= self.batch_max_bytes
+                    or buf[0][1].isolated
+                    or self._flushes
+                    or self._stopping
+                    or now - first_at >= self.linger
+                )
+                if not ready or len(inflight) >= limit:
+                    with self._cv:
+                        if not done and (self._appended_seq < cursor or inflight):
+                            self._cv.wait(1.0 if ready else self.linger - (now - first_at))
+                    continue
+                batch = self._take_batch(buf)
+                first_at = now if buf else None
+                key = next(keys)
+                inflight[key] = batch
+                if pool is None:
+                    self._deliver(sink, key, batch, done)  # one at a time: no thread hop
                 else:
-                    work.popleft()
-                    attempt = 0
-                    self.requests += 1
-                    try:
-                        spool.ack_seqs([seq for seq, _ in batch])
-                    except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
-                        self.last_error = f"spool ack failed: {exc!r}"
-                    self.delivered += len(batch)
-                pending_low = [b[0][0] for b in list(work)[:1]] + ([buf[0][0]] if buf else [])
-                low = min(pending_low + list(inflight)) if pending_low or inflight else cursor
-                self._complete_flushes(low)
+                    pool.submit(self._deliver, sink, key, batch, done)
         finally:
+            # Wait for a request still being written (close() bounds this by joining this
+            # thread with its deadline); its events stay spooled unless acknowledged above.
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
             spool.close()
 
-    def _send_isolated(
-        self, sink: Sink, item: Item, completed: list[tuple[Item, str | None]]
-    ) -> None:
-        """One isolated request, retried until it succeeds or fails for good (pool thread).
+    @staticmethod
+    def _low(inflight: dict[int, list[Item]], buf: deque[Item], cursor: int) -> int:
+        """The lowest sequence number not yet settled (batches are in sequence order)."""
+        pending = [batch[0][0] for batch in inflight.values()]
+        if buf:
+            pending.append(buf[0][0])
+        return min(pending, default=cursor)
 
-        The outcome — None (delivered), a quarantine reason, or ``_ABORTED`` — is handed back to
-        the send thread, which owns the spool connection and acknowledges.
+    def _deliver(
+        self, sink: Sink, key: int, batch: list[Item], done: list[tuple[int, list[Outcome]]]
+    ) -> None:
+        """Send one batch until it is delivered or fails for good.
+
+        Retryable failures are retried with backoff; a final failure that may be caused by some
+        events only (``split``) bisects the batch so only the culprits are set aside. Each event
+        ends as delivered (None), a quarantine reason, or ``_ABORTED`` (delivery is closing:
+        it stays spooled); the send thread acts on that.
         """
+        outcomes: list[Outcome] = []
+        parts: deque[list[Item]] = deque([batch])
         attempt = 0
-        outcome: str | None
-        while True:
+        while parts:
+            part = parts[0]
             retry_after: float | None = None
             try:
-                sink.write([item[1]])
-                outcome = None
-                break
+                sink.write([env for _, env in part])
             except SinkError as exc:
                 self.last_error = str(exc)
                 if not exc.retryable:
-                    outcome = str(exc)
-                    break
+                    parts.popleft()
+                    if exc.split and len(part) > 1:
+                        mid = len(part) // 2
+                        parts.extendleft([part[mid:], part[:mid]])
+                    else:
+                        outcomes.append((part, str(exc)))
+                    continue
                 retry_after = exc.retry_after
             except OSError as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # a sink bug: keep the event, out of the way
-                outcome = f"sink raised {type(exc).__name__}: {exc}"
-                break
+            except Exception as exc:  # a sink bug, or the sink closed under us at exit
+                parts.popleft()
+                reason = f"sink raised {type(exc).__name__}: {exc}"
+                outcomes.append((part, _ABORTED if self._abort else reason))
+                continue
+            else:
+                parts.popleft()
+                attempt = 0
+                outcomes.append((part, None))
+                with self._lock:
+                    self.requests += 1
+                continue
             attempt += 1
             with self._lock:
                 self.retries += 1
             if self._abort:
-                outcome = _ABORTED
+                outcomes.extend((rest, _ABORTED) for rest in parts)
                 break
             self._backoff(attempt, retry_after)
         with self._cv:
-            completed.append((item, outcome))
+            done.append((key, outcomes))
             self._cv.notify_all()
 
     def _settle(
-        self, spool: Spool, inflight: dict[int, Item], completed: list[tuple[Item, str | None]]
+        self,
+        spool: Spool,
+        inflight: dict[int, list[Item]],
+        done: list[tuple[int, list[Outcome]]],
     ) -> None:
-        """Acknowledge or quarantine the isolated requests that finished (send thread)."""
+        """Acknowledge or quarantine the batches whose senders are done (send thread)."""
         with self._cv:
-            done = completed[:]
-            completed.clear()
+            finished = done[:]
+            done.clear()
         acks: list[int] = []
-        for item, outcome in done:
-            inflight.pop(item[0], None)
-            if outcome is None:
-                acks.append(item[0])
-            elif outcome != _ABORTED:
-                self._quarantine(spool, [item], outcome)
+        for key, outcomes in finished:
+            inflight.pop(key, None)
+            for items, outcome in outcomes:
+                if outcome is None:
+                    acks.extend(seq for seq, _ in items)
+                elif outcome != _ABORTED:
+                    self._quarantine(spool, items, outcome)
         if acks:
-            self.requests += len(acks)
             try:
                 spool.ack_seqs(acks)
             except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
