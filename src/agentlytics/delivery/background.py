@@ -70,12 +70,12 @@ DRAIN_MAX = 2_000
 #: commit; sent side by side, the collector validates one while it stores another, and commits
 #: concurrent ones together — which matters most for fingerprint chunks, one per request.
 IN_FLIGHT = 8
-#: What became of the events of a (part of a) batch: None (delivered), a quarantine reason, or
-#: ``_ABORTED`` (delivery is closing; they stay in the spool).
-Outcome = tuple[list[tuple[int, Envelope]], str | None]
 _ABORTED = "aborted"
 
 Item = tuple[int, Envelope]
+#: What became of the events of a (part of a) batch: None (delivered), a quarantine reason, or
+#: ``_ABORTED`` (delivery is closing; they stay in the spool).
+Outcome = tuple[list[Item], str | None]
 
 
 class _Flush:
@@ -544,7 +544,8 @@ class BackgroundDelivery:
                 if self._abort and self._stopping:
                     return  # closed after its flush: what is left stays in the spool
                 if done:
-                    self._settle(spool, inflight, done)
+                    if self._settle(spool, inflight, done):
+                        return  # closing gave up on a request: it and the rest stay spooled
                     self._complete_flushes(self._low(inflight, buf, cursor))
                 cursor = self._fill(spool, buf, cursor)
                 now = time.monotonic()
@@ -655,18 +656,25 @@ class BackgroundDelivery:
         spool: Spool,
         inflight: dict[int, list[Item]],
         done: list[tuple[int, list[Outcome]]],
-    ) -> None:
-        """Acknowledge or quarantine the batches whose senders are done (send thread)."""
+    ) -> bool:
+        """Acknowledge or quarantine the batches whose senders are done (send thread).
+
+        True when a sender gave up because delivery is closing: no flush may count those
+        events as delivered, so the send loop stops there.
+        """
         with self._cv:
             finished = done[:]
             done.clear()
         acks: list[int] = []
+        aborted = False
         for key, outcomes in finished:
             inflight.pop(key, None)
             for items, outcome in outcomes:
                 if outcome is None:
                     acks.extend(seq for seq, _ in items)
-                elif outcome != _ABORTED:
+                elif outcome == _ABORTED:
+                    aborted = True
+                else:
                     self._quarantine(spool, items, outcome)
         if acks:
             try:
@@ -674,6 +682,7 @@ class BackgroundDelivery:
             except sqlite3.Error as exc:  # resent after a restart; idempotent sinks
                 self.last_error = f"spool ack failed: {exc!r}"
             self.delivered += len(acks)
+        return aborted
 
     def _fill(self, spool: Spool, buf: deque[Item], cursor: int) -> int:
         """Top ``buf`` up to a batch's worth from the hand-off, else from the spool."""
