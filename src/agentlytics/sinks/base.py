@@ -37,7 +37,7 @@ class Sink(Protocol):
 
     Sinks must be idempotent on ``Envelope.event_id``: delivery is at-least-once. A sink whose
     ``write`` may run on several threads at once says so with a ``concurrent = True`` attribute
-    (optional; delivery then sends isolated requests side by side).
+    (optional; delivery then keeps several requests in flight at once).
     """
 
     def write(self, batch: Sequence[Envelope]) -> None: ...

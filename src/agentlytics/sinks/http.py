@@ -70,7 +70,7 @@ class HttpSink:
     """Delivers batches over HTTP(S) with httpx (one pooled keep-alive client).
 
     ``concurrent``: ``write`` may run on several threads at once (httpx's client is thread-safe),
-    which delivery uses to send isolated requests side by side.
+    which delivery uses to keep several requests in flight.
     """
 
     concurrent = True
