@@ -126,8 +126,10 @@ def bench_fingerprints(runs: int, console: Console) -> None:
     )
     n = len(added)
     ours = n / medians["fingerprint_unified_diff"]
-    table = Table(title=f"Fingerprinting: {n:,} added lines, {len(diff) / 1e6:.1f} MB diff, "
-                  f"{len(result.fingerprints):,} fingerprints, median of {runs} runs")
+    table = Table(
+        title=f"Fingerprinting: {n:,} added lines, {len(diff) / 1e6:.1f} MB diff, "
+        f"{len(result.fingerprints):,} fingerprints, median of {runs} runs"
+    )
     table.add_column("case")
     table.add_column("median s", justify="right")
     table.add_column("lines/s", justify="right")
@@ -235,8 +237,15 @@ def bench_attribution(commits: int, console: Console) -> None:
             payload = json.dumps(
                 {"event_type": "codex_accepted_line_fingerprints", "event_params": params}
             )
-            rows.append((hashlib.sha256(payload.encode()).hexdigest(),
-                         "codex_accepted_line_fingerprints", "thread-1", f"turn-{i}", payload))
+            rows.append(
+                (
+                    hashlib.sha256(payload.encode()).hexdigest(),
+                    "codex_accepted_line_fingerprints",
+                    "thread-1",
+                    f"turn-{i}",
+                    payload,
+                )
+            )
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
         con.close()
         warehouse_s = time.perf_counter() - t0

@@ -26,9 +26,7 @@ def _post(c: Collector, batch: list[Envelope]) -> httpx.Response:
 def _writer(c: Collector) -> psutil.Process:
     assert c.proc is not None
     (child,) = [
-        p
-        for p in psutil.Process(c.proc.pid).children()
-        if "spawn_main" in " ".join(p.cmdline())
+        p for p in psutil.Process(c.proc.pid).children() if "spawn_main" in " ".join(p.cmdline())
     ]
     return child
 
