@@ -1,6 +1,6 @@
 """Benchmark: accepted-line fingerprinting throughput, and attribution over 10,000 commits.
 
-Run: ``python bench/bench_fingerprints.py [--runs N] [--commits N] [--skip-attribution]``.
+Run: ``python bench/bench_fingerprints.py [--runs N] [--commits N] [--skip-attribution] [--quick]``.
 
 1. Fingerprinting: ``fingerprint_unified_diff`` on a generated diff (≥ 200k added lines across
    many files, realistic mix of indentation, blank lines, braces, aligned comments, tabs)
@@ -150,8 +150,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--skip-attribution", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one run, 500 commits (smoke)")
     args = parser.parse_args()
     console = Console()
+    if args.quick:
+        args.runs, args.commits = 1, 500
     bench_fingerprints(args.runs, console)
     if not args.skip_attribution:
         bench_attribution(args.commits, console)

@@ -92,7 +92,10 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=12_000, help="per set-up (>= 10000)")
     ap.add_argument("--blocks", type=int, default=12, help="interleaved blocks per set-up")
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--quick", action="store_true", help="1,200 messages (smoke)")
     args = ap.parse_args()
+    if args.quick:
+        args.messages, args.blocks, args.warmup = 1_200, 4, 50
 
     msgs = real_messages()
     sizes = [len(m) for m in msgs]
