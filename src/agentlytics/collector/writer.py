@@ -26,11 +26,10 @@ from typing import Any
 import msgspec
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.warehouse.store import Warehouse
+from agentlytics.warehouse.store import Columns, Warehouse, batch_columns
 
 _encode = msgspec.msgpack.Encoder().encode
-_Columns = tuple[list[str], list[str], list[str | None], list[str | None], list[bytes]]
-_decode_columns = msgspec.msgpack.Decoder(_Columns).decode
+_decode_columns = msgspec.msgpack.Decoder(Columns).decode
 _decode_reply = msgspec.msgpack.Decoder(dict[str, Any]).decode
 
 
@@ -104,15 +103,8 @@ class WarehouseProcess:
         if not self._proc.is_alive():  # died under an earlier group: start afresh
             self._conn.close()
             self._start()
-        columns = (
-            [e.event_id for e in batch],
-            [e.event_type for e in batch],
-            [e.thread_id for e in batch],
-            [e.turn_id for e in batch],
-            [e.body for e in batch],
-        )
         try:
-            self._conn.send_bytes(_encode(columns))
+            self._conn.send_bytes(_encode(batch_columns(batch)))
         except OSError as exc:
             raise WriterError(f"the warehouse writer exited: {exc!r}") from None
         reply = self._reply()

@@ -532,7 +532,6 @@ class BackgroundDelivery:
         """
         buf: deque[Item] = deque()
         self._buf_bytes = 0
-        self._buf_isolated = 0
         first_at: float | None = None
         limit = IN_FLIGHT if getattr(sink, "concurrent", False) else 1
         pool = ThreadPoolExecutor(limit, "agentlytics-send") if limit > 1 else None
@@ -711,8 +710,6 @@ class BackgroundDelivery:
                     continue
             for item in items:
                 self._buf_bytes += len(item[1].body) + 1
-                if item[1].isolated:
-                    self._buf_isolated += 1
             buf.extend(items)
             cursor = items[-1][0] + 1
         return cursor
@@ -726,7 +723,6 @@ class BackgroundDelivery:
         a contiguous range of spool sequence numbers, so it is acknowledged by its list.
         """
         if buf[0][1].isolated:
-            self._buf_isolated -= 1
             first = buf.popleft()
             self._buf_bytes -= len(first[1].body) + 1
             return [first]

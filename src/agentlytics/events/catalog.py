@@ -160,10 +160,7 @@ def decode_event(data: bytes | msgspec.Raw) -> TrackEvent | SkillInvocationEvent
         fast = _tagged_decoder().decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _decode_event_precisely(data)
-    event_type: str = type(fast).__struct_config__.tag
-    if event_type == SkillInvocationParams.EVENT_TYPE:
-        return SkillInvocationEvent(event_type, fast.skill_id, fast.skill_name, fast.event_params)
-    return TrackEvent(event_type, fast.event_params)
+    return _typed(type(fast).__struct_config__.tag, fast)
 
 
 def _decode_event_precisely(data: bytes | msgspec.Raw) -> TrackEvent | SkillInvocationEvent:
@@ -175,6 +172,11 @@ def _decode_event_precisely(data: bytes | msgspec.Raw) -> TrackEvent | SkillInvo
         raise EventValidationError(f"{event_type}: {err}") from None
     except msgspec.DecodeError as err:
         raise EventValidationError(f"{event_type}: malformed JSON: {err}") from None
+    return _typed(event_type, decoded)
+
+
+def _typed(event_type: str, decoded: Any) -> TrackEvent | SkillInvocationEvent:
+    """A decoded envelope as the event object (skill invocations keep their top-level keys)."""
     if event_type == SkillInvocationParams.EVENT_TYPE:
         return SkillInvocationEvent(
             event_type, decoded.skill_id, decoded.skill_name, decoded.event_params

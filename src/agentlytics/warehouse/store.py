@@ -91,6 +91,21 @@ FROM events WHERE event_type = 'codex_review_event';
 """
 
 
+#: A batch as the five columns of ``events``: ids, types, thread ids, turn ids, payload bytes.
+Columns = tuple[list[str], list[str], list[str | None], list[str | None], list[bytes]]
+
+
+def batch_columns(batch: Sequence[Envelope]) -> Columns:
+    """The batch as :data:`Columns` (what :meth:`Warehouse.insert_columns` takes)."""
+    return (
+        [e.event_id for e in batch],
+        [e.event_type for e in batch],
+        [e.thread_id for e in batch],
+        [e.turn_id for e in batch],
+        [e.body for e in batch],
+    )
+
+
 class Warehouse:
     """A DuckDB warehouse file (or ``:memory:``) holding every stored event once."""
 
@@ -109,13 +124,7 @@ class Warehouse:
         """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
         if not batch:
             return set()
-        new = self.insert_columns(
-            [e.event_id for e in batch],
-            [e.event_type for e in batch],
-            [e.thread_id for e in batch],
-            [e.turn_id for e in batch],
-            [e.body for e in batch],
-        )
+        new = self.insert_columns(*batch_columns(batch))
         return {e.event_id for e in batch} if new is None else set(new)
 
     def insert_columns(
