@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.sinks.http import IDS_HEADER, PATH, encode_batch
+from agentlytics.sinks.http import IDS_HEADER, MAX_EXPLICIT_IDS, PATH, encode_batch
 
 from ..collector_proc import TOKEN, Collector
 from ..streams import expected, flat_facts
@@ -125,6 +125,23 @@ def test_repeated_identical_events_keep_their_own_ids(
     r = post(collector, body, {**AUTH, IDS_HEADER: f"1={ordinal_id}"})
     assert r.json() == {"accepted": 2, "stored": 2}
     assert post(collector, body, {**AUTH, IDS_HEADER: "1=zz"}).status_code == 400
+
+
+def test_the_largest_event_id_header_a_sink_sends_is_accepted(
+    collector: Collector, events: list[Envelope]
+) -> None:
+    # The HTTP sink puts at most MAX_EXPLICIT_IDS ids in one request's header (~7 KB); the
+    # server's HTTP parser (httptools, or h11 with its raised limit) must take that header.
+    raw = events[126].body
+    copies = MAX_EXPLICIT_IDS + 1
+
+    def ordinal_id(k: int) -> str:  # as the sealer ids the k-th repeat of an event
+        return hashlib.sha256(raw + b"\x00" + str(k).encode()).hexdigest()
+
+    ids = [f"{k}={ordinal_id(k)}" for k in range(1, copies)]
+    body = b'{"events":[' + b",".join([raw] * copies) + b"]}"
+    r = post(collector, body, {**AUTH, IDS_HEADER: ",".join(ids)})
+    assert r.json() == {"accepted": copies, "stored": copies}
 
 
 def test_health_and_logs_never_show_the_token(collector: Collector) -> None:
