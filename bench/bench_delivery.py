@@ -14,7 +14,8 @@ Run: ``python bench/bench_delivery.py [--calls N] [--copies N] [--runs N] [--qui
    span: their sum per event, over this machine's cores, bounds the rate any overlap can reach.
    Beside it, the floor: CPU per event of the stages no glue can remove (reduction, gzip,
    gunzip and catalog validation of 500-event requests, DuckDB's own bulk load), each timed
-   alone.
+   alone. And what one of the requests that must travel alone (a fingerprint chunk) costs each
+   process, spread over the stream's events.
 3. Collector ingest: pre-built gzipped 500-event requests posted by two client threads to a
    fresh collector, events/s stored — the time to the last answer plus the closing of its
    warehouse (the final checkpoint, from the collector's log) — against DuckDB's own bulk load (``read_json`` of the same rows as NDJSON
@@ -48,7 +49,7 @@ from tests.collector_proc import TOKEN, Collector  # noqa: E402
 from tests.streams import expected, flat_facts  # noqa: E402
 
 from agentlytics.collector.validation import validate_events  # noqa: E402
-from agentlytics.delivery.background import BackgroundDelivery  # noqa: E402
+from agentlytics.delivery.background import IN_FLIGHT, BackgroundDelivery  # noqa: E402
 from agentlytics.events.envelope import Envelope  # noqa: E402
 from agentlytics.facts import Fact  # noqa: E402
 from agentlytics.pipeline import Pipeline  # noqa: E402
@@ -123,17 +124,22 @@ def _cpu_seconds(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+def _processes(collector: Collector) -> dict[str, psutil.Process]:
+    """This process (the client), the collector, and its warehouse writer."""
+    assert collector.proc is not None
+    server = psutil.Process(collector.proc.pid)
+    # The writer is started before /healthz answers; multiprocessing's tracker is not it.
+    (writer,) = [p for p in server.children() if "spawn_main" in " ".join(p.cmdline())]
+    return {"client": psutil.Process(), "collector": server, "writer": writer}
+
+
 def bench_end_to_end(
     fact_list: list[Fact], n_events: int, workdir: Path
 ) -> tuple[float, dict[str, float]]:
     """Events/s, and the CPU µs per event each process spent (client, collector, writer)."""
     collector = Collector(workdir).start()
     try:
-        assert collector.proc is not None
-        server = psutil.Process(collector.proc.pid)
-        # The warehouse writer (started before /healthz answers), not multiprocessing's tracker.
-        (writer,) = [p for p in server.children() if "spawn_main" in " ".join(p.cmdline())]
-        me = psutil.Process()
+        procs = _processes(collector)
 
         def sink() -> Sink:
             return HttpSink(collector.url, token=TOKEN, timeout=30)
@@ -143,7 +149,6 @@ def bench_end_to_end(
         delivery = BackgroundDelivery(
             sink, spool_dir=workdir / "spool", queue_size=len(fact_list) + 10
         )
-        procs = {"client": me, "collector": server, "writer": writer}
         before = {name: _cpu_seconds(p) for name, p in procs.items()}
         start = time.perf_counter()
         for fact in fact_list:
@@ -158,6 +163,40 @@ def bench_end_to_end(
     stored = len(collector.rows())
     assert stats["delivered"] == n_events == stored, (stats, stored)
     return n_events / elapsed, cpu
+
+
+def bench_isolated(events: list[Envelope], workdir: Path) -> dict[str, float]:
+    """CPU ms per request by process for the stream's fingerprint chunks, each in a request of
+    its own (spec decision 5), sent by the HTTP sink from ``IN_FLIGHT`` threads as delivery
+    sends them."""
+    todo = [e for e in events if e.isolated]
+    requests = len(todo)
+    collector = Collector(workdir).start()
+    try:
+        procs = _processes(collector)
+        sink = HttpSink(collector.url, token=TOKEN, timeout=30)
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    chunk = todo.pop()
+                sink.write([chunk])
+
+        before = {name: _cpu_seconds(p) for name, p in procs.items()}
+        threads = [threading.Thread(target=worker) for _ in range(IN_FLIGHT)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cpu = {name: (_cpu_seconds(p) - before[name]) / requests * 1e3 for name, p in procs.items()}
+        sink.close()
+    finally:
+        collector.stop()
+    assert len(collector.rows()) == requests
+    return cpu
 
 
 def bench_floor(fact_list: list[Fact], events: list[Envelope]) -> dict[str, float]:
@@ -278,6 +317,7 @@ def main() -> None:
     e2e_events = expected(e2e_facts)
 
     submit, spill, capture, e2e, producer, coll, bulk, floor = [], [], [], [], [], [], [], []
+    isolated = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         for run in range(args.runs):
@@ -292,6 +332,7 @@ def main() -> None:
             coll.append(bench_collector(e2e_events, d / "c"))
             bulk.append(bench_bulk_load(e2e_events, d))
             floor.append(bench_floor(e2e_facts, e2e_events))
+            isolated.append(bench_isolated(e2e_events, d / "isolated"))
 
     med = statistics.median
     cores = len(os.sched_getaffinity(0))
@@ -299,6 +340,8 @@ def main() -> None:
     floor_cpu = {name: med(run[name] for run in floor) for name in floor[0]}
     floor_cpu["DuckDB bulk load"] = med(run[1] for run in bulk)
     e2e_rates, bulk_rates = [run[0] for run in e2e], [run[0] for run in bulk]
+    per_request = {name: med(run[name] for run in isolated) for name in isolated[0]}
+    chunks = sum(e.isolated for e in e2e_events)
     s50, s99 = med(x[0] for x in submit), med(x[1] for x in submit)
     p50, p99 = med(x[0] for x in capture), med(x[1] for x in capture)
     sp50, sp99 = med(x[0] for x in spill), med(x[1] for x in spill)
@@ -338,6 +381,13 @@ def main() -> None:
         "floor: CPU µs/event of stages no glue removes (" + ", ".join(floor_cpu) + ")",
         " + ".join(f"{v:.1f}" for v in floor_cpu.values()),
         f"= {least:.1f} µs/event", f"{cores} cores: ≤ {cores / least * 1e6:,.0f}/s", "≥ 50,000",
+    )  # fmt: skip
+    one = sum(per_request.values())
+    table.add_row(
+        f"{chunks:,} fingerprint chunks, a request each: CPU ms/request ("
+        + ", ".join(per_request) + ")", " + ".join(f"{v:.2f}" for v in per_request.values()),
+        f"= {one:.2f} ms/request", f"{one * chunks / len(e2e_events) * 1e3:.1f} µs/event of the stream",
+        "—",
     )  # fmt: skip
     console.print(table)
     console.print(
