@@ -7,10 +7,12 @@ sees, and gets exactly the events a capture of the same traffic would give: the 
 turn config and token usage, hooks, goals, compaction), and the custom calls (skills, apps,
 plugins, goals, hooks, compaction) build the facts Codex makes in-process.
 
-Every ``track_*`` only builds facts and hands them to a :class:`~agentlytics.delivery.api.Delivery`
-(``submit`` never blocks on I/O; with :class:`~agentlytics.delivery.api.InlineDelivery` the
-reduction runs inline). The exception is the skill repo lookup, which runs git once per
-directory (cached) before the skill fact is built: the reducer never does I/O.
+Every ``track_*`` only snapshots what it was given and hands it to a
+:class:`~agentlytics.delivery.api.Delivery` (``submit`` never blocks on I/O; with
+:class:`~agentlytics.delivery.api.InlineDelivery` everything runs inline). Even the edge's work
+on protocol messages runs where the delivery reduces, not on the caller's thread (see
+:mod:`agentlytics.observe.deferred`). The exception is the skill repo lookup, which runs git
+once per directory (cached) before the skill fact is built: the reducer never does I/O.
 
 Usage is in ``docs/library.md``.
 """
@@ -39,9 +41,16 @@ from agentlytics.facts import (
     PluginMetadata,
     PluginStateChanged,
     PluginUsed,
-    ServerRequestAborted,
     SkillInvoked,
     TrackingContext,
+)
+from agentlytics.observe.deferred import (
+    AbortedRequest,
+    ClosedConnection,
+    Deferred,
+    DeferredTracking,
+    InContext,
+    ObservedMessage,
 )
 from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.lifecycle import HOOK_SOURCES, HOOK_STATUSES
@@ -165,12 +174,9 @@ class AnalyticsClient:
 
     @property
     def product_client_id(self) -> str | None:
-        """The configured product client id, else the client name from ``initialize``."""
+        """The configured product client id, else the client name from ``initialize`` (as far
+        as the delivery has processed the traffic; events always get the right one)."""
         return self._product_client_id or self._observer.synth.client_name
-
-    def _submit(self, facts: Sequence[Fact]) -> None:
-        for fact in facts:
-            self.delivery.submit(fact)
 
     def _active(self) -> bool:
         if not self.enabled:
@@ -180,32 +186,38 @@ class AnalyticsClient:
             return False
         return True
 
-    def _observe(self, direction: Direction, message: Message, at_ms: int | None) -> None:
-        if not self._active():
-            return
+    def _submit(self, item: Fact | Deferred) -> None:
+        # The lock keeps the connection's items in call order across the host's threads.
         with self._lock:
-            ts = at_ms if at_ms is not None else self._clock()
-            self._submit(self._observer.observe_message(direction, message, ts))
+            self.delivery.submit(item)
 
-    def _custom(self, facts: Sequence[Fact]) -> None:
+    def _observe(self, direction: Direction, message: Message, at_ms: int | None) -> None:
+        if self._active():
+            ts = at_ms if at_ms is not None else self._clock()
+            self._submit(ObservedMessage(self._observer, direction, message, ts))
+
+    def _custom(self, fact: Fact) -> None:
         if not self._active():
             return
-        with self._lock:
-            self._submit(facts)
+        tracking = getattr(fact, "tracking", None)
+        if type(tracking) is DeferredTracking or (
+            isinstance(fact, PluginStateChanged) and fact.product_client_id is None
+        ):
+            self._submit(InContext(self._observer, fact, self._product_client_id))
+        else:
+            self._submit(fact)
 
     def tracking(
         self, thread_id: str, turn_id: str | None, model_slug: str | None = None
     ) -> TrackingContext:
         """A tracking context for custom calls: the model defaults to the thread's current one
-        (as configured by ``thread/start`` and later overrides), the product to this client's."""
-        if model_slug is None:
-            view = self._observer.synth.threads.get(thread_id)
-            model_slug = view.model if view is not None else None
-        return TrackingContext(
+        (as configured by ``thread/start`` and later overrides), the product to this client's.
+        Both are filled in when the event is built, from the traffic tracked before it."""
+        return DeferredTracking(
             model_slug=model_slug,
             thread_id=thread_id,
             turn_id=turn_id,
-            product_client_id=self.product_client_id,
+            product_client_id=self._product_client_id,
         )
 
     # --- the protocol, as the host sees it ------------------------------------------------------
@@ -278,15 +290,9 @@ class AnalyticsClient:
         self, request_id: RequestId, *, at_ms: int | None = None
     ) -> None:
         """A server request withdrawn without an answer (its turn ended, or it was resolved)."""
-        if not self._active():
-            return
-        with self._lock:
-            pending = self._observer.server_pending.pop(request_id, None)
-            if pending is None:
-                self.drops.count("aborted server request that was never tracked", repr(request_id))
-                return
+        if self._active():
             ts = at_ms if at_ms is not None else self._clock()
-            self._submit([ServerRequestAborted(self._observer.connection_id, request_id, ts)])
+            self._submit(AbortedRequest(self._observer, request_id, ts))
 
     def track_message(
         self, direction: Direction, message: Mapping[str, Any], *, at_ms: int | None = None
@@ -334,18 +340,16 @@ class AnalyticsClient:
         ``usage_accounted``; ``turn_id`` is the causal turn, None for external changes."""
         _check(event_kind, GoalEventKind, "event_kind")
         self._custom(
-            [
-                GoalFact(
-                    thread_id=thread_id,
-                    turn_id=turn_id,
-                    goal_id=goal_id,
-                    event_kind=event_kind,
-                    goal_status=goal_status,
-                    has_token_budget=has_token_budget,
-                    cumulative_tokens_accounted=cumulative_tokens_accounted,
-                    cumulative_time_accounted_seconds=cumulative_time_accounted_seconds,
-                )
-            ]
+            GoalFact(
+                thread_id=thread_id,
+                turn_id=turn_id,
+                goal_id=goal_id,
+                event_kind=event_kind,
+                goal_status=goal_status,
+                has_token_budget=has_token_budget,
+                cumulative_tokens_accounted=cumulative_tokens_accounted,
+                cumulative_time_accounted_seconds=cumulative_time_accounted_seconds,
+            )
         )
 
     def track_hook_run(
@@ -363,14 +367,12 @@ class AnalyticsClient:
         if mapped is None:
             raise ValueError(f"unknown hook status {status!r}")
         self._custom(
-            [
-                HookRunFact(
-                    tracking=tracking,
-                    hook_name=pascal_hook_name(hook_name),
-                    hook_source=source,
-                    status=mapped,
-                )
-            ]
+            HookRunFact(
+                tracking=tracking,
+                hook_name=pascal_hook_name(hook_name),
+                hook_source=source,
+                status=mapped,
+            )
         )
 
     def track_compaction(
@@ -404,7 +406,7 @@ class AnalyticsClient:
             )
         except TypeError as err:
             raise ValueError(f"track_compaction: {err}") from None
-        self._custom([fact])
+        self._custom(fact)
 
     def track_skill_invocations(
         self, tracking: TrackingContext, invocations: Sequence[SkillInvocation]
@@ -424,7 +426,7 @@ class AnalyticsClient:
                 continue
             resolved.append(resolve_skill(invocation, self._skill_repos))
         if resolved:
-            self._custom([SkillInvoked(tracking=tracking, invocations=tuple(resolved))])
+            self._custom(SkillInvoked(tracking=tracking, invocations=tuple(resolved)))
 
     def track_app_mentioned(
         self, tracking: TrackingContext, mentions: Sequence[AppInvocation]
@@ -434,7 +436,7 @@ class AnalyticsClient:
             if mention.invocation_type is not None:
                 _check(mention.invocation_type, InvocationType, "invocation_type")
         if mentions:
-            self._custom([AppMentioned(tracking=tracking, mentions=tuple(mentions))])
+            self._custom(AppMentioned(tracking=tracking, mentions=tuple(mentions)))
 
     def track_app_used(self, tracking: TrackingContext, app: AppInvocation) -> None:
         """An app a turn used; at most once per (turn, connector id) — never deduped without a
@@ -445,7 +447,7 @@ class AnalyticsClient:
             (tracking.turn_id, app.connector_id)
         ):
             return
-        self._custom([AppUsed(tracking=tracking, app=app)])
+        self._custom(AppUsed(tracking=tracking, app=app))
 
     def track_plugin_used(self, tracking: TrackingContext, plugin: PluginMetadata) -> None:
         """A plugin a turn used; at most once per (turn, ``name@marketplace`` or remote id)."""
@@ -454,15 +456,13 @@ class AnalyticsClient:
         key = plugin.plugin_id or plugin.remote_plugin_id
         if key is not None and not self._plugins_used.first((tracking.turn_id, key)):
             return
-        self._custom([PluginUsed(tracking=tracking, plugin=plugin)])
+        self._custom(PluginUsed(tracking=tracking, plugin=plugin))
 
     def _plugin_state(self, plugin: PluginMetadata, state: PluginState) -> None:
         self._custom(
-            [
-                PluginStateChanged(
-                    plugin=plugin, state=state, product_client_id=self.product_client_id
-                )
-            ]
+            PluginStateChanged(
+                plugin=plugin, state=state, product_client_id=self._product_client_id
+            )
         )
 
     def track_plugin_installed(self, plugin: PluginMetadata) -> None:
@@ -491,7 +491,7 @@ class AnalyticsClient:
             return True
         with self._lock:
             if self.enabled:
-                self._submit(self._observer.close())
+                self.delivery.submit(ClosedConnection(self._observer))
             self._closed = True
         return self.delivery.close(timeout)
 

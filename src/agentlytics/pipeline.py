@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope, Sealer
 from agentlytics.facts import Fact
+from agentlytics.observe.deferred import Deferred
 from agentlytics.observe.edge import WireObserver
 from agentlytics.reducer.core import Reducer
 from agentlytics.vocabulary import RpcTransport
@@ -28,11 +29,18 @@ class Pipeline:
         self._next_connection += 1
         return observer
 
-    def ingest(self, facts: Iterable[Fact]) -> list[Envelope]:
+    def ingest(self, facts: Iterable[Fact | Deferred]) -> list[Envelope]:
+        """Reduce and seal; a library call's deferred edge work is expanded into facts here."""
         out: list[Envelope] = []
         reduce, seal = self.reducer.ingest, self.sealer.seal
-        for fact in facts:
-            events = reduce(fact)
+        for item in facts:
+            if isinstance(item, Deferred):  # library calls; facts from captures go straight on
+                for fact in item.expand():
+                    events = reduce(fact)
+                    if events:
+                        out += [seal(event) for event in events]
+                continue
+            events = reduce(item)
             if events:
                 out += [seal(event) for event in events]
         self.events += len(out)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from agentlytics.facts import Fact
+from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 
@@ -20,8 +21,8 @@ from agentlytics.sinks.base import Sink
 class Delivery(Protocol):
     """Accepts facts; gets the events they produce to storage."""
 
-    def submit(self, fact: Fact) -> None:
-        """Hand over one fact. Must not block on I/O."""
+    def submit(self, fact: Fact | Deferred) -> None:
+        """Hand over one fact (or a library call's deferred edge work). Must not block on I/O."""
         ...
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -41,7 +42,7 @@ class InlineDelivery:
         self.sinks = list(sinks)
         self._closed = False
 
-    def submit(self, fact: Fact) -> None:
+    def submit(self, fact: Fact | Deferred) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         events = self.pipeline.ingest([fact])

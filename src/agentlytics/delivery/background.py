@@ -58,6 +58,7 @@ from typing import Any
 from agentlytics.config import DeliveryConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
+from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink, SinkError
 
@@ -276,14 +277,14 @@ class BackgroundDelivery:
 
     # -- the caller's side -----------------------------------------------------------------------
 
-    def submit(self, fact: Fact) -> None:
+    def submit(self, fact: Fact | Deferred) -> None:
         """Hand over a fact: a queue put in the common case; never network or reduction."""
         if self._fast and self._q.qsize() < self.queue_size:
             self._q.put(fact)
             return
         self._submit_slow(fact)
 
-    def _submit_slow(self, fact: Fact) -> None:
+    def _submit_slow(self, fact: Fact | Deferred) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         if not self._started:
@@ -314,7 +315,7 @@ class BackgroundDelivery:
             with self._lock:
                 self.dropped["queue_full"] += 1
 
-    def _spill(self, fact: Fact) -> None:
+    def _spill(self, fact: Fact | Deferred) -> None:
         overflow = self._overflow
         assert overflow is not None
         with self._spill_lock:
@@ -417,7 +418,7 @@ class BackgroundDelivery:
                         items.append(get_nowait())
                 except queue.Empty:
                     pass
-                facts: list[Fact] = []
+                facts: list[Fact | Deferred] = []
                 for item in items:
                     if isinstance(item, _Flush):
                         self._append(spool, self._reduce(facts))
@@ -443,7 +444,7 @@ class BackgroundDelivery:
         finally:
             spool.close()
 
-    def _reduce(self, facts: Sequence[Fact]) -> list[Envelope]:
+    def _reduce(self, facts: Sequence[Fact | Deferred]) -> list[Envelope]:
         if not facts:
             return []
         pipeline = self._pipeline
