@@ -18,8 +18,9 @@ CLIENT_TO_SERVER: Direction = "client_to_server"
 SERVER_TO_CLIENT: Direction = "server_to_client"
 
 
-class Message(msgspec.Struct):
-    """One JSON-RPC message with its payload left undecoded."""
+class Message(msgspec.Struct, gc=False):
+    """One JSON-RPC message with its payload left undecoded. (Not GC-tracked: it holds only
+    strings, numbers and raw bytes, and the library queues many of them.)"""
 
     method: str | None = None
     id: RequestId | None = None
