@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from agentlytics.events.envelope import Envelope
 from agentlytics.sinks.http import PATH, encode_batch
@@ -86,3 +87,37 @@ def test_when_the_collector_is_killed_its_writer_closes_the_file_and_exits(
         assert again.json() == {"accepted": len(events), "stored": 0}
     finally:
         collector.stop()
+
+
+def test_groups_sent_ahead_are_answered_in_order_and_fail_together(tmp_path: Path) -> None:
+    from agentlytics.collector.writer import WarehouseProcess, WriterError
+
+    events = expected(flat_facts(20, seed=82))
+    a, b, c = events[:60], events[30:90], events[90:]
+    writer = WarehouseProcess(str(tmp_path / "w.duckdb"))
+    try:
+        # Two groups in the pipe at once: each answer is its own group's, in order; the ids the
+        # second shares with the first are not new (idempotent across pipelined groups).
+        writer.send(a)
+        writer.send(b)
+        assert writer.in_flight == 2
+        assert writer.receive() == {e.event_id for e in a}
+        assert writer.receive() == {e.event_id for e in events[60:90]}
+        # The writer dies with two groups sent (stopped first, so it stores neither): both fail,
+        # and the next group starts a new writer on the same file.
+        child = psutil.Process(writer._proc.pid)
+        child.send_signal(signal.SIGSTOP)
+        writer.send(c[:10])
+        writer.send(c[10:20])
+        child.send_signal(signal.SIGKILL)
+        for _ in range(2):
+            with pytest.raises(WriterError):
+                writer.receive()
+        assert writer.in_flight == 0
+        assert writer.insert_new_ids(c) == {e.event_id for e in c}
+    finally:
+        writer.close()
+    from agentlytics.warehouse.store import Warehouse
+
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as stored:
+        assert stored.count() == len(events)

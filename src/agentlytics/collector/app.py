@@ -21,6 +21,7 @@ import re
 import sys
 import time
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -78,6 +79,11 @@ class Store:
     #: (with 1,000 here, 500-event requests from two clients lost a fifth of their rate).
     LINGER_BELOW_EVENTS = 100
     LINGER_SECONDS = 0.002
+    #: Groups handed to the writer before the first one's answer is read: the second waits in
+    #: the pipe, so the writer starts it the moment it commits, even while this process is busy
+    #: validating (measured: with one at a time the writer idled a third of the time). Only a
+    #: group of ``LINGER_BELOW_EVENTS`` or more goes second; small ones keep gathering meanwhile.
+    GROUPS_IN_FLIGHT = 2
 
     def __init__(self, path: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
@@ -104,30 +110,43 @@ class Store:
         loop = asyncio.get_running_loop()
         warehouse = self.warehouse
         assert warehouse is not None
-        while self._queue:
-            if sum(len(events) for events, _ in self._queue) < self.LINGER_BELOW_EVENTS:
-                await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join
-            group: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
-            size = 0
-            while self._queue and (
-                not group or size + len(self._queue[0][0]) <= self.MAX_GROUP_EVENTS
+        sent: deque[list[tuple[Sequence[Envelope], asyncio.Future[int]]]] = deque()
+        while self._queue or sent:
+            queued = sum(len(events) for events, _ in self._queue)
+            if self._queue and (
+                not sent
+                or (len(sent) < self.GROUPS_IN_FLIGHT and queued >= self.LINGER_BELOW_EVENTS)
             ):
-                events, done = self._queue.pop(0)
-                group.append((events, done))
-                size += len(events)
-            batch = [event for events, _ in group for event in events]
+                if not sent and queued < self.LINGER_BELOW_EVENTS:
+                    await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join
+                group = self._next_group()
+                batch = [event for events, _ in group for event in events]
+                try:
+                    await loop.run_in_executor(self._executor, warehouse.send, batch)
+                except Exception as exc:
+                    _fail(group, exc)
+                    continue
+                sent.append(group)
+                continue
+            group = sent.popleft()
             try:
-                added = await loop.run_in_executor(self._executor, warehouse.insert_new_ids, batch)
+                added = await loop.run_in_executor(self._executor, warehouse.receive)
             except Exception as exc:  # every request of the group fails alike, and retries
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
+                _fail(group, exc)
                 continue
             for events, done in group:
                 mine = {e.event_id for e in events} & added
                 added -= mine
                 if not done.done():
                     done.set_result(len(mine))
+
+    def _next_group(self) -> list[tuple[Sequence[Envelope], asyncio.Future[int]]]:
+        group = [self._queue.pop(0)]
+        size = len(group[0][0])
+        while self._queue and size + len(self._queue[0][0]) <= self.MAX_GROUP_EVENTS:
+            group.append(self._queue.pop(0))
+            size += len(group[-1][0])
+        return group
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -137,6 +156,12 @@ class Store:
             self.close_ms = await loop.run_in_executor(self._executor, self.warehouse.close)
             self.warehouse = None
         self._executor.shutdown(wait=True)
+
+
+def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exception) -> None:
+    for _, done in group:
+        if not done.done():
+            done.set_exception(exc)
 
 
 def _explicit_ids(header: str | None, count: int) -> dict[int, str]:

@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import signal
 import time
+from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -69,11 +70,15 @@ def _serve(path: str, conn: Connection) -> None:
 class WarehouseProcess:
     """:class:`Warehouse`'s ``insert_new_ids``/``close``, run in a child process.
 
-    Calls block (the collector makes them from its single writer thread); one at a time.
+    Calls block (the collector makes them from its single writer thread); one at a time. A group
+    can also be sent before the previous one's answer is read (:meth:`send`, then :meth:`receive`
+    in the same order): the child then finds its next group in the pipe the moment it commits,
+    instead of idling until the collector (busy validating, with the GIL) gets round to it.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._sent: deque[list[str]] = deque()
         self._start()
 
     def _start(self) -> None:
@@ -100,18 +105,34 @@ class WarehouseProcess:
         """Store a batch in one statement; the ids of the rows it added (duplicates skipped)."""
         if not batch:
             return set()
-        if not self._proc.is_alive():  # died under an earlier group: start afresh
+        self.send(batch)
+        return self.receive()
+
+    @property
+    def in_flight(self) -> int:
+        """Groups sent whose answer has not been received."""
+        return len(self._sent)
+
+    def send(self, batch: Sequence[Envelope]) -> None:
+        """Hand the child a non-empty batch to store in one statement (answer: :meth:`receive`)."""
+        if not self._sent and not self._proc.is_alive():  # died under an earlier group: restart
             self._conn.close()
             self._start()
+        columns = batch_columns(batch)
         try:
-            self._conn.send_bytes(_encode(batch_columns(batch)))
+            self._conn.send_bytes(_encode(columns))
         except OSError as exc:
             raise WriterError(f"the warehouse writer exited: {exc!r}") from None
+        self._sent.append(columns[0])
+
+    def receive(self) -> set[str]:
+        """The ids the oldest sent batch added (duplicates skipped)."""
+        ids = self._sent.popleft()
         reply = self._reply()
         if "error" in reply:
             raise WriterError(reply["error"])
         new = reply["new"]
-        return {e.event_id for e in batch} if new is None else set(new)
+        return set(ids) if new is None else set(new)
 
     def close(self) -> float | None:
         """Checkpoint and close the warehouse; the milliseconds that took (None if it died)."""
