@@ -25,13 +25,14 @@ import itertools
 import os
 import weakref
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from agentlytics.drops import Drops
 from agentlytics.facts import Fact, PluginStateChanged, ServerRequestAborted, TrackingContext
 from agentlytics.protocol.wire import Direction, Message, RequestId
+from agentlytics.vocabulary import RpcTransport
 
 from .edge import WireObserver
 
@@ -60,7 +61,7 @@ def _observer(ref: ObserverRef) -> WireObserver:
     token, connection_id, rpc_transport = ref
     observer = _LIVE.get(token)
     if observer is None:
-        observer = WireObserver(connection_id, Drops(), rpc_transport)  # type: ignore[arg-type]
+        observer = WireObserver(connection_id, Drops(), cast(RpcTransport, rpc_transport))
         observer.source = "library"
         _TOKENS[observer] = token
         _LIVE[token] = observer
