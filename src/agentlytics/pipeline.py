@@ -32,19 +32,27 @@ class Pipeline:
     def ingest(self, facts: Iterable[Fact | Deferred]) -> list[Envelope]:
         """Reduce and seal; a library call's deferred edge work is expanded into facts here."""
         out: list[Envelope] = []
-        reduce, seal = self.reducer.ingest, self.sealer.seal
-        for item in facts:
-            if isinstance(item, Deferred):  # library calls; facts from captures go straight on
-                for fact in item.expand():
-                    events = reduce(fact)
-                    if events:
-                        out += [seal(event) for event in events]
-                continue
-            events = reduce(item)
-            if events:
-                out += [seal(event) for event in events]
-        self.events += len(out)
+        self.ingest_into(facts, out)
         return out
+
+    def ingest_into(self, facts: Iterable[Fact | Deferred], out: list[Envelope]) -> None:
+        """:meth:`ingest` appending to ``out``: if a fact raises, what the facts before it made
+        is already there, and an iterator of facts stops just past the one that raised."""
+        start = len(out)
+        reduce, seal = self.reducer.ingest, self.sealer.seal
+        try:
+            for item in facts:
+                if isinstance(item, Deferred):  # library calls; facts from captures go straight on
+                    for fact in item.expand():
+                        events = reduce(fact)
+                        if events:
+                            out += [seal(event) for event in events]
+                    continue
+                events = reduce(item)
+                if events:
+                    out += [seal(event) for event in events]
+        finally:
+            self.events += len(out) - start
 
     def observe_line(self, observer: WireObserver, line: bytes) -> list[Envelope]:
         facts = observer.observe_line(line)

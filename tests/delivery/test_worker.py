@@ -264,3 +264,36 @@ def test_a_concurrent_sink_gets_requests_side_by_side_and_each_settles(tmp_path:
         (culprit, "HTTP 400: bad event"),
     }
     assert spool.counts() == {"pending": 0, "quarantined": 2}  # every delivered one acked
+
+
+def test_a_fact_the_reducer_fails_on_is_counted_and_its_neighbours_reduced_once(
+    tmp_path: Path,
+) -> None:
+    from agentlytics.pipeline import Pipeline
+
+    facts = flat_facts(6, seed=83)
+    bad = facts[len(facts) // 2]
+
+    def pipeline() -> Pipeline:
+        p = Pipeline()
+        reduce = p.reducer.ingest
+
+        def failing(fact: object) -> object:
+            if fact is bad:
+                raise RuntimeError("reducer bug")
+            return reduce(fact)  # type: ignore[arg-type]
+
+        p.reducer.ingest = failing  # type: ignore[method-assign]
+        return p
+
+    sink = Recording()
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, pipeline_factory=pipeline)
+    for fact in facts:  # all in one drain: the failure is in the middle of a reduce batch
+        delivery.submit(fact)
+    assert delivery.close(30)
+    # Exactly what the stream makes without the bad fact (which raised before touching the
+    # reducer): the facts before it are neither lost nor reduced twice.
+    want = expected([f for f in facts if f is not bad])
+    assert_delivered_in_order(sink.events, want)
+    assert sorted(e.body for e in sink.events) == sorted(e.body for e in want)
+    assert delivery.stats()["dropped"] == {"reducer_error:RuntimeError": 1}

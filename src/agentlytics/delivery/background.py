@@ -450,20 +450,19 @@ class BackgroundDelivery:
         pipeline = self._pipeline
         assert pipeline is not None
         self.reduced_facts += len(facts)
-        try:
-            return pipeline.ingest(facts)
-        except Exception:
-            # One bad fact must not take its neighbours with it: redo one by one (a fact that
-            # raised leaves no events; the reducer's own state is its concern) and count it.
-            out: list[Envelope] = []
-            for fact in facts:
-                try:
-                    out += pipeline.ingest((fact,))
-                except Exception as exc:
-                    with self._lock:
-                        self.dropped[f"reducer_error:{type(exc).__name__}"] += 1
-                        self.last_error = f"reducer failed on {type(fact).__name__}: {exc!r}"
-            return out
+        out: list[Envelope] = []
+        rest = iter(facts)
+        while True:
+            try:
+                pipeline.ingest_into(rest, out)
+                return out
+            except Exception as exc:
+                # One bad fact must not take its neighbours with it: the events of the facts
+                # before it are kept, it is counted (leaving no events; the reducer's state is
+                # its concern), and the rest go on from just past it. Nothing is reduced twice.
+                with self._lock:
+                    self.dropped[f"reducer_error:{type(exc).__name__}"] += 1
+                    self.last_error = f"reducer failed: {exc!r}"
 
     def _append(
         self, spool: Spool, events: list[Envelope], overflow_offset: int | None = None
