@@ -121,3 +121,37 @@ def test_groups_sent_ahead_are_answered_in_order_and_fail_together(tmp_path: Pat
 
     with Warehouse(tmp_path / "w.duckdb", read_only=True) as stored:
         assert stored.count() == len(events)
+
+
+def test_a_large_answer_and_a_large_next_group_do_not_deadlock(tmp_path: Path) -> None:
+    """The collector may be blocked sending the next group while the writer answers the one
+    before: an answer listing thousands of new ids once filled the pipe, and each side waited
+    for the other. Answers are now a bitmap of the batch, a few KB at most."""
+    import threading
+
+    from agentlytics.collector.writer import WarehouseProcess
+
+    events = expected(flat_facts(2_600, seed=84))
+    half = len(events) // 2
+    first, second = events[:half], events[half:]
+    assert len(second) > 5_000
+    writer = WarehouseProcess(str(tmp_path / "w.duckdb"))
+    answers: list[set[str]] = []
+
+    def pipelined() -> None:
+        writer.insert_new_ids(first)
+        writer.send(first + second)  # retried with new events: its answer names the new ones
+        writer.send(second + first)  # a large group sent while that answer is written
+        answers.append(writer.receive())
+        answers.append(writer.receive())
+
+    worker = threading.Thread(target=pipelined, daemon=True)
+    worker.start()
+    worker.join(30)
+    try:
+        assert not worker.is_alive(), "the collector and its writer deadlocked"
+        assert answers == [{e.event_id for e in second}, set()]
+    finally:
+        if worker.is_alive():
+            writer._proc.kill()
+        writer.close()

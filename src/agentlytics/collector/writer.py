@@ -8,9 +8,9 @@ turns on one core; with the writer in its own process they run side by side, on 
 The hand-off is one pipe message per group of requests: the five columns as MessagePack (ids,
 types, thread and turn ids, payload bytes — a copy, no per-event objects on the child's side
 but the Arrow arrays). The reply is ``None`` when every event was new (the common case), else
-the ids that were. The child ignores SIGINT/SIGTERM: it stops when the collector closes it (it
-then checkpoints and closes the file) or when the pipe breaks (the collector died; committed
-rows are safe in DuckDB's WAL).
+a bitmap of the ones that were. The child ignores SIGINT/SIGTERM: it stops when the collector
+closes it (it then checkpoints and closes the file) or when the pipe breaks (the collector died;
+committed rows are safe in DuckDB's WAL).
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def _serve(path: str, conn: Connection) -> None:
         if not data:
             break
         try:
-            new = warehouse.insert_columns(*_decode_columns(data))
-            reply: dict[str, Any] = {"new": new}
+            columns = _decode_columns(data)
+            new = warehouse.insert_columns(*columns)
+            reply: dict[str, Any] = {"new": None if new is None else _bitmap(columns[0], new)}
         except Exception as exc:
             reply = {"error": repr(exc)}
         conn.send_bytes(_encode(reply))
@@ -65,6 +66,18 @@ def _serve(path: str, conn: Connection) -> None:
     warehouse.close()
     with contextlib.suppress(OSError):  # nobody is listening any more
         conn.send_bytes(_encode({"closed": (time.perf_counter() - start) * 1000}))
+
+
+def _bitmap(event_ids: list[str], new: list[str]) -> bytes:
+    """Which events of a batch were new, a bit each: an answer stays a few KB however many ids
+    it covers, so the child never waits to write it (see :meth:`WarehouseProcess.send`)."""
+    fresh = set(new)
+    bits = bytearray((len(event_ids) + 7) // 8)
+    for i, event_id in enumerate(event_ids):
+        if event_id in fresh:
+            bits[i >> 3] |= 1 << (i & 7)
+            fresh.discard(event_id)  # a repeat within the batch is stored (and new) once
+    return bytes(bits)
 
 
 class WarehouseProcess:
@@ -114,7 +127,12 @@ class WarehouseProcess:
         return len(self._sent)
 
     def send(self, batch: Sequence[Envelope]) -> None:
-        """Hand the child a non-empty batch to store in one statement (answer: :meth:`receive`)."""
+        """Hand the child a non-empty batch to store in one statement (answer: :meth:`receive`).
+
+        This may block until the child reads it, which it does once it has written the answer
+        to the group before: answers are small (a bitmap), so that write never blocks in turn.
+        A list of new ids could fill the pipe, and each side would wait for the other.
+        """
         if not self._sent and not self._proc.is_alive():  # died under an earlier group: restart
             self._conn.close()
             self._start()
@@ -131,8 +149,10 @@ class WarehouseProcess:
         reply = self._reply()
         if "error" in reply:
             raise WriterError(reply["error"])
-        new = reply["new"]
-        return set(ids) if new is None else set(new)
+        bits = reply["new"]
+        if bits is None:
+            return set(ids)
+        return {event_id for i, event_id in enumerate(ids) if bits[i >> 3] >> (i & 7) & 1}
 
     def close(self) -> float | None:
         """Checkpoint and close the warehouse; the milliseconds that took (None if it died)."""
