@@ -51,6 +51,7 @@ import psutil  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from tests.collector_proc import TOKEN, Collector  # noqa: E402
+from tests.helpers import track_call  # noqa: E402
 from tests.streams import expected, flat_facts, rekeyed_lines  # noqa: E402
 
 from agentlytics.client import AnalyticsClient  # noqa: E402
@@ -59,7 +60,6 @@ from agentlytics.delivery.background import IN_FLIGHT, BackgroundDelivery  # noq
 from agentlytics.events.envelope import Envelope  # noqa: E402
 from agentlytics.facts import Fact  # noqa: E402
 from agentlytics.pipeline import Pipeline  # noqa: E402
-from agentlytics.protocol.wire import CLIENT_TO_SERVER, SERVER_TO_CLIENT  # noqa: E402
 from agentlytics.sinks.base import Sink  # noqa: E402
 from agentlytics.sinks.http import IDS_HEADER, PATH, HttpSink, encode_batch, gzip_bytes  # noqa: E402
 from agentlytics.warehouse.store import Warehouse  # noqa: E402
@@ -96,25 +96,6 @@ def bench_submit(fact_list: list[Fact], queue_size: int, spool: Path) -> tuple[f
 HostCall = tuple[int, str, tuple[Any, ...], dict[str, Any]]
 
 
-def _track_call(
-    direction: str, msg: dict[str, Any], ts: int
-) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    """The ``track_*`` call a host makes for one message it saw (payloads as parsed dicts)."""
-    method, rid, at = msg.get("method"), msg.get("id"), {"at_ms": ts}
-    if method is not None and rid is not None:
-        name = "track_request" if direction == CLIENT_TO_SERVER else "track_server_request"
-        return name, (method, msg.get("params")), {"request_id": rid, **at}
-    if method is not None:
-        if direction == SERVER_TO_CLIENT:
-            return "track_notification", (method, msg.get("params")), at
-        return "track_message", (direction, msg), at  # a client notification (initialized)
-    if direction == SERVER_TO_CLIENT:
-        if "error" in msg:
-            return "track_error_response", (rid, msg["error"]), at
-        return "track_response", (rid, msg.get("result")), at
-    return "track_server_response", (rid, msg.get("result")), {"error": msg.get("error"), **at}
-
-
 def host_calls(calls: int, seed: int = 9) -> list[HostCall]:
     """The captures' traffic (re-keyed copies, one client each) as a host reports it."""
     out: list[HostCall] = []
@@ -122,8 +103,7 @@ def host_calls(calls: int, seed: int = 9) -> list[HostCall]:
     while len(out) < calls:
         _, lines = rekeyed_lines(copy, seed)
         for line in lines:
-            record = json.loads(line)
-            out.append((copy, *_track_call(record["dir"], record["msg"], record["ts_ms"])))
+            out.append((copy, *track_call(json.loads(line))))
         copy += 1
     return out[:calls]
 

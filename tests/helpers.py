@@ -71,3 +71,23 @@ def replay_events_bytes(*captures: Path) -> list[bytes]:
 def replay_events(*captures: Path) -> list[dict[str, Any]]:
     """Events of replaying captures in-process, as plain JSON data."""
     return [json.loads(b) for b in replay_events_bytes(*captures)]
+
+
+def track_call(record: dict[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The ``track_*`` call a host makes for one capture record: (method name, args, kwargs),
+    payloads as parsed dicts. Used by the library tests and the delivery benchmark alike."""
+    msg, at = record["msg"], {"at_ms": record["ts_ms"]}
+    to_server = record["dir"] == "client_to_server"
+    method, rid = msg.get("method"), msg.get("id")
+    if method is not None and rid is not None:
+        name = "track_request" if to_server else "track_server_request"
+        return name, (method, msg.get("params")), {"request_id": rid, **at}
+    if method is not None:
+        if to_server:  # a client notification (``initialized``)
+            return "track_message", (record["dir"], msg), at
+        return "track_notification", (method, msg.get("params")), at
+    if to_server:
+        return "track_server_response", (rid, msg.get("result")), {"error": msg.get("error"), **at}
+    if "error" in msg:
+        return "track_error_response", (rid, msg["error"]), at
+    return "track_response", (rid, msg.get("result")), at

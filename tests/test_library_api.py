@@ -24,7 +24,7 @@ from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, PluginMetadata, TrackingContext
 from agentlytics.observe.skills import HostSkill, ResourceSkill, SkillInvocation, sha1_hex
 from expected import compaction_event_23, tui_client_json
-from helpers import ROOT, capture_path, cli_env, replay_events_bytes
+from helpers import ROOT, capture_path, cli_env, replay_events_bytes, track_call
 
 
 class Collect:
@@ -48,24 +48,8 @@ class Collect:
 def drive(client: AnalyticsClient, capture: Path) -> None:
     """Feed a capture's messages to the client the way a host program would see them."""
     for line in capture.read_text().splitlines():
-        record = json.loads(line)
-        msg, at = record["msg"], record["ts_ms"]
-        to_server = record["dir"] == "client_to_server"
-        method, rid = msg.get("method"), msg.get("id")
-        if method is not None and rid is not None:
-            if to_server:
-                client.track_request(method, msg.get("params"), request_id=rid, at_ms=at)
-            else:
-                client.track_server_request(method, msg.get("params"), request_id=rid, at_ms=at)
-        elif method is not None:
-            if not to_server:
-                client.track_notification(method, msg.get("params"), at_ms=at)
-        elif to_server:
-            client.track_server_response(rid, msg.get("result"), error=msg.get("error"), at_ms=at)
-        elif "error" in msg:
-            client.track_error_response(rid, msg["error"], at_ms=at)
-        else:
-            client.track_response(rid, msg.get("result"), at_ms=at)
+        name, args, kwargs = track_call(json.loads(line))
+        getattr(client, name)(*args, **kwargs)
 
 
 @pytest.mark.parametrize("name", ["hooks", "shell_accept", "goals", "compaction", "subagent"])

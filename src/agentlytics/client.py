@@ -199,10 +199,8 @@ class AnalyticsClient:
     def _custom(self, fact: Fact) -> None:
         if not self._active():
             return
-        tracking = getattr(fact, "tracking", None)
-        if type(tracking) is DeferredTracking or (
-            isinstance(fact, PluginStateChanged) and fact.product_client_id is None
-        ):
+        if hasattr(fact, "tracking") or isinstance(fact, PluginStateChanged):
+            # What the context leaves open is filled in where the fact is reduced (InContext).
             self._submit(InContext(self._observer, fact, self._product_client_id))
         else:
             self._submit(fact)
