@@ -48,6 +48,10 @@ from agentlytics.vocabulary import (
     SubmissionType,
 )
 
+#: Upstream's ``GUARDIAN_REVIEW_TIMEOUT`` (``codex-rs/core`` guardian, 90 s), which every
+#: ``GuardianReviewTrackContext`` gets as its ``review_timeout_ms``.
+GUARDIAN_REVIEW_TIMEOUT_MS = 90_000
+
 
 class Fact(msgspec.Struct, frozen=True):
     """Base of every fact."""
@@ -307,11 +311,11 @@ class GuardianReview(Fact, frozen=True):
     target_item_id: str | None
     approval_request_source: str | None
     reviewed_action: ReviewedAction
-    reviewed_action_truncated: bool | None
+    reviewed_action_truncated: bool
     decision: str
     terminal_status: str
     failure_reason: str | None
-    attempt_count: int | None
+    attempt_count: int
     risk_level: str | None
     user_authorization: str | None
     outcome: str | None
@@ -328,7 +332,8 @@ class GuardianReview(Fact, frozen=True):
     guardian_review_model_override: str | None = None
     guardian_model_provider_id: str | None = None
     had_prior_review_context: bool | None = None
-    review_timeout_ms: int | None = None
+    #: Upstream passes ``GUARDIAN_REVIEW_TIMEOUT`` (90 s) for every review.
+    review_timeout_ms: int = GUARDIAN_REVIEW_TIMEOUT_MS
     tool_call_count: int | None = None
     time_to_first_token_ms: int | None = None
     input_tokens: int | None = None
@@ -402,7 +407,12 @@ class GoalFact(Fact, frozen=True):
 
 
 class CompactionFact(Fact, frozen=True):
-    """Upstream's ``CodexCompactionEvent`` (spec §3.3). Fields the wire cannot give are None."""
+    """Upstream's ``CodexCompactionEvent`` (spec §3.3).
+
+    ``reason`` None means "upstream's reason for the trigger" (``user_requested`` for a manual
+    compaction, ``context_limit`` for an automatic one); the other defaults are upstream's
+    constants where it has one (strategy ``memento``) and its local implementation.
+    """
 
     thread_id: str
     turn_id: str
@@ -413,12 +423,12 @@ class CompactionFact(Fact, frozen=True):
     completed_at: int
     duration_ms: int | None = None
     reason: CompactionReason | None = None
-    implementation: CompactionImplementation | None = None
-    strategy: CompactionStrategy | None = None
+    implementation: CompactionImplementation = "responses"
+    strategy: CompactionStrategy = "memento"
     codex_error_kind: str | None = None
     codex_error_http_status_code: int | None = None
-    active_context_tokens_before: int | None = None
-    active_context_tokens_after: int | None = None
+    active_context_tokens_before: int = 0
+    active_context_tokens_after: int = 0
     retained_image_count: int | None = None
     compaction_summary_tokens: int | None = None
     cached_input_tokens: int | None = None

@@ -116,14 +116,14 @@ def test_compaction_capture() -> None:
         "parent_thread_id": None,
         "trigger": "manual",
         "reason": "user_requested",
-        "implementation": None,
+        "implementation": "responses",  # provider "mock": upstream's local compaction task
         "phase": "standalone_turn",
-        "strategy": None,
+        "strategy": "memento",  # the only strategy upstream's compaction tasks report
         "status": "completed",
         "codex_error_kind": None,
         "codex_error_http_status_code": None,
-        "active_context_tokens_before": None,
-        "active_context_tokens_after": None,
+        "active_context_tokens_before": 1242,  # seq 24 (before item/started): last.totalTokens
+        "active_context_tokens_after": 7788,  # seq 37 (before item/completed): recomputed
         "retained_image_count": None,
         "compaction_summary_tokens": None,
         "cached_input_tokens": None,

@@ -157,8 +157,8 @@ def test_auto_review_patch_requests_additional_permissions() -> None:
 @pytest.mark.parametrize(
     ("name", "action", "latency", "risk"),
     [
-        ("auto_review_allow", {"type": "unified_exec", "sandbox_permissions": None,
-                               "additional_permissions": None, "tty": None}, 42, "low"),
+        ("auto_review_allow", {"type": "unified_exec", "sandbox_permissions": "use_default",
+                               "additional_permissions": None, "tty": False}, 42, "low"),
         ("auto_review_patch", {"type": "apply_patch"}, 40, "low"),
     ],
 )  # fmt: skip
@@ -184,6 +184,77 @@ def test_guardian_review_events(name: str, action: dict[str, Any], latency: int,
         review["completed_at_ms"] // 1000,
     )
     assert g["completion_latency_ms"] == latency == review["duration_ms"]
+
+
+def test_guardian_review_exact_json() -> None:
+    """The whole ``codex_guardian_review`` of auto_review_allow, read off its seq 15/17 lines:
+    non-null fields the notifications do not carry hold upstream's own values
+    (``without_session()``: attempt 1, not truncated; ``GUARDIAN_REVIEW_TIMEOUT`` 90 s; a
+    command action's default sandbox permissions and no tty)."""
+    events = replay_events(capture_path("auto_review_allow"))
+    (g,) = [e for e in events if e["event_type"] == "codex_guardian_review"]
+    thread = "01a20716-81ea-75c0-a0c1-297917135299"
+    nulls = dict.fromkeys(
+        [
+            "guardian_thread_id", "guardian_session_kind", "guardian_model",
+            "guardian_reasoning_effort", "guardian_default_review_model_id",
+            "guardian_catalog_contains_auto_review", "guardian_review_model_overridden",
+            "guardian_review_model_override", "guardian_model_provider_id",
+            "had_prior_review_context",
+        ]
+    )  # fmt: skip
+    tokens = dict.fromkeys(
+        [
+            "input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens",
+            "reasoning_output_tokens", "total_tokens",
+        ]
+    )  # fmt: skip
+    assert g == {
+        "event_type": "codex_guardian_review",
+        "event_params": {
+            "session_id": thread,
+            "app_server_client": {
+                "product_client_id": "agentlytics-capture",
+                "client_name": "agentlytics-capture",
+                "client_version": "0.1.0",
+                "rpc_transport": "stdio",
+                "experimental_api_enabled": None,
+            },
+            "runtime": {
+                "codex_rs_version": "0.169.0",
+                "runtime_os": "linux",
+                "runtime_os_version": "12.0.0",
+                "runtime_arch": "x86_64",
+            },
+            "thread_id": thread,
+            "turn_id": "01a20716-8210-79d1-ae32-14761b6f99e5",
+            "review_id": "1d2d5bb0-90c8-4df6-ada1-db5a5b88930f",
+            "target_item_id": "call-guarded",
+            "approval_request_source": "main_turn",
+            "reviewed_action": {
+                "type": "unified_exec",  # action source unifiedExec
+                "sandbox_permissions": "use_default",
+                "additional_permissions": None,
+                "tty": False,
+            },
+            "reviewed_action_truncated": False,
+            "decision": "approved",
+            "terminal_status": "approved",
+            "failure_reason": None,
+            "attempt_count": 1,
+            "risk_level": "low",
+            "user_authorization": "unknown",
+            "outcome": "allow",
+            **nulls,
+            "review_timeout_ms": 90_000,
+            "tool_call_count": None,
+            "time_to_first_token_ms": None,
+            "completion_latency_ms": 42,  # completedAtMs 1795415245503 - startedAtMs …461
+            "started_at": 1795415245,
+            "completed_at": 1795415245,
+            **tokens,
+        },
+    }
 
 
 def test_report_reviews_section(tmp_path: Path) -> None:

@@ -275,7 +275,7 @@ def compaction_item(kind: str, turn_id: str, item: str = "c-1", at: int = 10_000
     return line(S2C, {"method": f"item/{kind}", "params": params})
 
 
-def token_update(turn_id: str) -> bytes:
+def token_update(turn_id: str, last_total: int | None = None) -> bytes:
     total = {
         "totalTokens": 10,
         "inputTokens": 8,
@@ -284,6 +284,7 @@ def token_update(turn_id: str) -> bytes:
         "outputTokens": 2,
         "reasoningOutputTokens": 0,
     }
+    last = total if last_total is None else {**total, "totalTokens": last_total}
     return line(
         S2C,
         {
@@ -291,7 +292,7 @@ def token_update(turn_id: str) -> bytes:
             "params": {
                 "threadId": T,
                 "turnId": turn_id,
-                "tokenUsage": {"total": total, "last": total},
+                "tokenUsage": {"total": total, "last": last},
             },
         },
     )
@@ -319,10 +320,37 @@ def test_auto_compaction_phase_is_pre_turn_before_any_model_response_then_mid_tu
         "auto",
         "pre_turn",
         "completed",
-        None,
+        "context_limit",
     )
     assert (pre.started_at, pre.completed_at, pre.duration_ms) == (10, 10, 250)
     assert (mid.phase, mid.duration_ms) == ("mid_turn", 100)
+    # provider "openai": upstream compacts remotely; no usage before the first compaction → 0
+    assert (pre.implementation, pre.strategy) == ("responses_compact", "memento")
+    assert (pre.active_context_tokens_before, pre.active_context_tokens_after) == (0, 0)
+    assert (mid.active_context_tokens_before, mid.active_context_tokens_after) == (10, 10)
+
+
+def test_compaction_context_tokens_are_the_last_usage_before_and_after() -> None:
+    """Before = ``tokenUsage.last.totalTokens`` when the item starts; after = the last one
+    reported by its completion (Codex recomputes the usage of the compacted history)."""
+    obs = WireObserver(0)
+    started_thread(obs)
+    facts = feed(
+        obs,
+        turn("started", "turn-a", "inProgress"),
+        token_update("turn-a", last_total=120_000),
+        compaction_item("started", "turn-a", "c-1", 10_000),
+        token_update("turn-a", last_total=130_000),  # the compaction request's own usage
+        token_update("turn-a", last_total=18_000),  # recomputed after the history is replaced
+        compaction_item("completed", "turn-a", "c-1", 10_250),
+        turn("completed", "turn-a"),
+    )
+    (fact,) = compactions(facts)
+    assert (fact.active_context_tokens_before, fact.active_context_tokens_after) == (
+        120_000,
+        18_000,
+    )
+    assert (fact.trigger, fact.phase, fact.reason) == ("auto", "mid_turn", "context_limit")
 
 
 def test_manual_compaction_failing_in_its_turn() -> None:

@@ -275,7 +275,7 @@ def test_guardian_actions_map_to_v_main_variants() -> None:
     cases = [
         (
             {"type": "command", "source": "shell", "command": "x", "cwd": "/"},
-            ev.ShellAction(None, None),
+            ev.ShellAction("use_default", None),
         ),
         (
             {"type": "execve", "source": "unifiedExec", "program": "git", "argv": [], "cwd": "/"},

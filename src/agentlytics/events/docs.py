@@ -47,16 +47,16 @@ SOURCES: dict[str, str] = {
 }
 
 DEVIATIONS = """\
-## Deviations from the spec, and our extension
+## Non-null fields, the one deviation, and our extension
 
-We emit V-main shapes (spec README). Where the wire has no source for a value the spec marks
-non-null, the field is nullable here and null when unknown; nothing is invented.
+We emit V-main shapes (spec README). **A field the spec marks non-null is never null.** Where
+the wire carries the value it is derived from the wire; where it does not, the value is the
+one upstream itself uses when it lacks the information (`docs/facts.md` lists every
+derivation with its source in upstream's code).
 
 | event | field | spec | here | why |
 |---|---|---|---|---|
-| `codex_turn_event` | `before_first_sampling_ms` … `sampling_retry_count` (8 profile fields) | u64/u32, non-null | nullable | decision 3: no profile fact on the wire; a turn event is emitted without one |
-| `codex_compaction_event` | `reason`, `implementation`, `strategy`, `active_context_tokens_before`, `active_context_tokens_after` | non-null | nullable | the wire carries no compaction reason, implementation, strategy or context size |
-| `codex_guardian_review` | `approval_request_source`, `reviewed_action_truncated`, `attempt_count`, `review_timeout_ms`; `sandbox_permissions` and `tty` of shell / unified-exec actions | non-null | nullable | the auto-review notifications do not carry them |
+| `codex_turn_event` | `before_first_sampling_ms` … `sampling_retry_count` (8 profile fields) | u64/u32, non-null | nullable | decision 3: no profile fact on the wire and no upstream default; a turn event is emitted without one |
 | `codex_review_event` | `command_source` | — | **extension**, last field: `"shell"` \\| `"unified_exec"` \\| `"user_shell"` \\| null | decision 7: tell shell from unified exec in review analytics |
 | every event | unknown keys | — | rejected by `decode_event` | we own both ends of this wire |
 

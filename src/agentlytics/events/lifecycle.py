@@ -111,8 +111,9 @@ class GoalEvent(EventParams):
 class CompactionEvent(EventParams):
     """``codex_compaction_event`` (§4.8).
 
-    Deviation: ``reason``, ``implementation``, ``strategy`` and the two context token counts
-    are nullable — the wire has no source for them (docs/events.md).
+    ``reason``, ``implementation``, ``strategy`` and the two context token counts are
+    non-null as upstream declares them: derived from the wire, else upstream's own value
+    (docs/facts.md).
     """
 
     EVENT_TYPE: ClassVar[str] = "codex_compaction_event"
@@ -126,15 +127,15 @@ class CompactionEvent(EventParams):
     subagent_source: str | None
     parent_thread_id: str | None
     trigger: CompactionTrigger
-    reason: CompactionReason | None
-    implementation: CompactionImplementation | None
+    reason: CompactionReason
+    implementation: CompactionImplementation
     phase: CompactionPhase
-    strategy: CompactionStrategy | None
+    strategy: CompactionStrategy
     status: CompactionStatus
     codex_error_kind: str | None
     codex_error_http_status_code: U64 | None
-    active_context_tokens_before: int | None
-    active_context_tokens_after: int | None
+    active_context_tokens_before: int
+    active_context_tokens_after: int
     retained_image_count: U64 | None
     compaction_summary_tokens: int | None
     cached_input_tokens: int | None

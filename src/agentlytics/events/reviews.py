@@ -61,14 +61,14 @@ class _Action(SubObject, tag_field="type"):
 
 
 class ShellAction(_Action, tag="shell"):
-    sandbox_permissions: SandboxPermissions | None
+    sandbox_permissions: SandboxPermissions
     additional_permissions: Any
 
 
 class UnifiedExecAction(_Action, tag="unified_exec"):
-    sandbox_permissions: SandboxPermissions | None
+    sandbox_permissions: SandboxPermissions
     additional_permissions: Any
-    tty: bool | None
+    tty: bool
 
 
 class ExecveAction(_Action, tag="execve"):
@@ -112,9 +112,8 @@ ReviewedAction = (
 class GuardianReviewEvent(EventParams):
     """``codex_guardian_review``: session, client and runtime, then the review's own fields.
 
-    Deviation: ``approval_request_source``, ``reviewed_action_truncated``, ``attempt_count``,
-    ``review_timeout_ms`` (and an action's ``sandbox_permissions``/``tty``) are nullable — the
-    auto-review notifications do not carry them (docs/events.md).
+    Every field upstream declares non-null is non-null here; where the auto-review
+    notifications are silent the value is upstream's own default (docs/facts.md).
     """
 
     EVENT_TYPE: ClassVar[str] = "codex_guardian_review"
@@ -126,15 +125,15 @@ class GuardianReviewEvent(EventParams):
     turn_id: str
     review_id: str
     target_item_id: str | None
-    approval_request_source: Literal["main_turn", "delegated_subagent"] | None
+    approval_request_source: Literal["main_turn", "delegated_subagent"]
     reviewed_action: ReviewedAction
-    reviewed_action_truncated: bool | None
+    reviewed_action_truncated: bool
     decision: Literal["approved", "denied", "aborted"]
     terminal_status: Literal["approved", "denied", "aborted", "timed_out", "failed_closed"]
     failure_reason: (
         Literal["timeout", "cancelled", "prompt_build_error", "session_error", "parse_error"] | None
     )
-    attempt_count: int | None
+    attempt_count: int
     risk_level: str | None
     user_authorization: str | None
     outcome: str | None
@@ -148,7 +147,7 @@ class GuardianReviewEvent(EventParams):
     guardian_review_model_override: str | None
     guardian_model_provider_id: str | None
     had_prior_review_context: bool | None
-    review_timeout_ms: U64 | None
+    review_timeout_ms: U64
     tool_call_count: U64 | None
     time_to_first_token_ms: U64 | None
     completion_latency_ms: U64 | None

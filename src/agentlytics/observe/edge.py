@@ -518,7 +518,7 @@ class WireObserver:
 
     def _token_usage(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.ThreadTokenUsageUpdatedNotification)
-        self.synth.token_usage(n.thread_id, n.turn_id, n.token_usage.total)
+        self.synth.token_usage(n.thread_id, n.turn_id, n.token_usage.total, n.token_usage.last)
         return []
 
     def _settings(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:

@@ -32,6 +32,7 @@ from agentlytics.observe.edge import WireObserver, _Pending
 from agentlytics.observe.synthesize import codex_error_kind
 from agentlytics.protocol import types as t
 from agentlytics.vocabulary import (
+    CompactionImplementation,
     CompactionPhase,
     CompactionStatus,
     CompactionTrigger,
@@ -132,6 +133,8 @@ class CompactionRun:
     trigger: CompactionTrigger
     phase: CompactionPhase
     started_at_ms: int
+    #: The thread's context size when the compaction began (upstream's ``begin``).
+    context_tokens_before: int = 0
 
 
 class LifecycleEdge:
@@ -425,7 +428,35 @@ def _phase(
     return "auto", "mid_turn" if sampled else "pre_turn"
 
 
+#: Model providers whose compactions upstream runs remotely (``supports_remote_compaction`` is
+#: ``is_openai()``): ``compact_remote.rs`` tags them ``ResponsesCompact``, the local task
+#: ``Responses``.
+_REMOTE_COMPACTION_PROVIDERS = frozenset({"openai"})
+
+
+def _context(observer: WireObserver, thread_id: str) -> tuple[int, CompactionImplementation]:
+    """The thread's current context size and the compaction implementation its provider gets."""
+    view = observer.synth.threads.get(thread_id)
+    if view is None:
+        return 0, "responses"
+    remote = view.model_provider in _REMOTE_COMPACTION_PROVIDERS
+    return view.context_tokens, "responses_compact" if remote else "responses"
+
+
+def _run(
+    observer: WireObserver,
+    thread_id: str,
+    turn_id: str,
+    trigger: CompactionTrigger,
+    phase: CompactionPhase,
+    started_at_ms: int,
+) -> CompactionRun:
+    before, _ = _context(observer, thread_id)
+    return CompactionRun(thread_id, turn_id, trigger, phase, started_at_ms, before)
+
+
 def _fact(
+    observer: WireObserver,
     run: CompactionRun,
     status: CompactionStatus,
     completed_at_ms: int | None,
@@ -439,6 +470,7 @@ def _fact(
     )
     if completed_at_s is None:
         completed_at_s = completed_at_ms // 1000 if completed_at_ms is not None else 0
+    after, implementation = _context(observer, run.thread_id)
     return CompactionFact(
         thread_id=run.thread_id,
         turn_id=run.turn_id,
@@ -448,9 +480,13 @@ def _fact(
         started_at=max(run.started_at_ms // 1000, 0),
         completed_at=max(completed_at_s, 0),
         duration_ms=duration,
-        reason="user_requested" if run.trigger == "manual" else None,
+        reason="user_requested" if run.trigger == "manual" else "context_limit",
+        implementation=implementation,
+        strategy="memento",
         codex_error_kind=error[0] if error else None,
         codex_error_http_status_code=error[1] if error else None,
+        active_context_tokens_before=run.context_tokens_before,
+        active_context_tokens_after=after,
     )
 
 
@@ -465,17 +501,22 @@ def _item(observer: WireObserver, n: t.ItemNotification, completed: bool, ts_ms:
     if not completed:
         trigger, phase = _phase(observer, state, n.thread_id, n.turn_id)
         started = n.started_at_ms if n.started_at_ms is not None else item.started_at_ms
-        state.open_compactions[key] = CompactionRun(
-            n.thread_id, n.turn_id, trigger, phase, started if started is not None else ts_ms
+        state.open_compactions[key] = _run(
+            observer,
+            n.thread_id,
+            n.turn_id,
+            trigger,
+            phase,
+            started if started is not None else ts_ms,
         )
         return []
     run = state.open_compactions.pop(key, None)
     if run is None:  # completion without an observed start: the item carries its start time
         trigger, phase = _phase(observer, state, n.thread_id, n.turn_id)
         started = item.started_at_ms if item.started_at_ms is not None else ts_ms
-        run = CompactionRun(n.thread_id, n.turn_id, trigger, phase, started)
+        run = _run(observer, n.thread_id, n.turn_id, trigger, phase, started)
     done = n.completed_at_ms if n.completed_at_ms is not None else item.completed_at_ms
-    return [_fact(run, "completed", done if done is not None else ts_ms)]
+    return [_fact(observer, run, "completed", done if done is not None else ts_ms)]
 
 
 _TURN_FAILURE: dict[str | None, CompactionStatus] = {"interrupted": "interrupted"}
@@ -491,12 +532,12 @@ def _turn_completed(observer: WireObserver, thread_id: str, turn: t.Turn, ts_ms:
     completed_s = turn.completed_at if turn.completed_at is not None else ts_ms // 1000
     for key in [k for k in state.open_compactions if k[0] == thread_id and k[1] == turn.id]:
         run = state.open_compactions.pop(key)
-        facts.append(_fact(run, status, None, completed_s, error))
+        facts.append(_fact(observer, run, status, None, completed_s, error))
     saw_item = state.compact_turns.pop(turn.id, None)
     if saw_item is False and turn.status in ("failed", "interrupted"):
         started_s = turn.started_at if turn.started_at is not None else completed_s
-        run = CompactionRun(thread_id, turn.id, "manual", "standalone_turn", started_s * 1000)
-        fact = _fact(run, status, None, completed_s, error)
+        run = _run(observer, thread_id, turn.id, "manual", "standalone_turn", started_s * 1000)
+        fact = _fact(observer, run, status, None, completed_s, error)
         ms = turn.duration_ms
         duration = ms if ms is not None and ms >= 0 else None
         facts.append(msgspec.structs.replace(fact, duration_ms=duration))

@@ -206,8 +206,8 @@ def reviewed_action(action: t.GuardianAction) -> ev.ReviewedAction | None:
     """
     if isinstance(action, t.GuardianCommandAction):
         if action.source == "unifiedExec":
-            return ev.UnifiedExecAction(None, None, None)
-        return ev.ShellAction(None, None)
+            return ev.UnifiedExecAction("use_default", None, False)
+        return ev.ShellAction("use_default", None)
     if isinstance(action, t.GuardianExecveAction):
         if action.source == "unifiedExec":
             return ev.ExecveAction("unified_exec", action.program, None)
@@ -255,8 +255,9 @@ def _guardian_completed(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: 
 def _guardian_fact(
     observer: WireObserver, n: t.ItemGuardianApprovalReviewCompletedNotification
 ) -> GuardianReview | None:
-    """Core's guardian analytics, rebuilt from the completed notification (fields the wire
-    cannot give are None; docs/reviews.md lists each)."""
+    """Core's guardian analytics, rebuilt from the completed notification. Where the wire is
+    silent the values are those of upstream's ``GuardianReviewAnalyticsResult::without_session``
+    (attempt 1, action not truncated) and its 90 s timeout (docs/facts.md lists each)."""
     result = _GUARDIAN_RESULT.get(n.review.status)
     if result is None:
         observer._drop("guardian review: unknown status", n.review.status)
@@ -278,11 +279,11 @@ def _guardian_fact(
         target_item_id=n.target_item_id,
         approval_request_source=None,
         reviewed_action=action,
-        reviewed_action_truncated=None,
+        reviewed_action_truncated=False,
         decision=decision,
         terminal_status=terminal,
         failure_reason=failure,
-        attempt_count=None,
+        attempt_count=1,
         risk_level=n.review.risk_level,
         user_authorization=n.review.user_authorization,
         outcome=outcome,

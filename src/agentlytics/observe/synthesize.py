@@ -150,6 +150,9 @@ class ThreadView:
     collaboration_mode: CollaborationMode = "default"
     turns_started: int = 0
     total: TokenUsageBreakdown | None = None
+    #: Tokens in the model's context as Codex last reported them (``tokenUsage.last``'s
+    #: total: upstream's ``get_total_token_usage`` before local estimates); 0 before any.
+    context_tokens: int = 0
     pending_images: int = 0
     active: dict[str, ActiveTurn] = field(default_factory=dict)
 
@@ -303,11 +306,19 @@ class Synthesizer:
             repo_hash=self.repo_hash(view.cwd) if view.cwd else None,
         )
 
-    def token_usage(self, thread_id: str, turn_id: str | None, total: TokenUsageBreakdown) -> None:
+    def token_usage(
+        self,
+        thread_id: str,
+        turn_id: str | None,
+        total: TokenUsageBreakdown,
+        last: TokenUsageBreakdown | None = None,
+    ) -> None:
         view = self.threads.get(thread_id)
         if view is None:
             return
         view.total = total
+        if last is not None:
+            view.context_tokens = last.total_tokens
         active = view.active.get(turn_id) if turn_id is not None else None
         if active is not None:
             active.last_total = total

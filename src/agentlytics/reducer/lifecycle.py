@@ -15,6 +15,7 @@ from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, Th
 from agentlytics.facts import CompactionFact, GoalFact, HookRunFact, ThreadArchived
 from agentlytics.reducer.core import register
 from agentlytics.reducer.state import ReducerState
+from agentlytics.vocabulary import CompactionReason, CompactionTrigger
 
 
 def on_hook_run(state: ReducerState, fact: HookRunFact) -> list[TrackEvent]:
@@ -70,6 +71,14 @@ def on_goal(state: ReducerState, fact: GoalFact) -> list[TrackEvent]:
     ]
 
 
+#: Upstream's reason per trigger: ``run_compact_task`` passes ``UserRequested``, the automatic
+#: pre-/mid-turn compactions ``ContextLimit`` (``codex-rs/core`` compact.rs, session/turn.rs).
+_REASON: dict[CompactionTrigger, CompactionReason] = {
+    "manual": "user_requested",
+    "auto": "context_limit",
+}
+
+
 def on_compaction(state: ReducerState, fact: CompactionFact) -> list[TrackEvent]:
     context = state.thread_context(fact.thread_id, "compaction")
     if context is None:
@@ -87,7 +96,7 @@ def on_compaction(state: ReducerState, fact: CompactionFact) -> list[TrackEvent]
                 subagent_source=meta.subagent_source,
                 parent_thread_id=meta.parent_thread_id,
                 trigger=fact.trigger,
-                reason=fact.reason,
+                reason=fact.reason or _REASON[fact.trigger],
                 implementation=fact.implementation,
                 phase=fact.phase,
                 strategy=fact.strategy,
