@@ -14,11 +14,13 @@ import msgspec
 
 from agentlytics.delivery.api import Delivery
 from agentlytics.events.envelope import Envelope
+from agentlytics.observe.meta import ThreadRepoTracker, wire_thread_cwd
 from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol.wire import message_decoder
 from agentlytics.sinks.base import Sink
 from agentlytics.vocabulary import RpcTransport
+from agentlytics.warehouse.projects import ProjectSink
 
 #: How long the tap waits at exit for the collector before leaving events in the spool.
 DELIVERY_EXIT_TIMEOUT_S = 10.0
@@ -44,6 +46,9 @@ class LiveObserver:
         self.sinks = list(sinks)
         self.delivery = delivery
         self.sink_errors = 0
+        #: The repo of each thread's cwd, looked up as the recorder does (so the live events
+        #: and a later replay of the recording agree) and kept in ``thread_projects``.
+        self.repos = ThreadRepoTracker()
 
     def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
         self.wire.lineno += 1
@@ -57,6 +62,8 @@ class LiveObserver:
             else:
                 self.wire._drop("malformed line", str(err))
             return
+        if direction == "server_to_client":
+            self._learn_repo(line)
         facts = self.wire.observe_message(direction, msg, ts_ms)
         if facts:
             if self.delivery is not None:
@@ -64,6 +71,19 @@ class LiveObserver:
                     self.delivery.submit(fact)
             if self.sinks:
                 self._write(self.pipeline.ingest(facts))
+
+    def _learn_repo(self, line: bytes) -> None:
+        learned = wire_thread_cwd(line)
+        meta = self.repos.learn(*learned) if learned is not None else None
+        if meta is None:
+            return
+        self.wire.synth.recorded_repo(meta)
+        for sink in self.sinks:
+            if isinstance(sink, ProjectSink):
+                try:
+                    sink.write_thread_projects([meta])
+                except Exception:  # like an event write: never stop the relay
+                    self.sink_errors += 1
 
     def close(self) -> None:
         closing = self.wire.close()

@@ -11,6 +11,7 @@ from agentlytics.events.envelope import Envelope
 from agentlytics.observe.capture import open_capture
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
+from agentlytics.warehouse.projects import ProjectSink
 
 #: Events are handed to sinks in batches of this many (one DuckDB insert per batch).
 BATCH = 2_000
@@ -25,6 +26,10 @@ class ReplayResult:
     drops: Drops = field(default_factory=Drops)
     reducer_drops: dict[str, int] = field(default_factory=dict)
     evictions: dict[str, int] = field(default_factory=dict)
+    #: Threads by where their repo hash came from: ``capture`` metadata or ``local git``.
+    repo_sources: dict[str, int] = field(default_factory=dict)
+    #: Threads with a recorded repo (``thread_repo`` metadata lines), over all captures.
+    thread_repos: int = 0
 
 
 def replay(
@@ -58,6 +63,14 @@ def replay(
                             flush()
         result.lines += observer.lineno
         pending += pipeline.close(observer)
+        for source in observer.synth.repo_sources.values():
+            result.repo_sources[source] = result.repo_sources.get(source, 0) + 1
+        repos = list(observer.synth.recorded_repos.values())
+        if repos:
+            result.thread_repos += len(repos)
+            for sink in sinks:
+                if isinstance(sink, ProjectSink):
+                    sink.write_thread_projects(repos)
         result.files += 1
         if on_file_done is not None:
             on_file_done(capture)
@@ -67,3 +80,18 @@ def replay(
     result.reducer_drops = dict(state.drops)
     result.evictions = dict(state.evictions)
     return result
+
+
+def repo_source_line(result: ReplayResult) -> str:
+    """One report line: how many threads' repo hashes the captures recorded, and how many had
+    to be looked up in this machine's git (which another machine may answer differently)."""
+    recorded = result.repo_sources.get("capture", 0)
+    local = result.repo_sources.get("local git", 0)
+    if not recorded and not local:
+        return ""
+    parts = []
+    if recorded:
+        parts.append(f"{recorded} thread(s) from the capture's metadata")
+    if local:
+        parts.append(f"{local} thread(s) from this machine's git remote (no metadata recorded)")
+    return "Repo hashes: " + "; ".join(parts) + "."

@@ -44,11 +44,13 @@ from agentlytics.protocol.methods import (
 )
 from agentlytics.protocol.wire import (
     CLIENT_TO_SERVER,
+    META,
     SERVER_TO_CLIENT,
     Direction,
     JsonRpcError,
     Message,
     RequestId,
+    decode_meta,
     line_decoder,
 )
 from agentlytics.vocabulary import RpcTransport, SteerRejectionReason
@@ -268,6 +270,8 @@ class WireObserver:
             if line.strip():
                 self._drop("malformed line", str(err))
             return []
+        if record.dir == META:  # recorder metadata: consumed, neither a message nor a drop
+            return self._meta(record.meta)
         msg = record.msg
         if msg is None:
             self._drop("relay line that is not a JSON object", (record.raw or "")[:80])
@@ -285,6 +289,16 @@ class WireObserver:
                 self._drop("unknown server notification method", method)
             return []
         return self.observe_message(record.dir, msg, record.ts_ms)
+
+    def _meta(self, raw: msgspec.Raw) -> list[Fact]:
+        try:
+            meta = decode_meta(raw) if raw else None
+        except msgspec.DecodeError as err:
+            self._drop("malformed metadata line", str(err))
+            return []
+        if meta is not None:
+            self.synth.recorded_repo(meta)
+        return []
 
     def observe_message(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
         self.messages += 1

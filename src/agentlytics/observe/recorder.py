@@ -13,7 +13,9 @@ object. Anything else that crossed the wire is recorded too, so that nothing is 
   ``{"seq": n, "ts_ms": t, "dir": d, "raw": "<the text>"}``;
 * a line that is not valid UTF-8 → ``{"seq": n, "ts_ms": t, "dir": d, "raw_base64": "..."}``.
 
-Readers of captures skip (and count) records without ``msg``.
+Readers of captures skip (and count) records without ``msg`` — except metadata lines
+(``"dir": "meta"``, :mod:`agentlytics.observe.meta`), which the recorder writes after the line
+that told it a thread's working directory, and readers consume without counting.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import msgspec
 
+from agentlytics.observe.meta import ThreadRepoTracker, meta_record, wire_thread_cwd
 from agentlytics.observe.tap import Closable, Direction, Observer
 
 _DIRS: dict[str, bytes] = {
@@ -59,11 +62,13 @@ class CaptureRecorder:
     The parent directory is created when missing (e.g. ``~/.local/share/agentlytics/captures``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, thread_repos: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fh = path.open("wb")
         self._seq = 0
+        #: Writes a ``thread_repo`` metadata line per thread whose cwd a server line names.
+        self._repos = ThreadRepoTracker() if thread_repos else None
 
     @property
     def records(self) -> int:
@@ -72,8 +77,14 @@ class CaptureRecorder:
 
     def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
         self._fh.write(capture_record(self._seq, direction, line, ts_ms))
-        self._fh.flush()
         self._seq += 1
+        if self._repos is not None and direction == "server_to_client":
+            learned = wire_thread_cwd(line)
+            meta = self._repos.learn(*learned) if learned is not None else None
+            if meta is not None:
+                self._fh.write(meta_record(self._seq, ts_ms, meta))
+                self._seq += 1
+        self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from agentlytics.bounded import BoundedMap
 from agentlytics.drops import Drops
@@ -45,7 +45,10 @@ from agentlytics.protocol.types import (
     TurnStartParams,
     count_images,
 )
+from agentlytics.protocol.wire import ThreadRepo
 from agentlytics.vocabulary import CollaborationMode, SandboxPolicyName
+
+RepoSource = Literal["capture", "local git"]
 
 MAX_THREADS = 50_000
 
@@ -186,6 +189,15 @@ class Synthesizer:
         self.runtime: RuntimeMetadata | None = None
         #: ``initialize`` result ``codexHome``: where user-level config (and hooks) live.
         self.codex_home: str | None = None
+        #: Threads whose repo the capture recorded (``dir: meta`` lines), in arrival order.
+        self.recorded_repos: BoundedMap[str, ThreadRepo] = BoundedMap(
+            "edge recorded repos", MAX_THREADS
+        )
+        #: thread → where its turns' repo hash came from: ``capture`` (a metadata line) or
+        #: ``local git`` (this machine's ``git remote`` of the thread's cwd).
+        self.repo_sources: BoundedMap[str, RepoSource] = BoundedMap(
+            "edge repo sources", MAX_THREADS
+        )
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -264,6 +276,20 @@ class Synthesizer:
         if settings.cwd:
             view.cwd = settings.cwd
 
+    def recorded_repo(self, meta: ThreadRepo) -> None:
+        """A capture metadata line: the recording machine's repo for a thread wins over ours."""
+        self.recorded_repos[meta.thread_id] = meta
+
+    def _repo_hash(self, thread_id: str, cwd: str | None) -> str | None:
+        recorded = self.recorded_repos.get(thread_id)
+        if recorded is not None:
+            self.repo_sources[thread_id] = "capture"
+            return recorded.repo_hash
+        if not cwd:
+            return None
+        self.repo_sources[thread_id] = "local git"
+        return self.repo_hash(cwd)
+
     # --- turns ------------------------------------------------------------------------------
 
     def turn_started(self, thread_id: str, turn: Turn) -> list[Fact]:
@@ -303,7 +329,7 @@ class Synthesizer:
             workspace_kind=None,
             is_first_turn=first,
             cwd=view.cwd,
-            repo_hash=self.repo_hash(view.cwd) if view.cwd else None,
+            repo_hash=self._repo_hash(thread_id, view.cwd),
         )
 
     def token_usage(

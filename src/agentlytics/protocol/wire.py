@@ -30,18 +30,51 @@ class Message(msgspec.Struct, gc=False):
     error: msgspec.Raw = msgspec.Raw()
 
 
+class ThreadRepo(msgspec.Struct, frozen=True):
+    """``meta`` of a ``thread_repo`` capture metadata line (``agentlytics.observe.meta``):
+    the repo of a thread's working directory, as the recording machine saw it."""
+
+    kind: Literal["thread_repo"]
+    thread_id: str
+    repo_hash: str | None
+    repo_name: str | None
+    branch: str | None
+
+
+META: Literal["meta"] = "meta"
+
+
 class CaptureLine(msgspec.Struct):
     """One line of a capture file: ``{"seq", "ts_ms", "dir", "msg"}``.
 
     ``raw`` holds the text of a relayed line that was not a JSON object (the tap records it so
-    nothing is lost); such lines carry no ``msg``.
+    nothing is lost); such lines carry no ``msg``. A metadata line (``dir`` ``meta``) carries
+    ``meta`` instead.
     """
 
     ts_ms: int
-    dir: Direction
+    dir: Direction | Literal["meta"]
     msg: Message | None = None
     seq: int | None = None
     raw: str | None = None
+    #: Left undecoded: :func:`decode_meta` reads the kinds this version knows.
+    meta: msgspec.Raw = msgspec.Raw()
+
+
+class _MetaKind(msgspec.Struct):
+    kind: str = ""
+
+
+_meta_kind = msgspec.json.Decoder(_MetaKind)
+_thread_repo = msgspec.json.Decoder(ThreadRepo)
+
+
+def decode_meta(raw: msgspec.Raw) -> ThreadRepo | None:
+    """A metadata line's ``meta``: a :class:`ThreadRepo`, or None for a kind newer than this
+    reader (skipped, like an unknown field). Raises ``msgspec.DecodeError`` when malformed."""
+    if _meta_kind.decode(raw).kind != "thread_repo":
+        return None
+    return _thread_repo.decode(raw)
 
 
 class JsonRpcError(msgspec.Struct):
