@@ -23,6 +23,24 @@ def all_captures() -> list[Path]:
     return sorted(CAPTURES.glob("*.jsonl"))
 
 
+#: Captures of later Codex releases, recorded from the same scenarios (``captures`` is 0.169.0).
+LATER_CAPTURES = {"0.171.0": DATA / "captures-0.171.0"}
+
+
+def versioned_captures() -> list[Path]:
+    """Every recorded capture of every Codex version kept in the repository."""
+    later = [p for d in LATER_CAPTURES.values() for p in sorted(d.glob("*.jsonl"))]
+    return all_captures() + later
+
+
+def capture_version(capture: Path) -> str:
+    """The Codex release a capture of the repository's test data was recorded with."""
+    for version, folder in LATER_CAPTURES.items():
+        if capture.parent == folder:
+            return version
+    return "0.169.0"
+
+
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")

@@ -1,4 +1,6 @@
-"""The real Codex app-server (0.169.0, installed from npm) driven through ``agentlytics tap``.
+"""The real Codex app-server (0.171.0, installed from npm) driven through ``agentlytics tap``.
+
+One test also runs 0.169.0, the release the first captures were recorded with.
 
 Each test runs a scripted session (fake model on 127.0.0.1, isolated CODEX_HOME, one-commit git
 repo) through ``python -m agentlytics tap --record cap.jsonl -- codex app-server`` and checks
@@ -19,7 +21,7 @@ import pytest
 from tests.helpers import replay_events_bytes
 
 from agentlytics.fingerprints.audit import KnownSecrets, audit_events
-from support.codex import CodexUnavailable, codex_bin
+from support.codex import CODEX_VERSION, PREVIOUS_CODEX_VERSION, CodexUnavailable, codex_bin
 from support.scenarios import SCENARIOS, ScenarioRun, run_scenario
 
 pytestmark = pytest.mark.codex
@@ -33,22 +35,26 @@ def live_events_path(capture: Path) -> Path:
     return capture.with_suffix(".events.jsonl")
 
 
-@pytest.fixture(scope="module")
-def codex() -> str:
+def _codex(version: str) -> str:
     try:
-        return codex_bin()
+        return codex_bin(version)
     except CodexUnavailable as exc:
         pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="module")
+def codex() -> str:
+    return _codex(CODEX_VERSION)
+
+
 @pytest.fixture
-def run(codex: str, tmp_path: Path) -> Iterator[Callable[[str], ScenarioRun]]:
+def run(codex: str, tmp_path: Path) -> Iterator[Callable[..., ScenarioRun]]:
     runs: list[ScenarioRun] = []
 
-    def go(name: str) -> ScenarioRun:
+    def go(name: str, binary: str | None = None) -> ScenarioRun:
         capture = tmp_path / f"{name}.jsonl"
         tap_args = ("--events", str(live_events_path(capture)))
-        result = run_scenario(codex, SCENARIOS[name], capture, tap_args=tap_args)
+        result = run_scenario(binary or codex, SCENARIOS[name], capture, tap_args=tap_args)
         runs.append(result)
         return result
 
@@ -68,9 +74,18 @@ class Record:
     wire: bytes  # the bytes of msg as embedded in the capture
 
 
+def read_meta(capture: Path) -> list[dict[str, Any]]:
+    """The capture's ``dir: meta`` records, whole."""
+    records = [json.loads(x) for x in capture.read_bytes().splitlines()]
+    return [r for r in records if r["dir"] == "meta"]
+
+
 def read_records(capture: Path) -> list[Record]:
+    """The capture's message records (metadata lines are checked by :func:`read_meta`)."""
     out = []
     for line in capture.read_bytes().splitlines():
+        if b'"dir": "meta"' in line[:60]:
+            continue
         head = _RECORD_HEAD.match(line)
         assert head, f"not a msg record: {line[:200]!r}"
         assert line.endswith(b"}")
@@ -82,9 +97,25 @@ def read_records(capture: Path) -> list[Record]:
 def assert_capture_is_the_traffic(r: ScenarioRun) -> list[Record]:
     """The tap recorded, byte for byte, every line the client sent and received, in order."""
     recs = read_records(r.capture)
-    assert [x.seq for x in recs] == list(range(len(recs)))
+    metas = read_meta(r.capture)
+    assert sorted([x.seq for x in recs] + [m["seq"] for m in metas]) == list(
+        range(len(recs) + len(metas))
+    )
     assert [x.wire for x in recs if x.dir == C2S] == r.client.sent
     assert [x.wire for x in recs if x.dir == S2C] == r.client.received
+    # One thread, in the workspace's one-commit repo (no remote): its repo, recorded once,
+    # right after the thread/start result that named its cwd.
+    started = next(x for x in recs if x.dir == S2C and "thread" in x.msg.get("result", {}))
+    assert [m["meta"] for m in metas] == [
+        {
+            "kind": "thread_repo",
+            "thread_id": started.msg["result"]["thread"]["id"],
+            "repo_hash": None,
+            "repo_name": r.ws.repo.name,
+            "branch": "main",  # make_repo: git init -b main
+        }
+    ]
+    assert metas[0]["seq"] == started.seq + 1
     return recs
 
 
@@ -138,13 +169,13 @@ def assert_in_order(recs: list[Record], wants: list[Want]) -> list[Record]:
     return found
 
 
-def opening() -> list[Want]:
+def opening(version: str = CODEX_VERSION) -> list[Want]:
     """Handshake, thread and turn start, as every scenario opens."""
     return [
         request("initialize"),
         result(
             S2C,
-            lambda r: r["userAgent"].startswith("agentlytics-tests/0.169.0"),
+            lambda r: r["userAgent"].startswith(f"agentlytics-tests/{version}"),
             "initialize result",
         ),
         client_note("initialized"),
@@ -189,14 +220,15 @@ def assert_live_equals_replay(capture: Path) -> list[dict[str, Any]]:
     return events
 
 
-def test_command_approval_accepted(run: Callable[[str], ScenarioRun]) -> None:
-    r = run("shell_accept")
+@pytest.mark.parametrize("version", [CODEX_VERSION, PREVIOUS_CODEX_VERSION])
+def test_command_approval_accepted(run: Callable[..., ScenarioRun], version: str) -> None:
+    r = run("shell_accept", _codex(version))
     assert_clean_run(r)
     recs = assert_capture_is_the_traffic(r)
     assert_in_order(
         recs,
         [
-            *opening(),
+            *opening(version),
             server("item/started", item("commandExecution", "inProgress")),
             Want(
                 S2C,
@@ -222,7 +254,7 @@ def test_command_approval_accepted(run: Callable[[str], ScenarioRun]) -> None:
     assert_live_equals_replay(r.capture)
 
 
-def test_command_approval_declined(run: Callable[[str], ScenarioRun]) -> None:
+def test_command_approval_declined(run: Callable[..., ScenarioRun]) -> None:
     r = run("shell_decline")
     assert_clean_run(r)
     recs = assert_capture_is_the_traffic(r)
@@ -245,7 +277,7 @@ def test_command_approval_declined(run: Callable[[str], ScenarioRun]) -> None:
     assert_live_equals_replay(r.capture)
 
 
-def test_file_change_accepted(run: Callable[[str], ScenarioRun]) -> None:
+def test_file_change_accepted(run: Callable[..., ScenarioRun]) -> None:
     r = run("apply_patch_accept")
     assert_clean_run(r)
     recs = assert_capture_is_the_traffic(r)
@@ -270,7 +302,7 @@ def test_file_change_accepted(run: Callable[[str], ScenarioRun]) -> None:
     assert_live_equals_replay(r.capture)
 
 
-def test_turn_interrupted(run: Callable[[str], ScenarioRun]) -> None:
+def test_turn_interrupted(run: Callable[..., ScenarioRun]) -> None:
     r = run("interrupt")
     assert_clean_run(r)
     recs = assert_capture_is_the_traffic(r)

@@ -1,4 +1,4 @@
-"""Every shared capture replays to exactly its reviewed golden events, byte for byte."""
+"""Every shared capture (of every recorded Codex version) replays to exactly its reviewed golden events, byte for byte."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.golden.regen import golden_path
-from tests.helpers import all_captures, replay_events_bytes
+from tests.helpers import capture_version, replay_events_bytes, versioned_captures
 
 
-@pytest.mark.parametrize("capture", all_captures(), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "capture", versioned_captures(), ids=lambda p: f"{capture_version(p)}/{p.stem}"
+)
 def test_capture_matches_golden(capture: Path) -> None:
     golden = golden_path(capture)
     assert golden.exists(), f"no golden file for {capture.name}: run python -m tests.golden.regen"

@@ -1,7 +1,8 @@
 """Run the real Codex app-server in tests: find or install it, isolate it, and talk to it.
 
-* :func:`codex_bin` — ``$CODEX_BIN``, else ``@openai/codex@0.169.0`` installed with npm into a
-  cache dir (``${AGENTLYTICS_CACHE:-~/.cache/agentlytics}/codex-0.169.0``) on first use.
+* :func:`codex_bin` — ``$CODEX_BIN``, else ``@openai/codex@<version>`` (default 0.171.0, the
+  latest release; 0.169.0 is kept for one e2e test) installed with npm into a cache dir
+  (``${AGENTLYTICS_CACHE:-~/.cache/agentlytics}/codex-<version>``) on first use.
 * :func:`make_workspace` — a throwaway CODEX_HOME whose ``config.toml`` points at a fake model on
   127.0.0.1 (analytics off, read-only sandbox, approvals on request, no network), a throwaway
   HOME, and a one-commit git repository to work in.
@@ -26,7 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CODEX_VERSION = "0.169.0"
+CODEX_VERSION = "0.171.0"
+#: The release the first captures were recorded with; one e2e test keeps running it.
+PREVIOUS_CODEX_VERSION = "0.169.0"
+#: Every version whose captures are kept under ``tests/data/`` (``captures`` is 0.169.0's).
+RECORDED_VERSIONS = (PREVIOUS_CODEX_VERSION, CODEX_VERSION)
 CODEX_PACKAGE = f"@openai/codex@{CODEX_VERSION}"
 MODEL = "gpt-5.5"  # a slug codex knows, so it offers exec_command and freeform apply_patch
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,26 +49,28 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "agentlytics"
 
 
-def codex_bin() -> str:
-    """Path of a codex 0.169.0 executable, installing it into the cache when needed.
+def codex_bin(version: str = CODEX_VERSION) -> str:
+    """Path of a codex ``version`` executable, installing it into the cache when needed.
 
-    Raises :class:`CodexUnavailable` only when npm is missing; a failed install raises
-    ``RuntimeError`` with npm's output (that is a real failure, not a reason to skip).
+    ``$CODEX_BIN`` overrides the default version only. Raises :class:`CodexUnavailable` only
+    when npm is missing; a failed install raises ``RuntimeError`` with npm's output (that is a
+    real failure, not a reason to skip).
     """
-    explicit = os.environ.get("CODEX_BIN")
+    package = f"@openai/codex@{version}"
+    explicit = os.environ.get("CODEX_BIN") if version == CODEX_VERSION else None
     if explicit:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
             raise RuntimeError(f"CODEX_BIN={explicit} is not an executable file")
         return explicit
-    prefix = cache_root() / f"codex-{CODEX_VERSION}"
+    prefix = cache_root() / f"codex-{version}"
     binary = prefix / "node_modules" / ".bin" / "codex"
     if binary.exists():
         return str(binary)
     npm = shutil.which("npm")
     if npm is None:
         raise CodexUnavailable(
-            f"npm is not on PATH: cannot install {CODEX_PACKAGE} (set CODEX_BIN to a codex "
-            f"{CODEX_VERSION} binary to run these tests)"
+            f"npm is not on PATH: cannot install {package} (set CODEX_BIN to a codex "
+            f"{version} binary to run these tests)"
         )
     prefix.mkdir(parents=True, exist_ok=True)
     # Parallel test processes must not run two installs into one prefix.
@@ -71,14 +78,14 @@ def codex_bin() -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
             proc = subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), CODEX_PACKAGE],
+                [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), package],
                 capture_output=True,
                 text=True,
                 timeout=600,
             )
             if proc.returncode != 0 or not binary.exists():
                 raise RuntimeError(
-                    f"npm install {CODEX_PACKAGE} failed (exit {proc.returncode}):\n"
+                    f"npm install {package} failed (exit {proc.returncode}):\n"
                     f"{proc.stdout}\n{proc.stderr}"
                 )
     return str(binary)

@@ -6,10 +6,10 @@ Usage (from the repository root)::
     python tests/support/record_scenarios.py shell_cancel --out /tmp/caps
     python tests/support/record_scenarios.py --list
 
-Each scenario runs the real ``codex app-server`` (``$CODEX_BIN`` or the npm-installed 0.169.0,
-see ``support/codex.py``) against the project's fake model; the tap's capture is then checked
-(codex exited 0, the model script was followed exactly, every record is a JSON message) and
-the throwaway workspace path is rewritten to ``/home/dev/session`` so no machine path is
+Each scenario runs the real ``codex app-server`` (``$CODEX_BIN`` or the npm-installed
+``--codex-version``, default the latest, see ``support/codex.py``) against the project's fake
+model; the tap's capture is then checked (codex exited 0, the model script was followed
+exactly, every record is a JSON message or a metadata line) and the throwaway workspace path is rewritten to ``/home/dev/session`` so no machine path is
 committed. Prints one JSON status line per scenario; exits 1 if any failed.
 """
 
@@ -24,10 +24,18 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `support` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.codex import codex_bin, sanitize_capture
+from support.codex import CODEX_VERSION, PREVIOUS_CODEX_VERSION, codex_bin, sanitize_capture
 from support.scenarios import SCENARIOS, run_scenario
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "captures"
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def captures_dir(version: str) -> Path:
+    """Where a version's captures live: ``captures`` (0.169.0, the first), else
+    ``captures-<version>``."""
+    return DATA / ("captures" if version == PREVIOUS_CODEX_VERSION else f"captures-{version}")
+
+
 DEFAULT_SET = ("shell_cancel", "shell_accept_for_session")
 
 
@@ -46,7 +54,7 @@ def record(name: str, codex: str, out_dir: Path) -> dict[str, object]:
                     f"unused={run.unused_replies}"
                 )
             records = [json.loads(x) for x in capture.read_text().splitlines()]
-            if any("msg" not in r for r in records):
+            if any("msg" not in r and r.get("dir") != "meta" for r in records):
                 problems.append("capture has non-JSON records")
             sanitize_capture(capture, run.ws)
             if str(run.ws.root) in capture.read_text():
@@ -72,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "scenarios", nargs="*", help=f"scenario names (default: {' '.join(DEFAULT_SET)})"
     )
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where captures are written")
+    ap.add_argument("--codex-version", default=CODEX_VERSION, help="codex release to record")
+    ap.add_argument("--out", type=Path, help="where captures are written (default: by version)")
     ap.add_argument("--list", action="store_true", help="list the scenarios")
     args = ap.parse_args(argv)
     if args.list:
@@ -83,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         ap.error(f"unknown scenario(s) {unknown}; see --list")
-    codex = codex_bin()
+    codex = codex_bin(args.codex_version)
+    out = args.out or captures_dir(args.codex_version)
     failed = 0
     for name in names:
-        result = record(name, codex, args.out)
+        result = record(name, codex, out)
         print(json.dumps(result))
         failed += result["status"] != "ok"
     return 1 if failed else 0

@@ -1,8 +1,11 @@
-"""Every JSON-RPC method the app-server protocol (Codex CLI 0.169.0) defines, by direction.
+"""Every JSON-RPC method the app-server protocol (Codex CLI 0.171.0) defines, by direction.
 
-Generated once from ``ClientRequest.json``, ``ClientNotification.json``, ``ServerRequest.json``
-and ``ServerNotification.json`` of the protocol schema. A method outside these sets is *unknown*:
-it is counted and reported (a newer server, or a corrupted stream), never an error.
+Generated from ``ClientRequest.json``, ``ClientNotification.json``, ``ServerRequest.json`` and
+``ServerNotification.json`` of ``codex app-server generate-json-schema`` of 0.171.0, a superset
+of 0.169.0's (which lacked ``modelProvider/default/set`` and ``thread/search/partial``;
+``tests/e2e`` checks these sets against the installed binary's schema). A method outside
+these sets is *unknown*: it is counted and reported (a newer server, or a corrupted stream),
+never an error. A known method analytics does not read is ignored without a count.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ CLIENT_REQUESTS: frozenset[str] = frozenset(
         "model/list",
         "modelProvider/capabilities/read",
         "modelProvider/config/write",
+        "modelProvider/default/set",
         "modelProvider/list",
         "permissionProfile/list",
         "plugin/install",
@@ -219,6 +223,7 @@ SERVER_NOTIFICATIONS: frozenset[str] = frozenset(
         "thread/realtime/transcript/delta",
         "thread/realtime/transcript/done",
         "thread/reverted",
+        "thread/search/partial",
         "thread/section/changed",
         "thread/settings/updated",
         "thread/started",

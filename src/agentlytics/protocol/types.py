@@ -1,4 +1,9 @@
-"""The subset of the app-server v2 protocol (Codex CLI 0.169.0) that analytics reads.
+"""The subset of the app-server v2 protocol (Codex CLI 0.169.0, 0.171.0) analytics reads.
+
+0.171.0 changed, of what is read here: ``ThreadItem`` ``mcpToolCall`` (and
+``McpServerToolCallParams``) gained an optional ``environmentId``; ``CodexErrorInfo`` gained
+the unit variant ``bioPolicy`` (its kind, like every variant's, is the snake_case name:
+``bio_policy``). Nothing read here was removed or retyped, so both versions decode alike.
 
 Every struct tolerates unknown fields and defaults what it can: the protocol grows with each
 release, and a new or missing optional field must never stop ingestion. Enum-like values stay
@@ -275,6 +280,8 @@ class McpToolCallItem(_Item, tag="mcpToolCall"):
     duration_ms: int | None = None
     plugin_id: str | None = None
     app_context: McpToolCallAppContext | None = None
+    #: 0.171.0+: the environment the server ran in (absent before; not part of any event).
+    environment_id: str | None = None
 
 
 class DynamicToolCallContentItem(msgspec.Struct):
