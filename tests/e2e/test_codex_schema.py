@@ -44,5 +44,8 @@ def test_methods_are_the_schema_of_the_installed_codex(tmp_path: Path) -> None:
     assert _methods(out, "ClientNotification.json") == methods.CLIENT_NOTIFICATIONS
     assert _methods(out, "ServerRequest.json") == methods.SERVER_REQUESTS
     assert _methods(out, "ServerNotification.json") == methods.SERVER_NOTIFICATIONS
+    bundle = json.loads((out / "codex_app_server_protocol.v2.schemas.json").read_text())
+    items = bundle["definitions"]["ThreadItem"]["oneOf"]
+    assert {v["properties"]["type"]["enum"][0] for v in items} == methods.THREAD_ITEM_TYPES
     assert {"thread/search/partial"} <= methods.SERVER_NOTIFICATIONS
     assert {"modelProvider/default/set"} <= methods.CLIENT_REQUESTS

@@ -102,6 +102,20 @@ def test_0_171_methods_analytics_does_not_read_are_ignored_unknown_ones_counted(
     assert sum(obs.drops.counts.values()) == 2 and len(obs.drops.counts) == 2
 
 
+def test_item_types_analytics_does_not_read_are_ignored_unknown_ones_counted() -> None:
+    obs = WireObserver(0)
+
+    def item(kind: str) -> bytes:
+        params = f'{{"threadId": "t", "turnId": "u", "item": {{"type": "{kind}", "id": "i"}}}}'
+        return _line("server_to_client", f'{{"method": "item/started", "params": {params}}}')
+
+    for known in ("sleep", "plan", "hookPrompt", "imageView", "functionCallOutput"):
+        assert obs.observe_line(item(known)) == []
+    assert obs.drops.counts == {}
+    obs.observe_line(item("holodeckSession"))
+    assert dict(obs.drops.counts) == {"unknown item type": 1}
+
+
 def test_0_171_error_kind_and_mcp_environment_decode() -> None:
     """``CodexErrorInfo.bioPolicy`` (new in 0.171.0) has a kind; ``environmentId`` is read."""
     from agentlytics.observe.synthesize import codex_error_kind

@@ -41,6 +41,7 @@ from agentlytics.protocol.methods import (
     CLIENT_REQUESTS,
     SERVER_NOTIFICATIONS,
     SERVER_REQUESTS,
+    THREAD_ITEM_TYPES,
 )
 from agentlytics.protocol.wire import (
     CLIENT_TO_SERVER,
@@ -467,7 +468,9 @@ class WireObserver:
         try:
             n = _decode(params, t.ItemNotification)
         except msgspec.ValidationError:
-            _decode(params, t.UnknownItemNotification)  # a newer item type: not an error
+            unknown = _decode(params, t.UnknownItemNotification)
+            if unknown.item.type not in THREAD_ITEM_TYPES:  # newer than 0.171.0: counted
+                self._drop("unknown item type", unknown.item.type)
             return []
         item = n.item
         if not isinstance(item, t.FACT_ITEMS):

@@ -241,3 +241,30 @@ SERVER_NOTIFICATIONS: frozenset[str] = frozenset(
     }
 )
 """Notifications the app-server sends."""
+
+#: Every ``ThreadItem`` type of the schema (identical in 0.169.0 and 0.171.0). An item of
+#: another type is unknown: counted, like an unknown method; a known one analytics does not
+#: read is ignored without a count.
+THREAD_ITEM_TYPES: frozenset[str] = frozenset(
+    {
+        "agentMessage",
+        "collabAgentToolCall",
+        "commandExecution",
+        "contextCompaction",
+        "dynamicToolCall",
+        "enteredReviewMode",
+        "exitedReviewMode",
+        "fileChange",
+        "functionCallOutput",
+        "hookPrompt",
+        "imageGeneration",
+        "imageView",
+        "mcpToolCall",
+        "plan",
+        "reasoning",
+        "sleep",
+        "subAgentActivity",
+        "userMessage",
+        "webSearch",
+    }
+)
