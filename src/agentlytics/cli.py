@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from agentlytics.observe.tap import Observer
-    from agentlytics.replay import ReplayResult
 
 app = typer.Typer(
     name="agentlytics",
@@ -115,23 +112,16 @@ def replay(
                 f"{result.facts} facts → {result.events} events; "
                 f"{store.stored} new in {where} ({store.warehouse.count()} stored in all)."
             )
-            _render_repo_sources(console, result)
             reports.render(reports.summary(store.warehouse), console)
             _render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
+            from agentlytics.replay import print_repo_sources
+
+            print_repo_sources(console, result)
     finally:
         if store is not None:
             store.close()
     if strict and (result.drops.total or result.reducer_drops):
         raise typer.Exit(code=1)
-
-
-def _render_repo_sources(console: Console, result: ReplayResult) -> None:
-    """Say where the fingerprint events' repo hashes came from (docs/attribution.md)."""
-    from agentlytics.replay import repo_source_line
-
-    line = repo_source_line(result)
-    if line:
-        console.print(line)
 
 
 def _load_config(path: Path | None) -> object:

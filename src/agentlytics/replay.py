@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
@@ -12,6 +13,9 @@ from agentlytics.observe.capture import open_capture
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 from agentlytics.warehouse.projects import ProjectSink
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Events are handed to sinks in batches of this many (one DuckDB insert per batch).
 BATCH = 2_000
@@ -95,3 +99,10 @@ def repo_source_line(result: ReplayResult) -> str:
     if local:
         parts.append(f"{local} thread(s) from this machine's git remote (no metadata recorded)")
     return "Repo hashes: " + "; ".join(parts) + "."
+
+
+def print_repo_sources(console: Console, result: ReplayResult) -> None:
+    """The replay report's line on where repo hashes came from (docs/attribution.md)."""
+    line = repo_source_line(result)
+    if line:
+        console.print(line)
