@@ -51,6 +51,8 @@ class LiveObserver:
         self.repos = ThreadRepoTracker()
 
     def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None:
+        if direction == "server_to_client":
+            self._learn_repo(line)  # before the line's own facts: its turns use the hash
         self.wire.lineno += 1
         try:
             msg = message_decoder.decode(line)
@@ -62,8 +64,6 @@ class LiveObserver:
             else:
                 self.wire._drop("malformed line", str(err))
             return
-        if direction == "server_to_client":
-            self._learn_repo(line)
         facts = self.wire.observe_message(direction, msg, ts_ms)
         if facts:
             if self.delivery is not None:

@@ -271,8 +271,8 @@ class WireObserver:
             if line.strip():
                 self._drop("malformed line", str(err))
             return []
-        if record.dir == META:  # recorder metadata: consumed, neither a message nor a drop
-            return self._meta(record.meta)
+        if record.dir == META:
+            return self.observe_meta(record.meta, record.ts_ms)
         msg = record.msg
         if msg is None:
             self._drop("relay line that is not a JSON object", (record.raw or "")[:80])
@@ -291,14 +291,17 @@ class WireObserver:
             return []
         return self.observe_message(record.dir, msg, record.ts_ms)
 
-    def _meta(self, raw: msgspec.Raw) -> list[Fact]:
+    def observe_meta(self, meta: msgspec.Raw, ts_ms: int) -> list[Fact]:
+        """A capture metadata line (``"dir": "meta"``, written by the recorder): not traffic
+        and not a drop. A ``thread_repo`` line gives the thread's recorded repo hash; a kind
+        newer than this reader is skipped; a malformed one is counted."""
         try:
-            meta = decode_meta(raw) if raw else None
+            known = decode_meta(meta) if meta else None
         except msgspec.DecodeError as err:
             self._drop("malformed metadata line", str(err))
             return []
-        if meta is not None:
-            self.synth.recorded_repo(meta)
+        if known is not None:
+            self.synth.recorded_repo(known)
         return []
 
     def observe_message(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:

@@ -16,6 +16,8 @@ RequestId = int | str
 Direction = Literal["client_to_server", "server_to_client"]
 CLIENT_TO_SERVER: Direction = "client_to_server"
 SERVER_TO_CLIENT: Direction = "server_to_client"
+#: ``dir`` of a capture metadata line (recorder facts about the session, not traffic).
+META: Literal["meta"] = "meta"
 
 
 class Message(msgspec.Struct, gc=False):
@@ -30,6 +32,37 @@ class Message(msgspec.Struct, gc=False):
     error: msgspec.Raw = msgspec.Raw()
 
 
+class CaptureLine(msgspec.Struct):
+    """One line of a capture file: ``{"seq", "ts_ms", "dir", "msg"}``.
+
+    ``raw`` holds the text of a relayed line that was not a JSON object (the tap records it so
+    nothing is lost); such lines carry no ``msg``.
+    """
+
+    ts_ms: int
+    dir: Direction | Literal["meta"]
+    msg: Message | None = None
+    seq: int | None = None
+    raw: str | None = None
+    #: The payload of a ``"dir": "meta"`` line (left undecoded).
+    meta: msgspec.Raw = msgspec.Raw()
+
+
+class JsonRpcError(msgspec.Struct):
+    """``error`` of a JSON-RPC error response."""
+
+    code: int | None = None
+    message: str = ""
+    data: msgspec.Raw = msgspec.Raw()
+
+
+line_decoder = msgspec.json.Decoder(CaptureLine)
+message_decoder = msgspec.json.Decoder(Message)
+
+
+# --- capture metadata kinds (agentlytics.observe.meta) ---------------------------------------
+
+
 class ThreadRepo(msgspec.Struct, frozen=True):
     """``meta`` of a ``thread_repo`` capture metadata line (``agentlytics.observe.meta``):
     the repo of a thread's working directory, as the recording machine saw it."""
@@ -39,26 +72,6 @@ class ThreadRepo(msgspec.Struct, frozen=True):
     repo_hash: str | None
     repo_name: str | None
     branch: str | None
-
-
-META: Literal["meta"] = "meta"
-
-
-class CaptureLine(msgspec.Struct):
-    """One line of a capture file: ``{"seq", "ts_ms", "dir", "msg"}``.
-
-    ``raw`` holds the text of a relayed line that was not a JSON object (the tap records it so
-    nothing is lost); such lines carry no ``msg``. A metadata line (``dir`` ``meta``) carries
-    ``meta`` instead.
-    """
-
-    ts_ms: int
-    dir: Direction | Literal["meta"]
-    msg: Message | None = None
-    seq: int | None = None
-    raw: str | None = None
-    #: Left undecoded: :func:`decode_meta` reads the kinds this version knows.
-    meta: msgspec.Raw = msgspec.Raw()
 
 
 class _MetaKind(msgspec.Struct):
@@ -75,15 +88,3 @@ def decode_meta(raw: msgspec.Raw) -> ThreadRepo | None:
     if _meta_kind.decode(raw).kind != "thread_repo":
         return None
     return _thread_repo.decode(raw)
-
-
-class JsonRpcError(msgspec.Struct):
-    """``error`` of a JSON-RPC error response."""
-
-    code: int | None = None
-    message: str = ""
-    data: msgspec.Raw = msgspec.Raw()
-
-
-line_decoder = msgspec.json.Decoder(CaptureLine)
-message_decoder = msgspec.json.Decoder(Message)
