@@ -387,7 +387,9 @@ class AnalyticsClient:
     ) -> None:
         """A context compaction (upstream ``CodexCompactionEvent``); the optional fields
         (``reason``, ``implementation``, ``strategy``, token counts, ``duration_ms``, …) are
-        the keyword names of :class:`~agentlytics.facts.CompactionFact`."""
+        the keyword names of :class:`~agentlytics.facts.CompactionFact`. Left out, the fields
+        the event requires take upstream's values: the trigger's reason, ``responses``,
+        ``memento``, and 0 context tokens (docs/facts.md)."""
         _check(trigger, CompactionTrigger, "trigger")
         _check(phase, CompactionPhase, "phase")
         _check(status, CompactionStatus, "status")
