@@ -150,3 +150,23 @@ def test_no_contract_non_null_field_is_null_in_a_real_capture(capture: Path) -> 
         allowed = EXCEPTIONS.get(event_type, frozenset())
         problems.extend(p for p in found if p.rsplit(".", 1)[1] not in allowed)
     assert problems == []
+
+
+def test_a_compaction_fact_without_the_optional_fields_gets_upstreams_values() -> None:
+    """A host's ``track_compaction`` may leave them out; the event still has all of them."""
+    from agentlytics.facts import CompactionFact
+    from agentlytics.reducer.core import Reducer
+    from tests.reducer.builders import initialize, run, thread, thread_response
+
+    reducer = Reducer()
+    run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
+    events = [
+        run(reducer, CompactionFact("thread-1", "turn-1", trigger, phase, "completed", 1, 2))[0]
+        for trigger, phase in (("auto", "pre_turn"), ("manual", "standalone_turn"))
+    ]
+    fields = ("reason", "implementation", "strategy")
+    tokens = ("active_context_tokens_before", "active_context_tokens_after")
+    assert [[e["event_params"][f] for f in fields + tokens] for e in events] == [
+        ["context_limit", "responses", "memento", 0, 0],
+        ["user_requested", "responses", "memento", 0, 0],
+    ]
