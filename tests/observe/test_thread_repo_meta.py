@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from agentlytics.fingerprints.remote import repo_hash_for_cwd
 from agentlytics.observe.meta import capture_thread_cwd, meta_record, repo_identity
@@ -95,6 +96,7 @@ def test_recorder_writes_one_meta_line_per_thread_after_the_line_that_named_its_
     assert [json.loads(x)["seq"] for x in lines] == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_meta_lines_are_consumed_not_dropped_and_fill_thread_projects(tmp_path: Path) -> None:
     proc = run_cli(
         "replay", "--strict", "--warehouse", str(tmp_path / "w.duckdb"),
@@ -140,6 +142,7 @@ def with_cwd(capture: Path, out: Path, cwd: str, meta: bool) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_replay_uses_the_recorded_repo_hash_and_falls_back_to_local_git(tmp_path: Path) -> None:
     repo = git_repo(tmp_path / "repo", "https://github.com/someone/else.git")
     local_hash = repo_hash_for_cwd(str(repo))
@@ -156,6 +159,7 @@ def test_replay_uses_the_recorded_repo_hash_and_falls_back_to_local_git(tmp_path
     assert "1 thread(s) from this machine's git remote (no metadata recorded)" in report
 
 
+@pytest.mark.slow
 def test_replay_on_another_machine_is_byte_identical(tmp_path: Path) -> None:
     """ "Another machine": the recorded cwd is a different repo here, or no repo at all."""
     capture = ROOT / "examples" / "apply_patch_accept.jsonl"
