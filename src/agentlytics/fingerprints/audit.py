@@ -188,6 +188,13 @@ def _check_string(event_type: str, field_path: str, text: str, is_key: bool) -> 
         yield "diff text"
 
 
+def string_findings(event_type: str, field_path: str, text: str, is_key: bool = False) -> list[str]:
+    """The generic checks' reasons against one string (``field_path`` as in the event JSON,
+    e.g. ``event_params.repo_url``); empty when it may leave the machine. Sinks that reshape
+    events (the OTLP sink) filter with this, so they keep the same rule as the events."""
+    return list(_check_string(event_type, field_path, text, is_key))
+
+
 def audit_events(
     events: Iterable[Mapping[str, Any]], known_secrets: KnownSecrets | None = None
 ) -> list[Finding]:
@@ -210,6 +217,45 @@ def audit_events(
                     kind, secret = hit
                     verb = "equals" if secret == text.strip() else "contains"
                     findings.append(Finding(index, event_type, where, f"{verb} a {kind}"))
+    return findings
+
+
+def audit_otlp(
+    events: Iterable[Mapping[str, Any]], known_secrets: KnownSecrets | None = None
+) -> list[Finding]:
+    """Every finding in what the OTLP sink exports for ``events`` (``audit --otlp``).
+
+    The events go through the sink's own mapping (``agentlytics.otel.mapping``, privacy
+    filtering included); every exported attribute — of the log record and of its resource —
+    then gets the generic and known-secret checks on its key and string values, and no key may
+    carry a hash field or a fingerprint list, which never leave as attributes.
+    """
+    from agentlytics.otel.mapping import HASH_FIELDS, export_event
+
+    findings: list[Finding] = []
+    for index, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            findings.append(Finding(index, "?", "", "event is not a JSON object"))
+            continue
+        exported = export_event(event)
+        event_type = exported.event_name
+        resource = ((f"resource.{k}", v) for k, v in exported.resource)
+        for key, value in [*exported.attributes.items(), *resource]:
+            parts = set(key.split("."))
+            if parts & HASH_FIELDS or "line_fingerprints" in parts:
+                findings.append(Finding(index, event_type, key, "hash or fingerprint exported"))
+            texts = [value] if isinstance(value, str) else []
+            if isinstance(value, list):
+                texts = [v for v in value if isinstance(v, str)]
+            for text, is_key in [(key, True), *((t, False) for t in texts)]:
+                where = key + (" (key)" if is_key else "")
+                for reason in _check_string(event_type, f"event_params.{key}", text, is_key):
+                    findings.append(Finding(index, event_type, where, reason))
+                if known_secrets is not None and len(known_secrets):
+                    hit = known_secrets.find(text)
+                    if hit is not None:
+                        verb = "equals" if hit[1] == text.strip() else "contains"
+                        findings.append(Finding(index, event_type, where, f"{verb} a {hit[0]}"))
     return findings
 
 
