@@ -48,7 +48,7 @@ class Receiver:
         self.metrics: list[ExportMetricsServiceRequest] = []
         self.statuses: list[tuple[str, int]] = []
         self.headers: list[dict[str, str]] = []
-        self._fail: list[int] = []
+        self._fail: list[tuple[int, str | None]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -57,9 +57,17 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail_next(self, count: int, status: int = 503) -> None:
+    def fail_next(self, count: int, status: int = 503, path: str | None = None) -> None:
+        """Answer the next ``count`` requests (to ``path`` only, if given) with ``status``."""
         with self._lock:
-            self._fail.extend([status] * count)
+            self._fail.extend([(status, path)] * count)
+
+    def _status_for(self, path: str) -> int:
+        for i, (status, only) in enumerate(self._fail):
+            if only is None or only == path:
+                del self._fail[i]
+                return status
+        return 200
 
     def start(self) -> Receiver:
         receiver = self
@@ -71,7 +79,7 @@ class Receiver:
                     body = gzip.decompress(body)
                 with receiver._lock:
                     receiver.headers.append(dict(self.headers.items()))
-                    status = receiver._fail.pop(0) if receiver._fail else 200
+                    status = receiver._status_for(self.path)
                     receiver.statuses.append((self.path, status))
                 if status != 200:
                     self.send_response(status)
@@ -194,6 +202,20 @@ class Receiver:
                             if previous is None or previous["time"] <= entry["time"]:
                                 latest[key] = entry
         return latest
+
+
+def totals(receiver: Receiver) -> dict[tuple[str, frozenset[tuple[str, Any]]], Any]:
+    """Every metric's total per point attributes, summed over resources: a counter's value,
+    a histogram's ``(count, sum)``."""
+    out: dict[tuple[str, frozenset[tuple[str, Any]]], Any] = {}
+    for (name, attrs), point in receiver.last_metrics().items():
+        key = (name, frozenset((k, v) for k, v in attrs if not k.startswith("resource.")))
+        if point["kind"] == "sum":
+            out[key] = out.get(key, 0) + point["value"]
+        else:
+            count, total = out.get(key, (0, 0.0))
+            out[key] = (count + point["count"], total + point["sum"])
+    return out
 
 
 def _res(resource: dict[str, Any]) -> dict[str, Any]:

@@ -20,11 +20,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from agentlytics.fingerprints.diff import normalize_diff_path, rust_lines
+
+if TYPE_CHECKING:
+    from agentlytics.otel.mapping import ExportedEvent
 
 #: A diff line shorter than this is too common ("}", "return") to count as leaked code.
 MIN_LINE_CHARS: Final = 8
@@ -230,17 +233,29 @@ def audit_otlp(
     then gets the generic and known-secret checks on its key and string values, and no key may
     carry a hash field or a fingerprint list, which never leave as attributes.
     """
-    from agentlytics.otel.mapping import HASH_FIELDS, export_event
+    from agentlytics.otel.mapping import export_event
 
     findings: list[Finding] = []
+    exported: list[tuple[int, ExportedEvent]] = []
     for index, event in enumerate(events):
-        if not isinstance(event, Mapping):
+        if isinstance(event, Mapping):
+            exported.append((index, export_event(event)))
+        else:
             findings.append(Finding(index, "?", "", "event is not a JSON object"))
-            continue
-        exported = export_event(event)
-        event_type = exported.event_name
-        resource = ((f"resource.{k}", v) for k, v in exported.resource)
-        for key, value in [*exported.attributes.items(), *resource]:
+    return findings + audit_exported(exported, known_secrets)
+
+
+def audit_exported(
+    exported: Iterable[tuple[int, ExportedEvent]], known_secrets: KnownSecrets | None = None
+) -> list[Finding]:
+    """:func:`audit_otlp` over events already in their OTLP form: ``(index, exported)``."""
+    from agentlytics.otel.mapping import HASH_FIELDS
+
+    findings: list[Finding] = []
+    for index, record in exported:
+        event_type = record.event_name
+        resource = ((f"resource.{k}", v) for k, v in record.resource)
+        for key, value in [*record.attributes.items(), *resource]:
             parts = set(key.split("."))
             if parts & HASH_FIELDS or "line_fingerprints" in parts:
                 findings.append(Finding(index, event_type, key, "hash or fingerprint exported"))
