@@ -18,6 +18,7 @@ import json
 from typing import Final, NamedTuple
 
 from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.fingerprints import AcceptedLineFingerprints
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadInitialized
 from agentlytics.events.reviews import GuardianReviewEvent, ReviewEvent
 from agentlytics.events.tools import ToolItemBase
@@ -240,6 +241,22 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             _col("started_at", "BIGINT"),
             _col("completed_at", "BIGINT"),
             _derived("ts_ms", "BIGINT", "started_at * 1000"),
+        ),
+    ),
+    Family(
+        "accepted_lines",
+        (AcceptedLineFingerprints.EVENT_TYPE,),
+        (
+            _col("thread_id"),
+            _col("turn_id"),
+            _derived("client_name", "VARCHAR", "CAST(NULL AS VARCHAR)"),
+            _derived("product_client_id", "VARCHAR", "CAST(NULL AS VARCHAR)"),
+            _col("model_slug"),
+            _col("repo_hash"),
+            _col("accepted_added_lines", "BIGINT"),
+            _col("accepted_deleted_lines", "BIGINT"),
+            _col("completed_at", "BIGINT"),
+            _derived("ts_ms", "BIGINT", "completed_at * 1000"),
         ),
     ),
 )
