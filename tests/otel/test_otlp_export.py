@@ -16,7 +16,7 @@ from agentlytics.replay import replay
 from agentlytics.sinks.duckdb import DuckDBSink
 from agentlytics.sinks.otlp import OtlpSink, signal_url
 from agentlytics.warehouse import reports
-from tests.helpers import all_captures, replay_events
+from tests.helpers import ROOT, all_captures, replay_events
 from tests.otlp_receiver import Receiver, totals
 
 #: The documented GenAI renames (docs/otlp.md), written out again here on purpose.
@@ -77,18 +77,30 @@ def _expected_time_ns(params: dict[str, Any]) -> int:
 
 
 @pytest.fixture(scope="module")
-def exported() -> tuple[list[dict[str, Any]], Receiver, OtlpSink, Any]:
-    """Every capture replayed into an OTLP sink and a DuckDB warehouse, side by side."""
+def exported(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[dict[str, Any]], Receiver, OtlpSink, Any]:
+    """Every capture replayed into an OTLP sink and a DuckDB warehouse, side by side; the
+    warehouse's reports (the replay summary and the query layer's) for comparison."""
+    from agentlytics.query import Filters, daily, open_store, tools
+
+    path = tmp_path_factory.mktemp("otlp") / "warehouse.duckdb"
     receiver = Receiver().start()
     sink = OtlpSink(receiver.url)
-    store = DuckDBSink(":memory:")
+    store = DuckDBSink(path)
     try:
         replay(all_captures(), [sink, store])
         sink.close()
-        sections = {s.title: s for s in reports.summary(store.warehouse)}
+        sections: dict[str, Any] = {s.title: s for s in reports.summary(store.warehouse)}
     finally:
         store.close()
         receiver.stop()
+    query = open_store(str(path))
+    try:
+        sections["query.daily"] = daily(query, Filters(), by_model=True)
+        sections["query.tools"] = tools(query, Filters())
+    finally:
+        query.close()
     events = [e for c in all_captures() for e in replay_events(c)]
     return events, receiver, sink, sections
 
@@ -175,8 +187,18 @@ def test_no_hash_or_fingerprint_leaves_and_nothing_was_withheld(
     assert all("agentlytics.redacted_attributes" not in r["attributes"] for r in receiver.records())
 
 
+def _prices() -> dict[str, dict[str, float]]:
+    """The bundled price table, read from its file (USD per 1M tokens)."""
+    import tomllib
+
+    text = (ROOT / "src" / "agentlytics" / "query" / "prices.toml").read_text()
+    models: dict[str, dict[str, float]] = tomllib.loads(text)["models"]
+    return models
+
+
 def _expected_metrics(events: list[dict[str, Any]]) -> dict[tuple[str, frozenset[Any]], Any]:
     """The derived metrics, recomputed from the events (docs/otlp.md)."""
+    prices = _prices()
     counters: dict[tuple[str, frozenset[Any]], float] = Counter()
     histograms: dict[tuple[str, frozenset[Any]], list[float]] = defaultdict(list)
 
@@ -212,6 +234,19 @@ def _expected_metrics(events: list[dict[str, Any]]) -> dict[tuple[str, frozenset
                 histograms[key("codex.turn.duration", codex__turn__status=status)].append(
                     p["duration_ms"] / 1000
                 )
+            inp, cached = p["input_tokens"] or 0, p["cached_input_tokens"] or 0
+            out, reasoning = p["output_tokens"] or 0, p["reasoning_output_tokens"] or 0
+            price = prices.get(p["model"])
+            if inp + out and price is None:
+                counters[key("codex.turns.unpriced", gen_ai__request__model=p["model"])] += 1
+            elif inp + out:
+                usd = (
+                    (inp - cached) * price["input"]
+                    + cached * price["cached_input"]
+                    + (out - reasoning) * price["output"]
+                    + reasoning * price["reasoning"]
+                ) / 1e6
+                counters[key("codex.cost.usd", gen_ai__request__model=p["model"])] += usd
         if t in ("codex_turn_event", "codex_guardian_review"):
             model = p["model"] if t == "codex_turn_event" else p["guardian_model"]
             source = "turn" if t == "codex_turn_event" else "guardian_review"
@@ -274,8 +309,11 @@ def test_metrics_equal_the_numbers_of_the_events(
         if isinstance(value, tuple):
             assert got[k][0] == value[0], k
             assert got[k][1] == pytest.approx(value[1], rel=1e-12), k
+        elif k[0] == "codex.cost.usd":
+            assert got[k] == pytest.approx(value, rel=1e-12), k
         else:
             assert got[k] == value, k
+    assert any(name == "codex.cost.usd" for name, _ in got)  # the captures' model is priced
     # spot checks a reader can verify by eye in tests/golden
     tool_calls = sum(v for (n, _), v in got.items() if n == "codex.tool.calls")
     assert tool_calls == sum(1 for e in events if e["event_type"] in TOOLS) == 18
@@ -324,6 +362,33 @@ def test_metrics_equal_the_warehouse_reports(
     turns = sections["Turns by status"].rows
     for status, count, *_ in turns:
         assert total("codex.turns", codex__turn__status=status) == count
+    # the query layer's reports (agentlytics report tools / daily --by-model)
+    for row in sections["query.tools"]:
+        calls = total(
+            "codex.tool.calls", codex__tool__kind=row.kind, gen_ai__tool__name=row.tool_name
+        )
+        assert calls == row.calls
+    by_model: dict[str, list[Any]] = defaultdict(list)
+    for row in sections["query.daily"]:
+        by_model[row.model].append(row)
+    assert by_model
+    for model, rows in by_model.items():
+        m = {"gen_ai__request__model": model, "codex__token__source": "turn"}
+        assert total("codex.turns", gen_ai__request__model=model) == sum(r.turns for r in rows)
+        for field, kind in (
+            ("input_tokens", "input"),
+            ("cached_input_tokens", "cached_input"),
+            ("output_tokens", "output"),
+            ("reasoning_output_tokens", "reasoning_output"),
+        ):
+            got_tokens = total("codex.tokens", gen_ai__token__type=kind, **m)
+            assert got_tokens == sum(getattr(r, field) for r in rows), (model, kind)
+        costs = [r.cost_usd for r in rows]
+        if None in costs:
+            assert total("codex.turns.unpriced", gen_ai__request__model=model) > 0
+        else:
+            cost = total("codex.cost.usd", gen_ai__request__model=model)
+            assert cost == pytest.approx(sum(costs), rel=1e-9) and cost > 0
 
 
 def test_signal_urls_follow_the_otlp_http_convention() -> None:

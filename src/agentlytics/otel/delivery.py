@@ -21,7 +21,7 @@ from typing import cast
 
 import msgspec
 
-from agentlytics.config import Config, OtlpConfig
+from agentlytics.config import Config, OtlpConfig, PricingConfig
 from agentlytics.delivery.api import Delivery
 from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.events.envelope import Envelope
@@ -40,12 +40,16 @@ def otlp_spool_dir(config: Config) -> str:
 class SinkHolder:
     """A sink factory that remembers the sinks it made (to report their statistics)."""
 
-    def __init__(self, otlp: OtlpConfig) -> None:
+    def __init__(self, otlp: OtlpConfig, pricing: PricingConfig | None = None) -> None:
         self.config = otlp
+        self.pricing = pricing
         self.sinks: list[OtlpSink] = []
 
     def __call__(self) -> Sink:
+        from agentlytics.query.pricing import bundled
+
         cfg = self.config
+        prices = bundled() if self.pricing is None else bundled().with_overrides(self.pricing)
         sink = OtlpSink(
             cfg.endpoint,
             headers=cfg.headers,
@@ -54,6 +58,7 @@ class SinkHolder:
             service_name=cfg.service_name,
             logs=cfg.logs,
             metrics=cfg.metrics,
+            prices=prices,
         )
         self.sinks.append(sink)
         return sink
@@ -72,7 +77,7 @@ def otlp_delivery(
         otlp = msgspec.structs.replace(otlp, endpoint=endpoint)
     if not otlp.endpoint:
         raise ValueError("no OTLP endpoint: --otlp URL, [otlp] endpoint, AGENTLYTICS_OTLP_ENDPOINT")
-    holder = SinkHolder(otlp)
+    holder = SinkHolder(otlp, config.pricing)
     d = config.delivery
     delivery = BackgroundDelivery(
         holder,

@@ -15,9 +15,12 @@ events' own times.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from agentlytics.otel.mapping import TOOL_FAMILIES, AttrValue
+
+if TYPE_CHECKING:
+    from agentlytics.query.pricing import PriceTable
 
 Kind = Literal["counter", "histogram"]
 
@@ -41,6 +44,12 @@ INSTRUMENTS: Final[Mapping[str, Instrument]] = {
     "codex.goal.events": Instrument("counter", "{event}", "Goal lifecycle events."),
     "codex.hook.runs": Instrument("counter", "{run}", "Hook runs."),
     "codex.compactions": Instrument("counter", "{compaction}", "Context compactions."),
+    "codex.cost.usd": Instrument(
+        "counter", "{USD}", "Estimated cost of turns on priced models (the reports' price table)."
+    ),
+    "codex.turns.unpriced": Instrument(
+        "counter", "{turn}", "Turns with tokens on a model the price table does not know."
+    ),
 }
 DURATION_BUCKETS: Final = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -78,8 +87,14 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def measurements(event_type: str, params: Mapping[str, Any]) -> Iterator[Measurement]:
-    """What one event adds to the derived instruments (nothing, for most families)."""
+def measurements(
+    event_type: str, params: Mapping[str, Any], prices: PriceTable | None = None
+) -> Iterator[Measurement]:
+    """What one event adds to the derived instruments (nothing, for most families).
+
+    With ``prices``, a turn's tokens are also priced as the reports price them
+    (:mod:`agentlytics.query.pricing`): a cost on a known model, an unpriced turn otherwise.
+    """
     kind = TOOL_FAMILIES.get(event_type)
     if kind is not None:
         tool = _attrs(
@@ -111,6 +126,8 @@ def measurements(event_type: str, params: Mapping[str, Any]) -> Iterator[Measure
         if seconds is not None:
             yield Measurement("codex.turn.duration", seconds, _attrs(codex__turn__status=status))
         yield from _tokens(params, model, "turn")
+        if prices is not None:
+            yield from _cost(params, model, prices)
     elif event_type == "codex_guardian_review":
         yield from _tokens(params, params.get("guardian_model"), "guardian_review")
     elif event_type == "codex_goal_event":
@@ -159,6 +176,19 @@ def _tokens(params: Mapping[str, Any], model: Any, source: str) -> Iterator[Meas
             )
 
 
+def _cost(params: Mapping[str, Any], model: Any, prices: PriceTable) -> Iterator[Measurement]:
+    counts = [params.get(field) for field, _ in TOKEN_KINDS if field != "cache_write_input_tokens"]
+    tokens = [n if isinstance(n, int) and not isinstance(n, bool) else None for n in counts]
+    if not (tokens[0] or 0) + (tokens[2] or 0):
+        return  # no tokens: nothing to price (the reports count no cost either)
+    name = model if isinstance(model, str) else None
+    cost = prices.estimate(name, tokens[0], tokens[1], tokens[2], tokens[3])
+    if cost is None:
+        yield Measurement("codex.turns.unpriced", 1, _attrs(gen_ai__request__model=name))
+    elif cost > 0:
+        yield Measurement("codex.cost.usd", cost, _attrs(gen_ai__request__model=name))
+
+
 class _Meters:
     """One resource's provider, reader and instruments."""
 
@@ -187,14 +217,15 @@ class _Meters:
 class DerivedMetrics:
     """Cumulative derived metrics, one SDK ``MeterProvider`` per resource."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: PriceTable | None = None) -> None:
+        self.prices = prices
         self._meters: dict[Any, _Meters] = {}
         #: Something was recorded since the last :meth:`collect` that was marked exported.
         self.dirty = False
 
     def record(self, resource: Any, event_type: str, params: Mapping[str, Any]) -> int:
         """Add one event's measurements under ``resource`` (an SDK ``Resource``); how many."""
-        found = list(measurements(event_type, params))
+        found = list(measurements(event_type, params, self.prices))
         if not found:
             return 0
         meters = self._meters.get(resource)

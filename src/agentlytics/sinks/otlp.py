@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import msgspec
@@ -34,6 +34,9 @@ from agentlytics.events.envelope import Envelope
 from agentlytics.otel.mapping import ExportedEvent, export_event
 from agentlytics.sinks.base import SinkError
 from agentlytics.sinks.http import gzip_bytes, parse_retry_after
+
+if TYPE_CHECKING:
+    from agentlytics.query.pricing import PriceTable
 
 Compression = Literal["gzip", "none"]
 #: OTLP/HTTP: "429, 502, 503, 504 are retryable"; every other status is final.
@@ -83,8 +86,10 @@ class OtlpSink:
         logs: bool = True,
         metrics: bool = True,
         remember: int = 100_000,
+        prices: PriceTable | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``prices`` (default: the bundled price table) prices turns for ``codex.cost.usd``."""
         if compression not in ("gzip", "none"):
             raise ValueError(f"compression must be gzip or none, not {compression!r}")
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -104,7 +109,11 @@ class OtlpSink:
         )
         self.service_name = service_name
         self.logs = logs
-        self.metrics = DerivedMetrics() if metrics else None
+        if metrics and prices is None:
+            from agentlytics.query.pricing import bundled
+
+            prices = bundled()
+        self.metrics = DerivedMetrics(prices) if metrics else None
         self._scope = InstrumentationScope("agentlytics", agentlytics.__version__)
         self._resources: dict[tuple[tuple[str, Any], ...], Any] = {}
         self._logged = _RecentIds(remember)
