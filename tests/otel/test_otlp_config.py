@@ -63,3 +63,13 @@ def test_the_otlp_spool_is_apart_from_the_collector_deliverys(tmp_path: Path) ->
     assert otlp_spool_dir(cfg) == str(tmp_path / "spool" / "otlp")
     cfg = load(None, {"AGENTLYTICS_OTLP_SPOOL": str(tmp_path / "elsewhere")})
     assert otlp_spool_dir(cfg) == str(tmp_path / "elsewhere")
+
+
+def test_docs_otlp_attributes_md_is_current() -> None:
+    from agentlytics.otel.docs import render_markdown
+    from tests.helpers import ROOT
+
+    assert (ROOT / "docs" / "otlp-attributes.md").read_text() == render_markdown(), (
+        "docs/otlp-attributes.md is stale: "
+        "PYTHONPATH=src python -m agentlytics.otel.docs > docs/otlp-attributes.md"
+    )
