@@ -156,3 +156,24 @@ def test_final_errors_quarantine_with_the_receivers_reason(tmp_path: Path, statu
     batched = expected - alone
     assert requests == (2 * batched - 1 + alone if status == 400 else 1 + alone)
     assert receiver.records() == []
+
+
+def test_the_library_api_exports_through_the_otlp_delivery(tmp_path: Path) -> None:
+    """`AnalyticsClient(delivery=otlp_delivery(...))`: a host program's track_* calls reach
+    the OTLP endpoint as the same events a replay of the capture gives."""
+    import hashlib
+    import json
+
+    from agentlytics.client import AnalyticsClient
+    from tests.helpers import replay_events_bytes, track_call
+
+    with Receiver() as receiver:
+        delivery, _ = otlp_delivery(_config(), receiver.url, spool=str(tmp_path / "spool"))
+        client = AnalyticsClient(delivery=delivery)
+        capture = CAPTURES[0]
+        for line in capture.read_text().splitlines():
+            name, args, kwargs = track_call(json.loads(line))
+            getattr(client, name)(*args, **kwargs)
+        assert client.close(30)
+    expected = sorted(hashlib.sha256(b).hexdigest() for b in replay_events_bytes(capture))
+    assert expected and _ids(receiver) == expected
