@@ -177,3 +177,25 @@ def test_the_library_api_exports_through_the_otlp_delivery(tmp_path: Path) -> No
         assert client.close(30)
     expected = sorted(hashlib.sha256(b).hexdigest() for b in replay_events_bytes(capture))
     assert expected and _ids(receiver) == expected
+
+
+def test_a_receiver_refusing_metrics_does_not_quarantine_delivered_records(
+    tmp_path: Path,
+) -> None:
+    """A logs-only backend answers 404 on /v1/metrics: every record still counts as delivered;
+    the refusal is counted on the sink."""
+    with Receiver() as receiver:
+        receiver.fail_next(10_000, 404, path="/v1/metrics")
+        delivery, holder = otlp_delivery(_config(), receiver.url, spool=str(tmp_path / "spool"))
+        try:
+            submit_captures(CAPTURES, delivery)
+            assert delivery.flush(30)
+            stats = delivery.stats()
+        finally:
+            delivery.close(5)
+    assert stats["quarantined"] == 0 and stats["delivered"] == len(_expected_ids())
+    assert _ids(receiver) == _expected_ids()
+    (sink,) = holder.sinks
+    assert sink.metric_errors >= 1 and sink.metric_requests == 0
+    assert "HTTP 404" in (sink.last_metric_error or "")
+    assert receiver.metrics == []

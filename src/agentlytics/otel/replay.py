@@ -52,6 +52,11 @@ def replay_otlp(
             console.print(f"{redacted} attribute(s) withheld by the privacy checks")
         if rejected:
             console.print(f"the receiver rejected {rejected} record(s) (partial success)")
+        refused = [s.last_metric_error for s in holder.sinks if s.metric_errors]
+        if refused:
+            console.print(
+                f"metrics were refused ({refused[-1]}); [otlp] metrics = false turns them off"
+            )
         if stats["last_error"]:
             console.print(f"last error: {stats['last_error']}")
     complete = flushed and not stats["quarantined"]

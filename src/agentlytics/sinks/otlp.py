@@ -13,6 +13,9 @@ Failures follow the OTLP/HTTP specification: connection errors, timeouts, 429, 5
 bisected so only the offending events are quarantined. A 2xx with ``partial_success`` (records
 the receiver rejected for good) is counted in ``rejected``, not retried (the spec forbids it).
 
+A final error on the metrics request (a logs-only receiver answers 404) does not quarantine a
+batch whose log records were accepted: it is counted in ``metric_errors`` and reported.
+
 At-least-once, as every sink: OTLP receivers do not de-duplicate, so each record carries
 ``agentlytics.event_id``. Within one process the sink remembers the last ``remember`` event ids
 it exported, so a batch retried after its logs went through but its metrics did not sends only
@@ -126,6 +129,8 @@ class OtlpSink:
         self.redacted = 0
         self.rejected = 0
         self.last_rejection: str | None = None
+        self.metric_errors = 0
+        self.last_metric_error: str | None = None
 
     # -- building --------------------------------------------------------------------------------
 
@@ -217,7 +222,18 @@ class OtlpSink:
         data = metrics.collect()
         if data is None:
             return
-        response = self._post(self.metrics_url, encode_metrics(data).SerializeToString())
+        try:
+            response = self._post(self.metrics_url, encode_metrics(data).SerializeToString())
+        except SinkError as exc:
+            # Retryable: the batch stays spooled and the totals go again. Final (a receiver
+            # without metrics answers 404): the batch's records were delivered, so it is not
+            # quarantined for its derived metrics; the refusal is counted and reported, and the
+            # totals (cumulative: nothing is lost) are offered again with the next batch.
+            if exc.retryable or not self.logs:
+                raise
+            self.metric_errors += 1
+            self.last_metric_error = str(exc)
+            return
         self.metric_requests += 1
         metrics.dirty = False
         rejected = _partial_success(
