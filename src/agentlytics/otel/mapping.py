@@ -26,6 +26,7 @@ is in docs/otlp.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -149,7 +150,7 @@ class _Flattener:
         self.redacted: list[str] = []
 
     def allowed(self, key: str, audit_path: str, text: str, is_key: bool = False) -> bool:
-        if string_findings(self.event_type, audit_path, text, is_key):
+        if not _passes(self.event_type, audit_path, text, is_key):
             self.redacted.append(key)
             return False
         return True
@@ -185,6 +186,13 @@ class _Flattener:
                     self.add(f"{key}.{i}", f"{audit_path}[{i}]", item)
         else:  # not JSON data: nothing else can come out of a decoded event
             self.add(key, audit_path, str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _passes(event_type: str, audit_path: str, text: str, is_key: bool) -> bool:
+    """The audit's generic checks, remembered: most strings repeat (enum values, the ids of a
+    thread and turn, client names), and the checks are a dozen regex searches each."""
+    return not string_findings(event_type, audit_path, text, is_key)
 
 
 def _homogeneous(items: list[Any]) -> type | None:

@@ -169,23 +169,30 @@ class OtlpSink:
         if not batch:
             return
         with self._lock:
-            decoded = [(env, msgspec.json.decode(env.body)) for env in batch]
+            # Each event decoded and mapped once, and only if some signal still needs it.
+            decoded = []
+            for env in batch:
+                if (self.logs and env.event_id not in self._logged) or (
+                    self.metrics is not None and env.event_id not in self._measured
+                ):
+                    event = msgspec.json.decode(env.body)
+                    decoded.append((env, event, export_event(event, env.event_id)))
             if self.logs:
                 self._write_logs(decoded)
             if self.metrics is not None:
                 self._write_metrics(decoded)
 
-    def _write_logs(self, decoded: list[tuple[Envelope, Any]]) -> None:
+    def _write_logs(self, decoded: list[tuple[Envelope, Any, ExportedEvent]]) -> None:
         from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
         from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
             ExportLogsServiceResponse,
         )
 
-        todo = [(env, event) for env, event in decoded if env.event_id not in self._logged]
+        todo = [(env, ex) for env, _, ex in decoded if env.event_id not in self._logged]
         if not todo:
             return
         observed = time.time_ns()
-        exported = [export_event(event, env.event_id) for env, event in todo]
+        exported = [ex for _, ex in todo]
         request = encode_logs([self._log_record(e, observed) for e in exported])
         response = self._post(self.logs_url, request.SerializeToString())
         self.requests += 1
@@ -198,24 +205,21 @@ class OtlpSink:
         self.records += len(todo)
         self.redacted += sum(len(e.redacted) for e in exported)
 
-    def _write_metrics(self, decoded: list[tuple[Envelope, Any]]) -> None:
+    def _write_metrics(self, decoded: list[tuple[Envelope, Any, ExportedEvent]]) -> None:
         from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
             ExportMetricsServiceResponse,
         )
 
-        from agentlytics.otel.mapping import resource_attributes
-
         metrics = self.metrics
         assert metrics is not None
-        for env, event in decoded:
+        for env, event, exported in decoded:
             if env.event_id in self._measured:
                 continue
             params = event.get("event_params") if isinstance(event, dict) else None
             if isinstance(params, dict):
-                event_type = str(event.get("event_type", ""))
-                resource = tuple(sorted(resource_attributes(params, event_type).items()))
-                metrics.record(self._resource(resource), event_type, params)
+                resource = self._resource(exported.resource)
+                metrics.record(resource, exported.event_name, params)
             self._measured.add(env.event_id)
         if not metrics.dirty:
             return
