@@ -72,7 +72,8 @@ def replay(
             "--otlp",
             metavar="ENDPOINT",
             help="Export the events as OpenTelemetry logs and metrics to an OTLP/HTTP endpoint "
-            "(e.g. http://127.0.0.1:4318; background delivery, spool, retries).",
+            "(e.g. http://127.0.0.1:4318; background delivery, spool, retries) instead of a "
+            "local warehouse.",
         ),
     ] = None,
 ) -> None:
