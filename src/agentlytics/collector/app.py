@@ -293,7 +293,10 @@ def create_app(
                 stored = await store.insert(sealed)
                 write_seconds = time.perf_counter() - handed
                 if on_stored is not None:
-                    on_stored(sealed)
+                    try:  # stored: a failing export hand-off must not turn that into a 503
+                        on_stored(sealed)
+                    except Exception as exc:
+                        emit(level="error", msg="export hand-off failed", error=repr(exc))
                 response = _json(200, {"accepted": events, "stored": stored})
             except _TooLarge as exc:
                 response = _json(413, {"error": "too_large", "reason": str(exc)})
