@@ -88,11 +88,14 @@ class OtlpSink:
         service_name: str = "agentlytics",
         logs: bool = True,
         metrics: bool = True,
-        remember: int = 100_000,
+        remember: int = 20_000,
         prices: PriceTable | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """``prices`` (default: the bundled price table) prices turns for ``codex.cost.usd``."""
+        """``prices`` (default: the bundled price table) prices turns for ``codex.cost.usd``;
+        ``remember``: how many exported ids are kept to skip repeats (a retried batch, a
+        collector's client resending one it already stored) — a batch is at most a few
+        hundred events, and a repeat comes soon after the original."""
         if compression not in ("gzip", "none"):
             raise ValueError(f"compression must be gzip or none, not {compression!r}")
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
