@@ -76,7 +76,11 @@ def test_replay_rejects_send_and_otlp_together() -> None:
     assert proc.returncode == 2 and "not both" in proc.stderr
 
 
-def test_tap_otlp_exports_the_live_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "with_send", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["otlp", "otlp+send"]
+)
+def test_tap_otlp_exports_the_live_session(tmp_path: Path, with_send: bool) -> None:
+    """tap --otlp (and with --send as well: both deliveries get every fact)."""
     from tests.observe.test_tap import _SCRIPTED_SERVER
 
     source = capture_path("shell_accept")
@@ -87,21 +91,30 @@ def test_tap_otlp_exports_the_live_session(tmp_path: Path) -> None:
     ]
     capture = tmp_path / "cap.jsonl"
     env = {**cli_env(), "AGENTLYTICS_SPOOL": str(tmp_path / "spool")}
-    with Receiver() as receiver:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agentlytics", "tap", "--record", str(capture),
-             "--otlp", receiver.url, "--", sys.executable, "-c", _SCRIPTED_SERVER, str(source)],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert proc.stdin is not None and proc.stdout is not None
-        for line in client_lines:
-            proc.stdin.write(line.encode())
-            proc.stdin.flush()
-            time.sleep(0.01)
-        proc.stdin.close()
-        proc.stdout.read()
-        assert proc.wait(timeout=60) == 0
+    collector = Collector(tmp_path / "collector").start() if with_send else None
+    send = ["--send", collector.url, "--token", TOKEN] if collector is not None else []
+    try:
+        with Receiver() as receiver:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agentlytics", "tap", "--record", str(capture), *send,
+                 "--otlp", receiver.url, "--", sys.executable, "-c", _SCRIPTED_SERVER,
+                 str(source)],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=tmp_path,
+            )  # fmt: skip
+            assert proc.stdin is not None and proc.stdout is not None
+            for line in client_lines:
+                proc.stdin.write(line.encode())
+                proc.stdin.flush()
+                time.sleep(0.01)
+            proc.stdin.close()
+            proc.stdout.read()
+            assert proc.wait(timeout=60) == 0
+    finally:
+        if collector is not None:
+            collector.stop()
+    if collector is not None:
+        assert sorted(i for i, _ in collector.rows()) == _expected_ids(capture)
     assert _ids(receiver) == _expected_ids(capture)
     names = [r["event_name"] for r in receiver.records()]
     assert names == [
