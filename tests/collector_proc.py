@@ -27,7 +27,10 @@ def free_port() -> int:
 class Collector:
     """Start/stop a collector process; the warehouse file outlives restarts."""
 
-    def __init__(self, workdir: Path, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, args: tuple[str, ...] = (), **env: str
+    ) -> None:
+        self.args = args  # more `collect` options
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -46,7 +49,7 @@ class Collector:
         log = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agentlytics", "collect", "--port", str(self.port),
-             "--warehouse", str(self.warehouse), "--token", TOKEN],
+             "--warehouse", str(self.warehouse), "--token", TOKEN, *self.args],
             env=env, stdout=log, stderr=log, cwd=self.workdir,
         )  # fmt: skip
         log.close()

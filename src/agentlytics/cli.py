@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from agentlytics.delivery.api import Delivery
     from agentlytics.observe.tap import Observer
 
 app = typer.Typer(
@@ -65,8 +66,21 @@ def replay(
     config: Annotated[
         Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
     ] = None,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            "--otlp",
+            metavar="ENDPOINT",
+            help="Export the events as OpenTelemetry logs and metrics to an OTLP/HTTP endpoint "
+            "(e.g. http://127.0.0.1:4318; background delivery, spool, retries) instead of a "
+            "local warehouse.",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded app-server traffic into analytics events and report on them."""
+    if otlp is not None:
+        _replay_otlp(captures, otlp, send, spool, config, quiet)
+        return
     if send is not None:
         for capture in captures:
             if str(capture) != "-" and not capture.is_file():
@@ -112,6 +126,11 @@ def replay(
                 f"{result.facts} facts → {result.events} events; "
                 f"{store.stored} new in {where} ({store.warehouse.count()} stored in all)."
             )
+            console.print(
+                "The tables below cover this run only."
+                if no_warehouse
+                else f"The tables below cover the whole warehouse {where}, not only this run."
+            )
             reports.render(reports.summary(store.warehouse), console)
             _render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
             from agentlytics.replay import print_repo_sources
@@ -131,6 +150,29 @@ def _load_config(path: Path | None) -> object:
         return load(path)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
+
+
+def _replay_otlp(
+    captures: list[Path],
+    endpoint: str,
+    send: str | None,
+    spool: Path | None,
+    config: Path | None,
+    quiet: bool,
+) -> None:
+    from agentlytics.config import Config
+    from agentlytics.otel.replay import replay_otlp
+
+    if send is not None:
+        raise typer.BadParameter("use --send or --otlp, not both", param_hint="--otlp")
+    for capture in captures:
+        if str(capture) != "-" and not capture.is_file():
+            raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    code = replay_otlp(captures, endpoint, cfg, spool=spool, quiet=quiet)
+    if code:
+        raise typer.Exit(code=code)
 
 
 def _replay_send(
@@ -206,6 +248,15 @@ def collect(
     config: Annotated[
         Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
     ] = None,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            "--otlp", metavar="ENDPOINT", help="Also export what is stored to an OTLP endpoint."
+        ),
+    ] = None,
+    metrics_open: Annotated[
+        bool, typer.Option("--metrics-open", help="Serve GET /metrics without the token.")
+    ] = False,
 ) -> None:
     """Receive events over HTTP (POST /codex/analytics-events/events) into a DuckDB file."""
     import msgspec
@@ -224,12 +275,19 @@ def collect(
         overrides["warehouse"] = str(warehouse)
     if token:
         overrides["tokens"] = list(token)
+    if metrics_open:
+        overrides["metrics_open"] = True
     collector = msgspec.structs.replace(cfg.collector, **overrides)
     if not collector.tokens and not no_auth:
         raise typer.BadParameter(
             "no token configured: pass --token (or AGENTLYTICS_COLLECTOR_TOKENS), or --no-auth",
             param_hint="--token",
         )
+    if otlp is not None:
+        from agentlytics.otel.collect import serve_exporting
+
+        serve_exporting(collector, cfg, otlp, allow_no_auth=no_auth)
+        return
     serve(collector, allow_no_auth=no_auth)
 
 
@@ -350,6 +408,9 @@ def tap(
     token: str | None = typer.Option(
         None, "--token", help="Bearer token for --send (default: configured / AGENTLYTICS_TOKEN)."
     ),
+    otlp: str | None = typer.Option(
+        None, "--otlp", metavar="ENDPOINT", help="Export events to this OTLP/HTTP endpoint."
+    ),
 ) -> None:
     """Relay stdio to and from CMD byte for byte (a live `codex app-server`) and observe it.
 
@@ -368,12 +429,16 @@ def tap(
             err=True,
         )
         raise typer.Exit(2)
-    analytics = _live_observer(events, None if no_warehouse else warehouse, send, token)
+    analytics = _live_observer(events, None if no_warehouse else warehouse, send, token, otlp)
     raise typer.Exit(tap_mod.main_tap(command or [], record=record, analytics=analytics))
 
 
 def _live_observer(
-    events: str | None, warehouse: Path | None, send: str | None, token: str | None = None
+    events: str | None,
+    warehouse: Path | None,
+    send: str | None,
+    token: str | None = None,
+    otlp: str | None = None,
 ) -> Observer | None:
     """The tap's live pipeline, writing to the sinks the options name (None: record only)."""
     from agentlytics.sinks.base import Sink
@@ -394,7 +459,7 @@ def _live_observer(
         typer.echo(
             f"agentlytics tap: cannot open an analytics sink ({exc}); relaying anyway", err=True
         )
-    delivery = None
+    delivery: Delivery | None = None
     if send is not None:
         import msgspec
 
@@ -408,6 +473,14 @@ def _live_observer(
                 cfg.delivery, endpoint=send, token=cfg.delivery.token if token is None else token
             )
         )
+    if otlp is not None:
+        from agentlytics.config import Config
+        from agentlytics.otel.delivery import FanOut, otlp_delivery
+
+        otlp_cfg = _load_config(None)
+        assert isinstance(otlp_cfg, Config)
+        exporter, _ = otlp_delivery(otlp_cfg, otlp)
+        delivery = exporter if delivery is None else FanOut([delivery, exporter])
     if not sinks and delivery is None:
         return None
     from agentlytics.live import LiveObserver
@@ -464,9 +537,13 @@ def audit(
     secret: Annotated[
         list[str] | None, typer.Option("--secret", help="Another string that must not leak.")
     ] = None,
+    otlp: Annotated[
+        bool,
+        typer.Option("--otlp", help="Audit what the OTLP sink exports for these events instead."),
+    ] = False,
 ) -> None:
     """Exit non-zero if events hold raw code, paths, remote URLs or credentials."""
-    from agentlytics.fingerprints.audit import KnownSecrets, audit_events, load_events
+    from agentlytics.fingerprints.audit import KnownSecrets, audit_events, audit_otlp, load_events
 
     for path in [events, *(capture or [])]:
         if not path.is_file():
@@ -478,7 +555,7 @@ def audit(
     for value in secret or []:
         known.add(value, "given secret")
     loaded, findings = load_events(events)
-    findings += audit_events(loaded, known)
+    findings += (audit_otlp if otlp else audit_events)(loaded, known)
     if findings:
         for finding in findings:
             typer.echo(str(finding))
@@ -504,6 +581,27 @@ def schema(
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}", err=True)
+
+
+def _add_report() -> None:
+    from agentlytics.query.command import report_app
+
+    app.add_typer(report_app, name="report")
+
+
+_add_report()
+
+
+@app.command()
+def migrate(
+    warehouse: Annotated[
+        Path, typer.Option("--warehouse", help="DuckDB warehouse file to upgrade in place.")
+    ] = Path("agentlytics.duckdb"),
+) -> None:
+    """Upgrade a warehouse written by an older agentlytics to the current layout."""
+    from agentlytics.query.command import migrate as run_migrate
+
+    run_migrate(str(warehouse))
 
 
 def main() -> None:

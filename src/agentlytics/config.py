@@ -82,11 +82,56 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_decompressed_bytes: int = 64 * 1024 * 1024
     #: Most events accepted in one request — 413 above.
     max_events: int = 20_000
+    #: Serve ``GET /metrics`` (Prometheus) without the bearer token.
+    metrics_open: bool = False
+
+
+OtlpCompression = Literal["gzip", "none"]
+
+
+class OtlpConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Export to an OpenTelemetry (OTLP/HTTP) endpoint (``[otlp]``, docs/otlp.md)."""
+
+    #: Base URL; logs go to ``<endpoint>/v1/logs``, metrics to ``<endpoint>/v1/metrics``.
+    endpoint: str = ""
+    #: Request headers (an API key: ``{"x-honeycomb-team" = "..."}``, ``Authorization``, ...).
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
+    #: ``gzip`` or ``none``.
+    compression: OtlpCompression = "gzip"
+    #: Per-request timeout, seconds.
+    timeout: float = 10.0
+    #: The resource's ``service.name``.
+    service_name: str = "agentlytics"
+    #: Export every event as a log record.
+    logs: bool = True
+    #: Export the derived metrics.
+    metrics: bool = True
+    #: Spool directory of the OTLP delivery. Empty = ``otlp`` under ``[delivery] spool``.
+    spool: str = ""
+
+
+class ModelPriceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One model's price in USD per 1M tokens (``[pricing.models."NAME"]``)."""
+
+    input: float
+    output: float
+    #: Cached input tokens; default: the input price (no cache discount).
+    cached_input: float | None = None
+    #: Reasoning output tokens; default: the output price.
+    reasoning: float | None = None
+
+
+class PricingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Report cost estimates (``[pricing]``): entries here override the bundled price table."""
+
+    models: dict[str, ModelPriceConfig] = msgspec.field(default_factory=dict)
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
+    otlp: OtlpConfig = msgspec.field(default_factory=OtlpConfig)
+    pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
 
 
 class ConfigError(ValueError):
@@ -111,6 +156,29 @@ def _parse_headers(value: str) -> dict[str, str]:
                 raise ConfigError(f"AGENTLYTICS_HEADERS: expected 'Name: value', got {part!r}")
             out[name.strip()] = val.strip()
     return out
+
+
+def _parse_bool(value: str) -> bool:
+    return _BOOL[value.strip().lower()]
+
+
+def _parse_otel_headers(value: str) -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_HEADERS``: ``key=value,key2=value2``, values percent-encoded."""
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        if part.strip():
+            name, sep, val = part.partition("=")
+            if not sep:
+                raise ConfigError(f"OTEL_EXPORTER_OTLP_HEADERS: expected 'key=value', got {part!r}")
+            out[unquote(name.strip())] = unquote(val.strip())
+    return out
+
+
+def _parse_otel_timeout(value: str) -> float:
+    """``OTEL_EXPORTER_OTLP_TIMEOUT`` is in milliseconds; ``[otlp] timeout`` in seconds."""
+    return float(value) / 1000.0
 
 
 #: Environment variable -> (section, key, parser). Documented in docs/configuration.md.
@@ -143,6 +211,21 @@ ENV: dict[str, tuple[str, str, Any]] = {
         int,
     ),
     "AGENTLYTICS_COLLECTOR_MAX_EVENTS": ("collector", "max_events", int),
+    "AGENTLYTICS_COLLECTOR_METRICS_OPEN": ("collector", "metrics_open", _parse_bool),
+    # The OpenTelemetry SDK's standard variables first, so AGENTLYTICS_OTLP_* (below) win.
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("otlp", "endpoint", str),
+    "OTEL_EXPORTER_OTLP_HEADERS": ("otlp", "headers", _parse_otel_headers),
+    "OTEL_EXPORTER_OTLP_COMPRESSION": ("otlp", "compression", str),
+    "OTEL_EXPORTER_OTLP_TIMEOUT": ("otlp", "timeout", _parse_otel_timeout),
+    "OTEL_SERVICE_NAME": ("otlp", "service_name", str),
+    "AGENTLYTICS_OTLP_ENDPOINT": ("otlp", "endpoint", str),
+    "AGENTLYTICS_OTLP_HEADERS": ("otlp", "headers", _parse_headers),
+    "AGENTLYTICS_OTLP_COMPRESSION": ("otlp", "compression", str),
+    "AGENTLYTICS_OTLP_TIMEOUT": ("otlp", "timeout", float),
+    "AGENTLYTICS_OTLP_SERVICE_NAME": ("otlp", "service_name", str),
+    "AGENTLYTICS_OTLP_LOGS": ("otlp", "logs", _parse_bool),
+    "AGENTLYTICS_OTLP_METRICS": ("otlp", "metrics", _parse_bool),
+    "AGENTLYTICS_OTLP_SPOOL": ("otlp", "spool", str),
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True}

@@ -22,7 +22,7 @@ import sys
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +37,7 @@ from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.sinks.http import IDS_HEADER, PATH
 
+from .metrics import CollectorMetrics
 from .validation import ValidationFailed, ValidEvent, validate_events
 from .writer import WarehouseProcess
 
@@ -140,6 +141,10 @@ class Store:
                 if not done.done():
                     done.set_result(len(mine))
 
+    def queued_events(self) -> int:
+        """Events waiting for the writer (not yet handed to it)."""
+        return sum(len(events) for events, _ in self._queue)
+
     def _next_group(self) -> list[tuple[Sequence[Envelope], asyncio.Future[int]]]:
         group = [self._queue.pop(0)]
         size = len(group[0][0])
@@ -228,14 +233,26 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 
 
 def create_app(
-    config: CollectorConfig, *, allow_no_auth: bool = False, log: JsonLog | None = None
+    config: CollectorConfig,
+    *,
+    allow_no_auth: bool = False,
+    log: JsonLog | None = None,
+    metrics: CollectorMetrics | None = None,
+    on_stored: Callable[[Sequence[Envelope]], None] | None = None,
 ) -> Starlette:
-    """The collector app for a configuration (tokens, limits, warehouse path)."""
+    """The collector app for a configuration (tokens, limits, warehouse path).
+
+    ``metrics`` (default: a fresh set) back ``GET /metrics``; ``on_stored`` is handed every
+    accepted batch once it is committed (``collect --otlp`` exports them)."""
     if not config.tokens and not allow_no_auth:
         raise ValueError("no collector tokens configured (--token or AGENTLYTICS_COLLECTOR_TOKENS)")
     tokens = [t.encode() for t in config.tokens]
     store = Store(config.warehouse)
     emit = log if log is not None else JsonLog()
+    stats = metrics if metrics is not None else CollectorMetrics()
+    stats.gauge(
+        "agentlytics_collector_queue_events", "Events waiting for the writer.", store.queued_events
+    )
 
     def authorized(request: Request) -> Response | None:
         if not tokens:
@@ -253,6 +270,8 @@ def create_app(
     async def ingest(request: Request) -> Response:
         start = time.perf_counter()
         events = stored = 0
+        body = b""
+        write_seconds: float | None = None
         response = authorized(request)
         if response is None:
             try:
@@ -269,7 +288,15 @@ def create_app(
                 valid = validate_events(body, config.max_events)
                 events = len(valid)
                 explicit = _explicit_ids(request.headers.get(IDS_HEADER), events)
-                stored = await store.insert(_envelopes(valid, explicit))
+                sealed = _envelopes(valid, explicit)
+                handed = time.perf_counter()
+                stored = await store.insert(sealed)
+                write_seconds = time.perf_counter() - handed
+                if on_stored is not None:
+                    try:  # stored: a failing export hand-off must not turn that into a 503
+                        on_stored(sealed)
+                    except Exception as exc:
+                        emit(level="error", msg="export hand-off failed", error=repr(exc))
                 response = _json(200, {"accepted": events, "stored": stored})
             except _TooLarge as exc:
                 response = _json(413, {"error": "too_large", "reason": str(exc)})
@@ -278,9 +305,19 @@ def create_app(
             except Exception as exc:  # storage failure: the client keeps the batch and retries
                 emit(level="error", msg="storage failed", error=repr(exc))
                 response = _json(503, {"error": "unavailable", "reason": "storage failed"})
-        reason = None
+        reason = error = None
         if response.status_code != 200:
-            reason = msgspec.json.decode(bytes(response.body)).get("reason")
+            answer = msgspec.json.decode(bytes(response.body))
+            reason, error = answer.get("reason"), answer.get("error")
+        stats.observe(
+            status=response.status_code,
+            error=error,
+            events=events,
+            stored=stored,
+            body=body,
+            seconds=time.perf_counter() - start,
+            write_seconds=write_seconds,
+        )
         emit(
             method=request.method,
             path=request.url.path,
@@ -291,6 +328,13 @@ def create_app(
             **({"reason": reason} if reason else {}),
         )
         return response
+
+    async def metrics_page(request: Request) -> Response:
+        denied = None if config.metrics_open else authorized(request)
+        if denied is not None:
+            return denied
+        text, content_type = stats.exposition()
+        return Response(text, media_type=content_type)
 
     async def healthz(request: Request) -> Response:
         ok = store.warehouse is not None
@@ -313,16 +357,23 @@ def create_app(
         routes=[
             Route(PATH, ingest, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
 
 
-def serve(config: CollectorConfig, *, allow_no_auth: bool = False) -> None:
+def serve(
+    config: CollectorConfig,
+    *,
+    allow_no_auth: bool = False,
+    metrics: CollectorMetrics | None = None,
+    on_stored: Callable[[Sequence[Envelope]], None] | None = None,
+) -> None:
     """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
     import uvicorn
 
-    app = create_app(config, allow_no_auth=allow_no_auth)
+    app = create_app(config, allow_no_auth=allow_no_auth, metrics=metrics, on_stored=on_stored)
     uvicorn.run(
         app,
         host=config.host,

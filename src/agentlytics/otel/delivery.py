@@ -1,0 +1,151 @@
+"""The OTLP sink behind the project's background delivery: spool, retries, quarantine.
+
+Every entry point (``replay --otlp``, ``tap --otlp``, ``collect --otlp``, a program calling
+:func:`otlp_delivery`) exports through a :class:`BackgroundDelivery` whose sink is an
+:class:`OtlpSink`, so the HTTP sink's guarantees hold (docs/delivery.md): an event is in the
+durable spool before it is sent, a retryable failure (connection refused, timeout, 429, 502,
+503, 504) keeps it there and retries with backoff, a final one quarantines it with the
+receiver's reason, and nothing is acknowledged before the receiver answered 2xx.
+
+The OTLP delivery has a spool directory of its own (``[otlp] spool``, default ``otlp`` under
+the delivery spool): a spool slot is drained by whichever process opens it next, with that
+process's sink, so events meant for an OTLP endpoint must never share a slot with events meant
+for a collector.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
+
+import msgspec
+
+from agentlytics.config import Config, OtlpConfig, PricingConfig
+from agentlytics.delivery.api import Delivery
+from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.events.envelope import Envelope
+from agentlytics.facts import Fact
+from agentlytics.observe.deferred import Deferred
+from agentlytics.pipeline import Pipeline
+from agentlytics.sinks.base import Sink
+from agentlytics.sinks.otlp import OtlpSink
+
+
+def otlp_spool_dir(config: Config) -> str:
+    """``[otlp] spool``, else ``otlp`` under ``[delivery] spool``."""
+    return config.otlp.spool or os.path.join(config.delivery.spool, "otlp")
+
+
+class SinkHolder:
+    """A sink factory that remembers the sinks it made (to report their statistics)."""
+
+    def __init__(self, otlp: OtlpConfig, pricing: PricingConfig | None = None) -> None:
+        self.config = otlp
+        self.pricing = pricing
+        self.sinks: list[OtlpSink] = []
+
+    def __call__(self) -> Sink:
+        from agentlytics.query.pricing import bundled
+
+        cfg = self.config
+        prices = bundled() if self.pricing is None else bundled().with_overrides(self.pricing)
+        sink = OtlpSink(
+            cfg.endpoint,
+            headers=cfg.headers,
+            compression=cfg.compression,
+            timeout=cfg.timeout,
+            service_name=cfg.service_name,
+            logs=cfg.logs,
+            metrics=cfg.metrics,
+            prices=prices,
+        )
+        self.sinks.append(sink)
+        return sink
+
+
+def otlp_delivery(
+    config: Config,
+    endpoint: str | None = None,
+    *,
+    spool: str | None = None,
+    pipeline_factory: Callable[[], Pipeline] = Pipeline,
+) -> tuple[BackgroundDelivery, SinkHolder]:
+    """A background delivery to the OTLP endpoint (``endpoint`` or ``[otlp] endpoint``)."""
+    otlp = config.otlp
+    if endpoint is not None:
+        otlp = msgspec.structs.replace(otlp, endpoint=endpoint)
+    if not otlp.endpoint:
+        raise ValueError("no OTLP endpoint: --otlp URL, [otlp] endpoint, AGENTLYTICS_OTLP_ENDPOINT")
+    holder = SinkHolder(otlp, config.pricing)
+    d = config.delivery
+    delivery = BackgroundDelivery(
+        holder,
+        spool_dir=spool or otlp_spool_dir(config),
+        queue_size=d.queue_size,
+        full_policy=d.full_policy,
+        block_timeout=d.block_timeout,
+        batch_max_events=d.batch_max_events,
+        batch_max_bytes=d.batch_max_bytes,
+        linger_ms=d.linger_ms,
+        backoff_initial=d.backoff_initial,
+        backoff_max=d.backoff_max,
+        flush_timeout=d.flush_timeout,
+        exit_timeout=d.exit_timeout,
+        spool_sync=d.spool_sync,
+        pipeline_factory=pipeline_factory,
+    )
+    return delivery, holder
+
+
+class SealedPipeline(Pipeline):
+    """A pipeline for items that already are sealed events (the collector's): passed through.
+
+    The background delivery reduces what it is given on its reduce thread; events the
+    collector stored need no reduction, only the spool and the send loop.
+    """
+
+    def ingest_into(self, facts: Iterable[Fact | Deferred], out: list[Envelope]) -> None:
+        start = len(out)
+        try:
+            for item in cast("Iterable[Envelope]", facts):
+                out.append(item)
+        finally:
+            self.events += len(out) - start
+
+
+class EventForwarder:
+    """Sealed events → the OTLP delivery (``collect --otlp``): what the collector stored."""
+
+    def __init__(self, config: Config, endpoint: str | None = None) -> None:
+        self.delivery, self.sinks = otlp_delivery(config, endpoint, pipeline_factory=SealedPipeline)
+
+    def __call__(self, events: Sequence[Envelope]) -> None:
+        submit = self.delivery.submit
+        for event in events:
+            submit(cast(Fact, event))  # a SealedPipeline passes it through unreduced
+
+    def backlog(self) -> float:
+        """Events handed over in this process and not yet delivered or quarantined."""
+        stats = self.delivery.stats()
+        return float(stats["spooled_events"] - stats["delivered"] - stats["quarantined"])
+
+    def close(self, timeout: float | None = None) -> bool:
+        return self.delivery.close(timeout)
+
+
+class FanOut:
+    """One :class:`Delivery` that hands every fact to several (``tap --send URL --otlp URL``)."""
+
+    def __init__(self, deliveries: Sequence[Delivery]) -> None:
+        self.deliveries = list(deliveries)
+
+    def submit(self, fact: Fact | Deferred) -> None:
+        for delivery in self.deliveries:
+            delivery.submit(fact)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return all([d.flush(timeout) for d in self.deliveries])
+
+    def close(self, timeout: float | None = None) -> bool:
+        return all([d.close(timeout) for d in self.deliveries])

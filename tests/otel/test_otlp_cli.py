@@ -1,0 +1,202 @@
+"""``--otlp`` on the real command line (replay, tap, collect) and the collector's ``/metrics``,
+scraped over HTTP and parsed with ``prometheus_client.parser``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.collector_proc import TOKEN, Collector
+from tests.helpers import ROOT, capture_path, cli_env, replay_events_bytes, run_cli
+from tests.otlp_receiver import Receiver
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.jsonl"))
+
+
+def _ids(receiver: Receiver) -> list[str]:
+    return sorted(r["attributes"]["agentlytics.event_id"] for r in receiver.records())
+
+
+def _expected_ids(*captures: Path) -> list[str]:
+    return sorted(hashlib.sha256(b).hexdigest() for b in replay_events_bytes(*captures))
+
+
+def test_replay_otlp_exports_every_event_of_the_examples() -> None:
+    """The README's command: `agentlytics replay --otlp http://127.0.0.1:4318 examples/*.jsonl`."""
+    with Receiver() as receiver:
+        proc = run_cli("replay", "--otlp", receiver.url, *map(str, EXAMPLES))
+    expected = _expected_ids(*EXAMPLES)
+    assert _ids(receiver) == expected
+    text = " ".join(proc.stderr.split())
+    assert f"→ {len(expected)} events to {receiver.url}: {len(expected)} delivered" in text
+    assert "0 quarantined" in text
+
+
+@pytest.mark.slow
+def test_replay_otlp_with_the_receiver_down_keeps_the_events_for_the_next_run(
+    tmp_path: Path,
+) -> None:
+    from tests.collector_proc import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    spool = tmp_path / "spool"
+    capture = capture_path("shell_accept")
+    first = subprocess.run(
+        [sys.executable, "-m", "agentlytics", "replay", "--otlp", url, "--spool", str(spool),
+         str(capture)],
+        env={**cli_env(), "AGENTLYTICS_FLUSH_TIMEOUT": "1"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert first.returncode == 1
+    assert f"kept in {spool}" in " ".join(first.stderr.split())
+    with Receiver(port) as receiver:
+        # the next run on the same spool sends the first run's events (and its own, again:
+        # the same ids, which the receiver's records show once each per run)
+        run_cli("replay", "--otlp", url, "--spool", str(spool), str(capture))
+    ids = _ids(receiver)
+    expected = _expected_ids(capture)
+    assert sorted(set(ids)) == expected
+    assert len(ids) == 2 * len(expected)  # at-least-once: the event id tells copies apart
+
+
+def test_replay_rejects_send_and_otlp_together() -> None:
+    proc = run_cli(
+        "replay", "--otlp", "http://127.0.0.1:9", "--send", "http://127.0.0.1:9",
+        str(EXAMPLES[0]), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "not both" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "with_send", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["otlp", "otlp+send"]
+)
+def test_tap_otlp_exports_the_live_session(tmp_path: Path, with_send: bool) -> None:
+    """tap --otlp (and with --send as well: both deliveries get every fact)."""
+    from tests.observe.test_tap import _SCRIPTED_SERVER
+
+    source = capture_path("shell_accept")
+    client_lines = [
+        json.dumps(json.loads(x)["msg"]) + "\n"
+        for x in source.read_text().splitlines()
+        if json.loads(x)["dir"] == "client_to_server"
+    ]
+    capture = tmp_path / "cap.jsonl"
+    env = {**cli_env(), "AGENTLYTICS_SPOOL": str(tmp_path / "spool")}
+    collector = Collector(tmp_path / "collector").start() if with_send else None
+    send = ["--send", collector.url, "--token", TOKEN] if collector is not None else []
+    try:
+        with Receiver() as receiver:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agentlytics", "tap", "--record", str(capture), *send,
+                 "--otlp", receiver.url, "--", sys.executable, "-c", _SCRIPTED_SERVER,
+                 str(source)],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=tmp_path,
+            )  # fmt: skip
+            assert proc.stdin is not None and proc.stdout is not None
+            for line in client_lines:
+                proc.stdin.write(line.encode())
+                proc.stdin.flush()
+                time.sleep(0.01)
+            proc.stdin.close()
+            proc.stdout.read()
+            assert proc.wait(timeout=60) == 0
+    finally:
+        if collector is not None:
+            collector.stop()
+    if collector is not None:
+        assert sorted(i for i, _ in collector.rows()) == _expected_ids(capture)
+    assert _ids(receiver) == _expected_ids(capture)
+    names = [r["event_name"] for r in receiver.records()]
+    assert names == [
+        "codex_thread_initialized",
+        "codex_review_event",
+        "codex_command_execution_event",
+        "codex_turn_event",
+    ]
+
+
+def _scrape(url: str, token: str | None = TOKEN) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(url + "/metrics", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
+@pytest.mark.slow
+def test_collect_otlp_exports_what_it_stores_and_metrics_count_it(tmp_path: Path) -> None:
+    with Receiver() as receiver:
+        collector = Collector(
+            tmp_path / "collector",
+            args=("--otlp", receiver.url),
+            AGENTLYTICS_SPOOL=str(tmp_path / "collector-spool"),
+        ).start()
+        try:
+            # no token, wrong token: refused like ingest
+            assert httpx.get(collector.url + "/metrics", timeout=10).status_code == 401
+            bad = {"Authorization": "Bearer nope"}
+            assert httpx.get(collector.url + "/metrics", headers=bad, timeout=10).status_code == 403
+            run_cli("replay", "--send", collector.url, "--token", TOKEN, *map(str, EXAMPLES))
+            # the same events again: accepted, nothing new stored
+            run_cli("replay", "--send", collector.url, "--token", TOKEN, str(EXAMPLES[0]))
+            rejected = httpx.post(
+                collector.url + "/codex/analytics-events/events",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                content=b'{"events":[{"event_type":"nope","event_params":{}},{}]}',
+                timeout=10,
+            )
+            assert rejected.status_code == 400
+            unauthorized = httpx.post(
+                collector.url + "/codex/analytics-events/events", content=b"{}", timeout=10
+            )
+            assert unauthorized.status_code == 401
+            deadline = time.monotonic() + 30
+            expected = _expected_ids(*EXAMPLES)
+            while len(receiver.records()) < len(expected) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            samples = _scrape(collector.url)
+        finally:
+            collector.stop()
+    assert _ids(receiver) == expected  # each stored event exported once
+    repeated = len(replay_events_bytes(EXAMPLES[0]))
+    assert samples["agentlytics_collector_events_stored_total{}"] == len(expected)
+    assert samples["agentlytics_collector_events_accepted_total{}"] == len(expected) + repeated
+    assert samples["agentlytics_collector_rejected_requests_total{reason=invalid_batch}"] == 1
+    assert samples["agentlytics_collector_rejected_events_total{reason=invalid_batch}"] == 2
+    assert samples["agentlytics_collector_rejected_requests_total{reason=unauthorized}"] == 1
+    ok = samples["agentlytics_collector_requests_total{status=200}"]
+    assert ok >= 2
+    assert samples["agentlytics_collector_requests_total{status=400}"] == 1
+    assert samples["agentlytics_collector_batch_events_count{}"] == ok
+    assert samples["agentlytics_collector_batch_events_sum{}"] == len(expected) + repeated
+    assert samples["agentlytics_collector_write_seconds_count{}"] == ok
+    assert samples["agentlytics_collector_batch_bytes_sum{}"] > 0
+    assert samples["agentlytics_collector_queue_events{}"] == 0
+    assert samples["agentlytics_collector_otlp_backlog_events{}"] == 0
+
+
+@pytest.mark.slow
+def test_collect_metrics_open_needs_no_token(tmp_path: Path) -> None:
+    collector = Collector(tmp_path / "collector", args=("--metrics-open",)).start()
+    try:
+        samples = _scrape(collector.url, token=None)
+    finally:
+        collector.stop()
+    assert samples["agentlytics_collector_events_stored_total{}"] == 0
+    assert samples["agentlytics_collector_queue_events{}"] == 0
+    assert "agentlytics_collector_otlp_backlog_events{}" not in samples  # no export
