@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
-from agentlytics.observe.capture import open_capture
+from agentlytics.observe.capture import not_a_capture, open_capture
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 
@@ -25,6 +25,8 @@ class ReplayResult:
     drops: Drops = field(default_factory=Drops)
     reducer_drops: dict[str, int] = field(default_factory=dict)
     evictions: dict[str, int] = field(default_factory=dict)
+    #: Files skipped because their first lines show they are not captures: (path, why).
+    rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
 def replay(
@@ -43,6 +45,10 @@ def replay(
         pending.clear()
 
     for capture in captures:
+        why = None if str(capture) == "-" else not_a_capture(capture)
+        if why is not None:
+            result.rejected.append((str(capture), why))
+            continue
         observer = pipeline.connection()
         observer.source = Path(capture).name
         observe, ingest = observer.observe_line, pipeline.ingest

@@ -16,6 +16,8 @@ RequestId = int | str
 Direction = Literal["client_to_server", "server_to_client"]
 CLIENT_TO_SERVER: Direction = "client_to_server"
 SERVER_TO_CLIENT: Direction = "server_to_client"
+#: ``dir`` of a capture metadata line (recorder facts about the session, not traffic).
+META: Literal["meta"] = "meta"
 
 
 class Message(msgspec.Struct, gc=False):
@@ -38,10 +40,12 @@ class CaptureLine(msgspec.Struct):
     """
 
     ts_ms: int
-    dir: Direction
+    dir: Direction | Literal["meta"]
     msg: Message | None = None
     seq: int | None = None
     raw: str | None = None
+    #: The payload of a ``"dir": "meta"`` line (left undecoded).
+    meta: msgspec.Raw = msgspec.Raw()
 
 
 class JsonRpcError(msgspec.Struct):
