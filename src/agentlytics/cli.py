@@ -93,6 +93,7 @@ def replay(
     ] = None,
 ) -> None:
     """Replay recorded app-server traffic into analytics events and report on them."""
+    _use_fingerprint_key(config)
     if send is not None:
         _check_captures(captures)
         _replay_send(captures, send, token, spool, config, quiet)
@@ -168,6 +169,16 @@ def _load_config(path: Path | None) -> object:
 
             raise UserError(f"configuration: {exc}", code=2) from exc
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
+
+
+def _use_fingerprint_key(config: Path | None) -> None:
+    """Apply ``[fingerprints] key`` (opt-in keyed hashes) before any event is made."""
+    from agentlytics.config import Config
+    from agentlytics.fingerprints.diff import set_fingerprint_key
+
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    set_fingerprint_key(cfg.fingerprints.key or None)
 
 
 def _check_captures(captures: list[Path]) -> None:
@@ -428,8 +439,13 @@ def tap(
     Exits with CMD's exit code (128+N if it died of signal N); SIGINT/SIGTERM/SIGHUP are
     forwarded to it.
     """
+    from agentlytics.errors import UserError
     from agentlytics.observe import tap as tap_mod
 
+    try:
+        _use_fingerprint_key(None)
+    except (UserError, typer.BadParameter) as exc:  # the agent must start all the same
+        typer.echo(f"agentlytics tap: {exc}; relaying anyway", err=True)
     if warehouse is not None and no_warehouse:
         typer.echo("agentlytics tap: --warehouse and --no-warehouse exclude each other", err=True)
         raise typer.Exit(2)
@@ -514,6 +530,7 @@ def attribute(
     """Share of added lines in REPO's commits that match lines the agent wrote."""
     from agentlytics.warehouse import attribution
 
+    _use_fingerprint_key(None)
     try:
         report = attribution.attribute(
             repo, warehouse, since, until, time_slack_s=None if time_slack < 0 else time_slack

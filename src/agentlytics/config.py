@@ -97,9 +97,19 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keep_alive_timeout: int = 5
 
 
+class FingerprintsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Accepted-line fingerprints (``[fingerprints]``)."""
+
+    #: Empty: upstream's plain SHA-1 hashes. Otherwise path and line hashes are HMAC-SHA-256
+    #: under this key, which a dictionary of common lines or file names cannot reverse — but
+    #: they no longer match upstream's or another key's (keep it secret, keep it stable).
+    key: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
+    fingerprints: FingerprintsConfig = msgspec.field(default_factory=FingerprintsConfig)
 
 
 class ConfigError(ValueError):
@@ -167,6 +177,7 @@ ENV: dict[str, tuple[str, str, Any]] = {
         int,
     ),
     "AGENTLYTICS_COLLECTOR_MAX_EVENTS": ("collector", "max_events", int),
+    "AGENTLYTICS_FINGERPRINTS_KEY": ("fingerprints", "key", str),
     "AGENTLYTICS_COLLECTOR_MAX_HEADER_BYTES": ("collector", "max_header_bytes", int),
     "AGENTLYTICS_COLLECTOR_MAX_HEADERS": ("collector", "max_headers", int),
     "AGENTLYTICS_COLLECTOR_HEADER_TIMEOUT": ("collector", "header_timeout", float),
