@@ -124,7 +124,7 @@ def replay(
         if (no_warehouse and quiet)
         else DuckDBSink(":memory:")
         if no_warehouse
-        else open_warehouse(warehouse, say=console.print)
+        else open_warehouse(warehouse, say=lambda text: typer.echo(text, err=True))
     )
     if store is not None:
         sinks.append(store)
@@ -186,9 +186,11 @@ def _check_captures(captures: list[Path]) -> None:
         if str(capture) == "-" or capture.is_file():
             continue
         if capture.is_dir():
-            raise typer.BadParameter(
+            from agentlytics.errors import UserError
+
+            raise UserError(
                 f"{capture} is a directory; pass the capture files in it, e.g. {capture}/*.jsonl",
-                param_hint="CAPTURE",
+                code=2,
             )
         raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
 
