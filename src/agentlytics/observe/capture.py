@@ -55,8 +55,6 @@ def not_a_capture(path: Path | str) -> str | None:
         return "it is gzip-compressed; decompress it first (gunzip, or zcat FILE | replay -)"
     if head.startswith((b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ", b"PK\x03\x04")):
         return "it is a compressed archive; extract the capture (.jsonl) first"
-    if b"\x00" in head:
-        return "it is a binary file, not JSON lines"
     lines = [line for line in head.split(b"\n")[:_SNIFF_LINES] if line.strip()]
     if len(head) == _SNIFF_BYTES and len(lines) > 1:
         lines.pop()  # the last line may be cut by the read
@@ -73,6 +71,8 @@ def not_a_capture(path: Path | str) -> str | None:
                 return None
             if "method" in obj or "jsonrpc" in obj or ("id" in obj and "result" in obj):
                 jsonrpc += 1
+    if b"\x00" in head:
+        return "it is a binary file, not JSON lines"
     if jsonrpc:
         return (
             "it holds bare JSON-RPC messages without the capture envelope "

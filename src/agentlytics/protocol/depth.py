@@ -45,6 +45,8 @@ def too_deep(data: bytes, limit: int = MAX_DEPTH) -> bool:
 
 def _deeper_than(data: bytes, limit: int) -> bool:
     brackets = _STRING.sub(b"", data).translate(_SQUARE, _NOT_BRACKETS)
+    if b"[" * (limit + 1) in brackets:  # the usual deep value: one run of openings
+        return True
     for _ in range(limit):
         peeled = brackets.replace(b"[]", b"")
         if len(peeled) == len(brackets):
