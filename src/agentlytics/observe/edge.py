@@ -57,6 +57,26 @@ from agentlytics.vocabulary import RpcTransport, SteerRejectionReason
 
 MAX_PENDING_REQUESTS = 10_000
 
+#: Item types whose notifications carry nothing analytics counts or times (not ``FACT_ITEMS``).
+_IGNORED_ITEM_TYPES = frozenset(
+    {
+        b"userMessage",
+        b"hookPrompt",
+        b"agentMessage",
+        b"functionCallOutput",
+        b"plan",
+        b"reasoning",
+        b"imageView",
+        b"sleep",
+        b"enteredReviewMode",
+        b"exitedReviewMode",
+    }
+)
+_ITEM_METHODS = frozenset({"item/started", "item/completed"})
+# The item's type where the app-server puts it, first in the params. Matched only on a line
+# already decoded (so valid JSON and UTF-8): the item need not be decoded to be skipped.
+_ITEM_TYPE = re.compile(rb'\{\s*"item":\s*\{\s*"type":\s*"([a-zA-Z]+)"')
+
 _THREAD_RESPONSES = frozenset({"thread/start", "thread/resume", "thread/fork"})
 
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
@@ -209,7 +229,7 @@ class WireObserver:
         if isinstance(line, str):
             line = line.encode("utf-8", "surrogatepass")
         try:
-            if too_deep(line):
+            if line.count(b"[") + line.count(b"{") > MAX_DEPTH and too_deep(line):
                 self._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
                 return []
             record = line_decoder.decode(line)
@@ -240,6 +260,11 @@ class WireObserver:
             if method not in SERVER_NOTIFICATIONS:
                 self._drop("unknown server notification method", method)
             return []
+        if method in _ITEM_METHODS and msg.id is None and record.dir == SERVER_TO_CLIENT:
+            head = _ITEM_TYPE.match(msg.params)
+            if head is not None and head[1] in _IGNORED_ITEM_TYPES:
+                self.messages += 1  # messages, reasoning, plans: nothing to count or time
+                return []
         return self._observe(record.dir, msg, record.ts_ms)
 
     def observe_meta(self, meta: msgspec.Raw, ts_ms: int) -> list[Fact]:
