@@ -8,7 +8,7 @@ events only; reports and progress go to stderr in that case.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,9 +25,31 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from agentlytics import __version__
+
+        typer.echo(f"agentlytics {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error, not just its line.")
+    ] = False,
+) -> None:
     """Analytics for coding agents (Codex app-server)."""
+    if debug:
+        from agentlytics import errors
+
+        errors.DEBUG = True
 
 
 @app.command()
@@ -47,6 +69,10 @@ def replay(
         bool, typer.Option("--strict", help="Exit non-zero if any input was dropped.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also list sample drops with their file:line."),
+    ] = False,
     send: Annotated[
         str | None,
         typer.Option(
@@ -78,35 +104,41 @@ def replay(
     ] = None,
 ) -> None:
     """Replay recorded app-server traffic into analytics events and report on them."""
+    _use_fingerprint_key(config)
     if otlp is not None:
         _replay_otlp(captures, otlp, send, spool, config, quiet)
         return
     if send is not None:
-        for capture in captures:
-            if str(capture) != "-" and not capture.is_file():
-                raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+        _check_captures(captures)
         _replay_send(captures, send, token, spool, config, quiet)
         return
     from rich.console import Console
     from rich.progress import Progress
 
+    from agentlytics.errors import failing, open_warehouse, output_file
     from agentlytics.replay import replay as run_replay
     from agentlytics.sinks.base import Sink
     from agentlytics.sinks.duckdb import DuckDBSink
     from agentlytics.sinks.jsonl import JsonlSink
     from agentlytics.warehouse import reports
 
-    for capture in captures:
-        if str(capture) != "-" and not capture.is_file():
-            raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+    _check_captures(captures)
     console = Console(stderr=events == "-")
     sinks: list[Sink] = []
-    jsonl = JsonlSink(events) if events else None
+    jsonl = None
+    if events:
+        output_file(events, "--events")
+        with failing(f"cannot write --events {events}", "pass --events a writable path"):
+            jsonl = JsonlSink(events)
     if jsonl is not None:
         sinks.append(jsonl)
     # The report needs a warehouse; with --no-warehouse it is an in-memory one, skipped if quiet.
     store = (
-        None if (no_warehouse and quiet) else DuckDBSink(":memory:" if no_warehouse else warehouse)
+        None
+        if (no_warehouse and quiet)
+        else DuckDBSink(":memory:")
+        if no_warehouse
+        else open_warehouse(warehouse, say=lambda text: typer.echo(text, err=True))
     )
     if store is not None:
         sinks.append(store)
@@ -119,7 +151,7 @@ def replay(
             result = run_replay(captures, sinks)
         if jsonl is not None:
             jsonl.close()
-        if store is not None and not quiet:
+        if store is not None and not quiet and not (result.rejected and not result.files):
             where = "memory" if no_warehouse else str(warehouse)
             console.print(
                 f"[bold]Replayed[/bold] {result.files} capture(s), {result.lines} lines → "
@@ -139,7 +171,12 @@ def replay(
     finally:
         if store is not None:
             store.close()
-    if strict and (result.drops.total or result.reducer_drops):
+    failed = strict and bool(result.drops.total or result.reducer_drops)
+    if (verbose or failed) and result.drops.samples:
+        _render_samples(console, result.drops.samples)
+    for path, why in result.rejected:
+        typer.echo(f"agentlytics: error: {path} is not a capture file: {why}", err=True)
+    if failed or result.rejected:
         raise typer.Exit(code=1)
 
 
@@ -149,6 +186,10 @@ def _load_config(path: Path | None) -> object:
     try:
         return load(path)
     except ConfigError as exc:
+        if path is None or exc.variable:  # the environment (or $AGENTLYTICS_CONFIG) is at fault
+            from agentlytics.errors import UserError
+
+            raise UserError(f"configuration: {exc}", code=2) from exc
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
 
 
@@ -165,14 +206,50 @@ def _replay_otlp(
 
     if send is not None:
         raise typer.BadParameter("use --send or --otlp, not both", param_hint="--otlp")
-    for capture in captures:
-        if str(capture) != "-" and not capture.is_file():
-            raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+    _check_captures(captures)
     cfg = _load_config(config)
     assert isinstance(cfg, Config)
     code = replay_otlp(captures, endpoint, cfg, spool=spool, quiet=quiet)
     if code:
         raise typer.Exit(code=code)
+
+
+def _use_fingerprint_key(config: Path | None) -> None:
+    """Apply ``[fingerprints] key`` (opt-in keyed hashes) before any event is made."""
+    from agentlytics.config import Config
+    from agentlytics.fingerprints.diff import set_fingerprint_key
+
+    cfg = _load_config(config)
+    assert isinstance(cfg, Config)
+    set_fingerprint_key(cfg.fingerprints.key or None)
+
+
+def _check_captures(captures: list[Path]) -> None:
+    for capture in captures:
+        if str(capture) == "-" or capture.is_file():
+            continue
+        if capture.is_dir():
+            from agentlytics.errors import UserError
+
+            raise UserError(
+                f"{capture} is a directory; pass the capture files in it, e.g. {capture}/*.jsonl",
+                code=2,
+            )
+        raise typer.BadParameter(f"no such capture file: {capture}", param_hint="CAPTURE")
+
+
+def _render_samples(console: object, samples: list[Any]) -> None:
+    """The first few drops of each reason, with the file:line they came from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(console, Console)
+    table = Table(title="Sample drops (first of each reason)", title_justify="left")
+    for column in ("where", "reason", "detail"):
+        table.add_column(column, overflow="fold")
+    for drop in samples:
+        table.add_row(drop.where or "-", drop.reason, drop.detail[:160])
+    console.print(table)
 
 
 def _replay_send(
@@ -192,6 +269,7 @@ def _replay_send(
     from agentlytics.config import Config
     from agentlytics.delivery.background import BackgroundDelivery
     from agentlytics.delivery.send import submit_captures
+    from agentlytics.delivery.spool import SpoolError
 
     cfg = _load_config(config)
     assert isinstance(cfg, Config)
@@ -205,7 +283,15 @@ def _replay_send(
         token=cfg.delivery.token if token is None else token,
         spool=str(spool) if spool is not None else temp,
     )
-    delivery = BackgroundDelivery.from_config(delivery_cfg)
+    try:
+        delivery = BackgroundDelivery.from_config(delivery_cfg)
+    except (OSError, SpoolError) as exc:
+        from agentlytics.errors import UserError, os_reason
+
+        raise UserError(
+            f"cannot use the spool {delivery_cfg.spool}: {os_reason(exc)}; "
+            "pass --spool a writable directory"
+        ) from exc
     try:
         result = submit_captures(captures, delivery)
         flushed = delivery.flush(delivery_cfg.flush_timeout)
@@ -261,7 +347,7 @@ def collect(
     """Receive events over HTTP (POST /codex/analytics-events/events) into a DuckDB file."""
     import msgspec
 
-    from agentlytics.collector.app import serve
+    from agentlytics.collector.serve import serve
     from agentlytics.config import Config
 
     cfg = _load_config(config)
@@ -417,8 +503,13 @@ def tap(
     Exits with CMD's exit code (128+N if it died of signal N); SIGINT/SIGTERM/SIGHUP are
     forwarded to it.
     """
+    from agentlytics.errors import UserError
     from agentlytics.observe import tap as tap_mod
 
+    try:
+        _use_fingerprint_key(None)
+    except (UserError, typer.BadParameter) as exc:  # the agent must start all the same
+        typer.echo(f"agentlytics tap: {exc}; relaying anyway", err=True)
     if warehouse is not None and no_warehouse:
         typer.echo("agentlytics tap: --warehouse and --no-warehouse exclude each other", err=True)
         raise typer.Exit(2)
@@ -515,6 +606,7 @@ def attribute(
     """Share of added lines in REPO's commits that match lines the agent wrote."""
     from agentlytics.warehouse import attribution
 
+    _use_fingerprint_key(None)
     try:
         report = attribution.attribute(
             repo, warehouse, since, until, time_slack_s=None if time_slack < 0 else time_slack
@@ -579,7 +671,11 @@ def schema(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text)
+        from agentlytics.errors import failing, output_file
+
+        output_file(out, "--out")
+        with failing(f"cannot write --out {out}", "pass --out a writable path"):
+            out.write_text(text)
         typer.echo(f"wrote {out}", err=True)
 
 
@@ -605,5 +701,7 @@ def migrate(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: errors are one line (``--debug`` shows the traceback)."""
+    from agentlytics.errors import run
+
+    run(app)

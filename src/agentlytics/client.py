@@ -62,6 +62,7 @@ from agentlytics.observe.skills import (
     SkillRepoCache,
     resolve_skill,
 )
+from agentlytics.protocol.depth import TOO_DEEP
 from agentlytics.protocol.wire import (
     CLIENT_TO_SERVER,
     SERVER_TO_CLIENT,
@@ -86,6 +87,7 @@ DEDUPE_MAX_KEYS: Final = 4_096
 #: The request id ``track_initialize`` uses on the client's connection; never a host id.
 _INITIALIZE_ID: Final = "agentlytics:initialize"
 _encoder = msgspec.json.Encoder()
+_NULL = msgspec.Raw(b"null")
 
 Payload = Mapping[str, Any] | msgspec.Struct | None
 
@@ -94,7 +96,10 @@ def _raw(payload: Payload) -> msgspec.Raw:
     """JSON-RPC params/result as raw JSON (a typed protocol struct encodes to camelCase)."""
     if payload is None:
         return msgspec.Raw()
-    return msgspec.Raw(_encoder.encode(payload))
+    try:
+        return msgspec.Raw(_encoder.encode(payload))
+    except RecursionError:  # nested too deep (or cyclic): a counted drop where it is observed
+        return TOO_DEEP
 
 
 def _wall_ms() -> int:
@@ -300,7 +305,7 @@ class AnalyticsClient:
         fields = {k: v for k, v in message.items() if k in ("method", "id")}
         for key in ("params", "result", "error"):
             if key in message:
-                fields[key] = msgspec.Raw(_encoder.encode(message[key]))
+                fields[key] = _raw(message[key]) if message[key] is not None else _NULL
         try:
             decoded = msgspec.convert(fields, Message)
         except msgspec.ValidationError as err:

@@ -84,6 +84,28 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_events: int = 20_000
     #: Serve ``GET /metrics`` (Prometheus) without the bearer token.
     metrics_open: bool = False
+    #: Largest request head (request line and headers) — 431 above, with either HTTP parser.
+    max_header_bytes: int = 64 * 1024
+    #: Most header lines in one request head — 431 above.
+    max_headers: int = 100
+    #: Seconds a client has to send a request head — 408 (or closed if it sent nothing).
+    header_timeout: float = 10.0
+    #: Seconds a client has to send the body once the head is in — 408 above.
+    body_timeout: float = 30.0
+    #: Open connections at most; more are closed at once (uvicorn answers 503 at this many
+    #: concurrent requests).
+    max_connections: int = 500
+    #: Seconds an idle kept-alive connection stays open.
+    keep_alive_timeout: int = 5
+
+
+class FingerprintsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Accepted-line fingerprints (``[fingerprints]``)."""
+
+    #: Empty: upstream's plain SHA-1 hashes. Otherwise path and line hashes are HMAC-SHA-256
+    #: under this key, which a dictionary of common lines or file names cannot reverse — but
+    #: they no longer match upstream's or another key's (keep it secret, keep it stable).
+    key: str = ""
 
 
 OtlpCompression = Literal["gzip", "none"]
@@ -132,10 +154,19 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
     otlp: OtlpConfig = msgspec.field(default_factory=OtlpConfig)
     pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
+    fingerprints: FingerprintsConfig = msgspec.field(default_factory=FingerprintsConfig)
 
 
 class ConfigError(ValueError):
-    """The configuration file or an environment variable has a bad value."""
+    """The configuration file or an environment variable has a bad value.
+
+    ``variable`` names the environment variable at fault (None: the file), so the message
+    blames what the user has to fix.
+    """
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
 
 
 def _split_list(value: str) -> list[str]:
@@ -153,7 +184,10 @@ def _parse_headers(value: str) -> dict[str, str]:
         if part.strip():
             name, sep, val = part.partition(":")
             if not sep:
-                raise ConfigError(f"AGENTLYTICS_HEADERS: expected 'Name: value', got {part!r}")
+                raise ConfigError(
+                    f"AGENTLYTICS_HEADERS: expected 'Name: value', got {part!r}",
+                    "AGENTLYTICS_HEADERS",
+                )
             out[name.strip()] = val.strip()
     return out
 
@@ -226,6 +260,13 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "AGENTLYTICS_OTLP_LOGS": ("otlp", "logs", _parse_bool),
     "AGENTLYTICS_OTLP_METRICS": ("otlp", "metrics", _parse_bool),
     "AGENTLYTICS_OTLP_SPOOL": ("otlp", "spool", str),
+    "AGENTLYTICS_FINGERPRINTS_KEY": ("fingerprints", "key", str),
+    "AGENTLYTICS_COLLECTOR_MAX_HEADER_BYTES": ("collector", "max_header_bytes", int),
+    "AGENTLYTICS_COLLECTOR_MAX_HEADERS": ("collector", "max_headers", int),
+    "AGENTLYTICS_COLLECTOR_HEADER_TIMEOUT": ("collector", "header_timeout", float),
+    "AGENTLYTICS_COLLECTOR_BODY_TIMEOUT": ("collector", "body_timeout", float),
+    "AGENTLYTICS_COLLECTOR_MAX_CONNECTIONS": ("collector", "max_connections", int),
+    "AGENTLYTICS_COLLECTOR_KEEP_ALIVE_TIMEOUT": ("collector", "keep_alive_timeout", int),
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True}
@@ -251,9 +292,12 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         try:
             raw = tomllib.loads(file.read_text())
         except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {file}") from exc
+            raise ConfigError(f"config file not found: {file}", _file_variable(path, env)) from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"{file} is a directory", _file_variable(path, env)) from exc
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: {exc}") from exc
+            raise ConfigError(f"{file}: {exc}", _file_variable(path, env)) from exc
+    from_env: dict[str, str] = {}
     for var, (section, key, parse) in ENV.items():
         value = env.get(var)
         if value is None:
@@ -263,11 +307,25 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
                 parsed: Any = _BOOL[value.strip().lower()]
             else:
                 parsed = parse(value)
+        except ConfigError:
+            raise
         except (KeyError, ValueError, msgspec.DecodeError) as exc:
-            raise ConfigError(f"{var}={value!r}: not a valid {key}") from exc
+            raise ConfigError(f"{var}={value!r}: not a valid {key}", var) from exc
         raw.setdefault(section, {})[key] = parsed
+        from_env[f"$.{section}.{key}"] = var
     try:
         return msgspec.convert(raw, Config)
     except msgspec.ValidationError as exc:
+        # "Expected `int`, got `str` - at `$.delivery.queue_size`": name the variable if the
+        # value came from one.
+        at = str(exc).rpartition(" - at `")[2].rstrip("`")
+        named = next((v for k, v in from_env.items() if at == k or at.startswith(k + "[")), None)
+        if named is not None:
+            raise ConfigError(f"{named}={env[named]!r}: {exc}", named) from exc
         where = f"{file}" if file is not None else "environment"
-        raise ConfigError(f"{where}: {exc}") from exc
+        raise ConfigError(f"{where}: {exc}", _file_variable(path, env)) from exc
+
+
+def _file_variable(explicit: str | Path | None, environ: Mapping[str, str]) -> str | None:
+    """``AGENTLYTICS_CONFIG`` when it, not ``--config``, chose the file."""
+    return "AGENTLYTICS_CONFIG" if not explicit and environ.get("AGENTLYTICS_CONFIG") else None

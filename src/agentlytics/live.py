@@ -17,6 +17,7 @@ from agentlytics.events.envelope import Envelope
 from agentlytics.observe.meta import ThreadRepoTracker, wire_thread_cwd
 from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline
+from agentlytics.protocol.depth import MAX_DEPTH, too_deep
 from agentlytics.protocol.wire import message_decoder
 from agentlytics.sinks.base import Sink
 from agentlytics.vocabulary import RpcTransport
@@ -55,7 +56,15 @@ class LiveObserver:
             self._learn_repo(line)  # before the line's own facts: its turns use the hash
         self.wire.lineno += 1
         try:
+            if too_deep(line):
+                self.wire._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+                return
             msg = message_decoder.decode(line)
+            if not line.isascii():
+                line.decode("utf-8")  # as replay does: payload strings are not checked yet
+        except RecursionError:
+            self.wire._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+            return
         except (msgspec.DecodeError, UnicodeDecodeError) as err:
             if not line.lstrip().startswith(b"{"):
                 # The recorder stores such a line as {"raw": ...}; replay counts it the same way.
@@ -64,7 +73,7 @@ class LiveObserver:
             else:
                 self.wire._drop("malformed line", str(err))
             return
-        facts = self.wire.observe_message(direction, msg, ts_ms)
+        facts = self.wire._observe(direction, msg, ts_ms)
         if facts:
             if self.delivery is not None:
                 for fact in facts:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
-from agentlytics.observe.capture import open_capture
+from agentlytics.observe.capture import not_a_capture, open_capture
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 from agentlytics.warehouse.projects import ProjectSink
@@ -34,6 +34,8 @@ class ReplayResult:
     repo_sources: dict[str, int] = field(default_factory=dict)
     #: Threads with a recorded repo (``thread_repo`` metadata lines), over all captures.
     thread_repos: int = 0
+    #: Files skipped because their first lines show they are not captures: (path, why).
+    rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
 def replay(
@@ -52,6 +54,10 @@ def replay(
         pending.clear()
 
     for capture in captures:
+        why = None if str(capture) == "-" else not_a_capture(capture)
+        if why is not None:
+            result.rejected.append((str(capture), why))
+            continue
         observer = pipeline.connection()
         observer.source = Path(capture).name
         observe, ingest = observer.observe_line, pipeline.ingest

@@ -138,7 +138,7 @@ def test_the_largest_event_id_header_a_sink_sends_is_accepted(
     def ordinal_id(k: int) -> str:  # as the sealer ids the k-th repeat of an event
         return hashlib.sha256(raw + b"\x00" + str(k).encode()).hexdigest()
 
-    ids = [f"{k}={ordinal_id(k)}" for k in range(1, copies)]
+    ids = [f"{k}={ordinal_id(k)}/{k}" for k in range(1, copies)]
     body = b'{"events":[' + b",".join([raw] * copies) + b"]}"
     r = post(collector, body, {**AUTH, IDS_HEADER: ",".join(ids)})
     assert r.json() == {"accepted": copies, "stored": copies}

@@ -104,6 +104,13 @@ def test_capture_content_is_found(field: str, value: str, reason: str) -> None:
         ("C:\\Users\\alice", "absolute path"),
         ("~/secrets.txt", "absolute path"),
         ("diff --git a/x b/x\n+secret", "diff text"),
+        # Issue 20, defect 11: what the audit used to pass.
+        ("https://user:pa/ss@github.com/acme/x.git", "URL with credentials (userinfo)"),
+        ("file:///home/alice/src/widgets", "local file URL (file://)"),
+        ("a/b/c.py", "relative path"),
+        ("src/secret_plan.md", "relative path"),
+        ("../../home/alice/notes.txt", "relative path"),
+        ("./deploy.sh", "relative path"),
     ],
 )
 def test_generic_patterns_are_found(value: str, reason: str) -> None:
@@ -112,7 +119,8 @@ def test_generic_patterns_are_found(value: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["gpt-5.5", "codex-tui", "0.169.0", "application/json", "2024/01/02", "a/b/c.py"]
+    "value",
+    ["gpt-5.5", "codex-tui", "0.169.0", "application/json", "2024/01/02", "openai/gpt-oss-120b"],
 )
 def test_ordinary_values_pass(value: str) -> None:
     assert audit_events(_with("model_slug", value)) == []
@@ -172,3 +180,25 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert unreadable.returncode == 1 and "line 2" in unreadable.stdout
 
     assert _cli(str(tmp_path / "missing.jsonl"), cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.parametrize("field", ["thread_id", "turn_id"])
+@pytest.mark.parametrize("value", ["src/app", "..\\notes", "work/acme/widgets"])
+def test_a_path_planted_in_a_fingerprint_id_is_found(field: str, value: str) -> None:
+    reasons = {f.reason for f in audit_events(_with(field, value))}
+    assert reasons & {"relative path", "path separator in an id"}, reasons
+
+
+def test_credentials_and_local_urls_are_found_even_where_urls_are_allowed() -> None:
+    def skill(url: str) -> list[dict[str, Any]]:
+        params = {"skill_id": "0" * 40, "repo_url": url}
+        return [{"event_type": "skill_invocation", "event_params": params}]
+
+    assert audit_events(skill("https://github.com/acme/widgets")) == []
+    for url, reason in [
+        ("https://user:pa/ss@github.com/acme/widgets", "URL with credentials (userinfo)"),
+        ("file:///home/alice/widgets", "local file URL (file://)"),
+        ("/home/alice/widgets", "absolute path"),
+        ("../widgets", "relative path"),
+    ]:
+        assert reason in {f.reason for f in audit_events(skill(url))}, url

@@ -278,8 +278,14 @@ def test_guardian_actions_map_to_v_main_variants() -> None:
             ev.ShellAction("use_default", None),
         ),
         (
-            {"type": "execve", "source": "unifiedExec", "program": "git", "argv": [], "cwd": "/"},
-            ev.ExecveAction("unified_exec", "git", None),
+            {
+                "type": "execve",
+                "source": "unifiedExec",
+                "program": "/home/alice/secret-project/deploy.sh",
+                "argv": [],
+                "cwd": "/",
+            },
+            ev.ExecveAction("unified_exec", "", None),  # never the program path (issue 20)
         ),
         (
             {"type": "mcpToolCall", "server": "s", "toolName": "t", "toolTitle": "T"},

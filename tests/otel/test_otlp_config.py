@@ -54,7 +54,8 @@ def test_bad_otlp_values_name_the_key(tmp_path: Path) -> None:
         load(None, {"AGENTLYTICS_OTLP_COMPRESSION": "zstd"})
     with pytest.raises(ConfigError, match="logs"):
         load(None, {"AGENTLYTICS_OTLP_LOGS": "maybe"})
-    with pytest.raises(ConfigError, match="headers"):
+    # An environment value's error names the variable to fix.
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_HEADERS"):
         load(None, {"OTEL_EXPORTER_OTLP_HEADERS": "no-equals-sign"})
 
 

@@ -15,9 +15,7 @@ async while writes are serialized, and validating the next requests overlaps the
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import re
 import sys
 import time
 import zlib
@@ -29,7 +27,7 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -37,11 +35,12 @@ from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.sinks.http import IDS_HEADER, PATH
 
+from .limits import BodyTimeout, read_body
+from .limits import TooLarge as _TooLarge
 from .metrics import CollectorMetrics
-from .validation import ValidationFailed, ValidEvent, validate_events
+from .validation import ValidationFailed, ValidEvent, event_ids, validate_events
 from .writer import WarehouseProcess
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -95,6 +94,8 @@ class Store:
         self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
+        if self.warehouse is not None:  # opened before the server started (serve.py)
+            return
         loop = asyncio.get_running_loop()
         self.warehouse = await loop.run_in_executor(self._executor, WarehouseProcess, self.path)
 
@@ -169,27 +170,13 @@ def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exce
             done.set_exception(exc)
 
 
-def _explicit_ids(header: str | None, count: int) -> dict[int, str]:
-    """Parse ``X-Agentlytics-Event-Ids: <index>=<id>,...`` (ids of repeated identical events)."""
-    if not header:
-        return {}
-    out: dict[int, str] = {}
-    for part in header.split(","):
-        index_text, sep, event_id = part.strip().partition("=")
-        if not sep or not index_text.isdigit() or not _HEX64.fullmatch(event_id):
-            raise ValidationFailed(f"malformed {IDS_HEADER} entry {part.strip()[:80]!r}")
-        index = int(index_text)
-        if index >= count:
-            raise ValidationFailed(f"{IDS_HEADER} names event {index} of {count}")
-        out[index] = event_id
-    return out
-
-
-def _envelopes(events: list[ValidEvent], explicit: dict[int, str]) -> list[Envelope]:
-    sha = hashlib.sha256
+def _envelopes(events: list[ValidEvent], header: str | None) -> list[Envelope]:
+    """Envelopes keyed by the id computed here from each event's canonical JSON; a client's
+    ``X-Agentlytics-Event-Ids`` entry only picks which repeat of an identical event it is."""
+    ids = event_ids(events, header)
     return [
         Envelope(
-            event_id=explicit.get(i) or sha(e.raw).hexdigest(),
+            event_id=ids[i],
             event_type=e.event_type,
             body=e.raw,
             thread_id=e.thread_id,
@@ -198,24 +185,6 @@ def _envelopes(events: list[ValidEvent], explicit: dict[int, str]) -> list[Envel
         )
         for i, e in enumerate(events)
     ]
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:
@@ -229,6 +198,11 @@ def _gunzip(body: bytes, limit: int) -> bytes:
         raise _TooLarge(f"decompressed body exceeds the limit of {limit} bytes")
     if not inflater.eof:
         raise ValidationFailed("gzip body is truncated")
+    if inflater.unused_data:
+        raise ValidationFailed(
+            f"{len(inflater.unused_data)} bytes after the end of the gzip body "
+            "(trailing data or a second gzip member)"
+        )
     return out
 
 
@@ -239,15 +213,18 @@ def create_app(
     log: JsonLog | None = None,
     metrics: CollectorMetrics | None = None,
     on_stored: Callable[[Sequence[Envelope]], None] | None = None,
+    warehouse: WarehouseProcess | None = None,
 ) -> Starlette:
     """The collector app for a configuration (tokens, limits, warehouse path).
 
     ``metrics`` (default: a fresh set) back ``GET /metrics``; ``on_stored`` is handed every
-    accepted batch once it is committed (``collect --otlp`` exports them)."""
+    accepted batch once it is committed (``collect --otlp`` exports them); ``warehouse``: one
+    already opened (so that a failure to open it is reported before the server starts)."""
     if not config.tokens and not allow_no_auth:
         raise ValueError("no collector tokens configured (--token or AGENTLYTICS_COLLECTOR_TOKENS)")
     tokens = [t.encode() for t in config.tokens]
     store = Store(config.warehouse)
+    store.warehouse = warehouse
     emit = log if log is not None else JsonLog()
     stats = metrics if metrics is not None else CollectorMetrics()
     stats.gauge(
@@ -275,7 +252,7 @@ def create_app(
         response = authorized(request)
         if response is None:
             try:
-                body = await _read_body(request, config.max_request_bytes)
+                body = await read_body(request, config.max_request_bytes, config.body_timeout)
                 encoding = request.headers.get("content-encoding", "identity").strip().lower()
                 if encoding == "gzip":
                     body = _gunzip(body, config.max_decompressed_bytes)
@@ -287,8 +264,7 @@ def create_app(
                     )
                 valid = validate_events(body, config.max_events)
                 events = len(valid)
-                explicit = _explicit_ids(request.headers.get(IDS_HEADER), events)
-                sealed = _envelopes(valid, explicit)
+                sealed = _envelopes(valid, request.headers.get(IDS_HEADER))
                 handed = time.perf_counter()
                 stored = await store.insert(sealed)
                 write_seconds = time.perf_counter() - handed
@@ -302,6 +278,11 @@ def create_app(
                 response = _json(413, {"error": "too_large", "reason": str(exc)})
             except ValidationFailed as exc:
                 response = _json(exc.status, exc.to_json())
+            except BodyTimeout as exc:
+                response = _json(408, {"error": "timeout", "reason": str(exc)})
+            except ClientDisconnect:  # nobody to answer; not a storage failure
+                emit(level="info", msg="client disconnected before its body was complete")
+                response = _json(400, {"error": "disconnected", "reason": "client disconnected"})
             except Exception as exc:  # storage failure: the client keeps the batch and retries
                 emit(level="error", msg="storage failed", error=repr(exc))
                 response = _json(503, {"error": "unavailable", "reason": "storage failed"})
@@ -342,8 +323,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.open()
-        emit(msg="collector ready", warehouse=config.warehouse, auth=bool(tokens))
+        await store.open()  # "collector ready" is logged by serve.py once the socket serves
         try:
             yield
         finally:
@@ -360,31 +340,4 @@ def create_app(
             Route("/metrics", metrics_page, methods=["GET"]),
         ],
         lifespan=lifespan,
-    )
-
-
-def serve(
-    config: CollectorConfig,
-    *,
-    allow_no_auth: bool = False,
-    metrics: CollectorMetrics | None = None,
-    on_stored: Callable[[Sequence[Envelope]], None] | None = None,
-) -> None:
-    """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
-    import uvicorn
-
-    app = create_app(config, allow_no_auth=allow_no_auth, metrics=metrics, on_stored=on_stored)
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        # httptools and uvloop (dependencies; h11 and asyncio where they cannot install):
-        # measured on 1,819 one-event requests, 0.21 ms of collector CPU a request against
-        # 0.50 ms with h11 on asyncio.
-        http="auto",
-        loop="auto",
-        access_log=False,  # our own JSON line per request replaces it
-        log_level="warning",
-        # h11 only: room for the event-id header of a batch of repeated events (sinks.http).
-        h11_max_incomplete_event_size=256 * 1024,
     )

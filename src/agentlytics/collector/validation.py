@@ -11,6 +11,7 @@ structurally (``{"event_type": <str>, "event_params": {...}}`` with string-or-nu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,14 @@ from typing import Any
 import msgspec
 
 from agentlytics.events.catalog import EventValidationError, decode_event
+from agentlytics.events.envelope import encode, event_id_for
+from agentlytics.protocol.depth import MAX_DEPTH, too_deep
+from agentlytics.sinks.http import IDS_HEADER
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+#: An entry without its ordinal (senders before the ordinal was sent) is matched against the
+#: first this many repeats.
+MAX_UNNAMED_ORDINAL = 64
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]{0,127}")
 _AT = re.compile(r" - at `([^`]*)`$")
 
@@ -88,7 +96,7 @@ def _loose_event_type(raw: bytes) -> str | None:
     """Best-effort event type of an event that failed validation, for the error message."""
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     value = obj.get("event_type") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
@@ -115,9 +123,14 @@ def _reject(index: int, data: bytes, error: Exception) -> ValidationFailed:
 
 
 def validate_events(body: bytes, max_events: int | None = None) -> list[ValidEvent]:
-    """Every event of a request body, validated, with what storage indexes on."""
+    """Every event of a request body, validated, with what storage indexes on (``raw``: the
+    event's canonical JSON)."""
+    if too_deep(body, MAX_DEPTH + 2):  # {"events": [ ... ]} adds two levels
+        raise ValidationFailed(f"nested deeper than {MAX_DEPTH} levels")
     try:
         batch = _batch_decoder.decode(body)
+    except RecursionError:
+        raise ValidationFailed(f"nested deeper than {MAX_DEPTH} levels") from None
     except msgspec.ValidationError as exc:
         detail, field = _split(str(exc))
         raise ValidationFailed(detail, field=field) from None
@@ -130,17 +143,63 @@ def validate_events(body: bytes, max_events: int | None = None) -> list[ValidEve
     out: list[ValidEvent] = []
     for index, raw in enumerate(batch.events):
         data = bytes(raw)
+        if too_deep(data):
+            raise ValidationFailed(f"nested deeper than {MAX_DEPTH} levels", index=index)
         try:
             event = decode_event(data)
+            # The id is the hash of the canonical JSON (what the sealer made), whatever the
+            # client's spacing or key order: the same event always gets the same id.
+            canonical = encode(event)
         except EventValidationError as exc:
             raise _reject(index, data, exc) from None
+        except RecursionError:
+            raise ValidationFailed(f"nested deeper than {MAX_DEPTH} levels", index=index) from None
         params = event.event_params
         out.append(
             ValidEvent(
-                data,
+                canonical,
                 event.event_type,
                 getattr(params, "thread_id", None),
                 getattr(params, "turn_id", None),
             )
         )
     return out
+
+
+def event_ids(events: list[ValidEvent], header: str | None) -> list[str]:
+    """The id of every event: the hash of its canonical JSON, or for the n-th repeat of an
+    identical event within the sender's stream, the Sealer's ``event_id_for(body, n)``.
+
+    The header (``<index>=<id>/<ordinal>,...``) only says which events are repeats; each id it
+    names is recomputed here and must match, so no client can store a body under an id of its
+    choosing (and so pre-empt the real event, then dropped as a duplicate).
+    """
+    ids = [hashlib.sha256(e.raw).hexdigest() for e in events]
+    if not header:
+        return ids
+    parts = header.split(",")
+    if len(parts) > len(events):
+        raise ValidationFailed(f"{IDS_HEADER} names {len(parts)} ids for {len(events)} events")
+    for part in parts:
+        index_text, sep, value = part.strip().partition("=")
+        claimed, slash, ordinal_text = value.partition("/")
+        if (
+            not sep
+            or not index_text.isdigit()
+            or not _HEX64.fullmatch(claimed)
+            or (slash and not (ordinal_text.isdigit() and len(ordinal_text) <= 9))
+        ):
+            raise ValidationFailed(f"malformed {IDS_HEADER} entry {part.strip()[:80]!r}")
+        index = int(index_text)
+        if index >= len(events):
+            raise ValidationFailed(f"{IDS_HEADER} names event {index} of {len(events)}")
+        body = events[index].raw
+        ordinals = (int(ordinal_text),) if slash else range(MAX_UNNAMED_ORDINAL + 1)
+        if not any(event_id_for(body, n) == claimed for n in ordinals):
+            raise ValidationFailed(
+                f"{IDS_HEADER} entry {part.strip()[:80]!r} is not an id of that event (a repeat's "
+                "id is the hash of its canonical JSON and its ordinal)",
+                index=index,
+            )
+        ids[index] = claimed
+    return ids

@@ -35,10 +35,16 @@ MIN_LINE_CHARS: Final = 8
 MIN_CONTAINED_CHARS: Final = 4
 
 _HASH_FIELDS: Final = frozenset({"path_hash", "line_hash", "repo_hash"})
-_SHA1_HEX: Final = re.compile(r"[0-9a-f]{40}")
+#: Upstream's SHA-1, or HMAC-SHA-256 in the opt-in keyed mode (``[fingerprints] key``).
+_SHA1_HEX: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 _CREDENTIAL_PATTERNS: Final = [
     (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s@]+@"), "URL with credentials (userinfo)"),
+    # A password may hold "/" (https://user:pa/ss@host/...): user, colon, anything, then "@".
+    (
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s@:]*:[^\s@]*@[A-Za-z0-9\[]"),
+        "URL with credentials (userinfo)",
+    ),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), "GitHub token"),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), "GitHub fine-grained token"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "API secret key (sk-…)"),
@@ -50,8 +56,13 @@ _CREDENTIAL_PATTERNS: Final = [
 ]
 _URL: Final = re.compile(r"\b(?:https?|ssh|git|file|ftp)://\S+|\b[\w.-]+@[\w-]+(?:\.[\w-]+)+:\S+")
 _ABSOLUTE_PATH: Final = re.compile(
-    r"(?<![\w:/.~-])/(?:[\w.@+-]+/)+[\w.@+-]*|\b[A-Za-z]:[\\/]\S*|(?<![\w/])~/[\w.-]+"
+    r"(?<![\w:/.~\]-])/(?:[\w.@+-]+/)+[\w.@+-]*|\b[A-Za-z]:[\\/]\S*|(?<![\w/])~/[\w.-]+"
 )
+#: ``file://`` URLs name local directories, even in a field where remote URLs are allowed.
+_FILE_URL: Final = re.compile(r"(?i)\bfile:/")
+#: ``./x``, ``../x`` anywhere; in ids and model slugs also ``dir/name.ext`` as the whole value.
+_DOT_PATH: Final = re.compile(r"(?<![\w/.-])\.{1,2}[\\/][\w.-]")
+_FILE_LIKE: Final = re.compile(r"(?:[\w.-]+[\\/])+[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7}")
 _DIFF_TEXT: Final = re.compile(r"^(?:diff --git |@@ -\d|--- a/|\+\+\+ b/)|\n[+-]", re.M)
 
 #: Fields where upstream deliberately sends a (credential-free) URL.
@@ -176,6 +187,12 @@ def _leaf_name(field_path: str) -> str:
     return field_path.rsplit(".", 1)[-1].split("[", 1)[0]
 
 
+def _is_id_field(field_path: str) -> bool:
+    """Ids and model slugs: opaque tokens, never a file name."""
+    leaf = _leaf_name(field_path)
+    return leaf in ("model_slug", "model") or leaf.endswith(("_id", "_ids"))
+
+
 def _check_string(event_type: str, field_path: str, text: str, is_key: bool) -> Iterator[str]:
     """Reasons why one string is not allowed in an event (generic checks)."""
     if not is_key and _leaf_name(field_path) in _HASH_FIELDS and not _SHA1_HEX.fullmatch(text):
@@ -185,8 +202,18 @@ def _check_string(event_type: str, field_path: str, text: str, is_key: bool) -> 
             yield reason
     if _URL.search(text) and (event_type, field_path) not in _URL_ALLOWED:
         yield "remote URL"
+    if _FILE_URL.search(text):
+        yield "local file URL (file://)"
     if _ABSOLUTE_PATH.search(text):
         yield "absolute path"
+    elif _DOT_PATH.search(text) or (_is_id_field(field_path) and _FILE_LIKE.fullmatch(text)):
+        yield "relative path"
+    elif (
+        event_type == "codex_accepted_line_fingerprints"
+        and _leaf_name(field_path).endswith("_id")
+        and ("/" in text or "\\" in text)
+    ):
+        yield "path separator in an id"
     if _DIFF_TEXT.search(text):
         yield "diff text"
 

@@ -47,6 +47,7 @@ of the rules, and against each other on arbitrary ASCII diffs.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import operator
 import re
 from collections.abc import Callable, Iterator
@@ -86,11 +87,36 @@ _PY_ONLY_WHITESPACE: Final = ("\x1c", "\x1d", "\x1e", "\x1f")
 _HAS_WORD_CHAR: Final = re.compile(r"\w").search
 
 
+#: Key of the opt-in keyed mode (``[fingerprints] key``), None for upstream's plain SHA-1.
+_KEY: bytes | None = None
+#: The domains the key applies to: a path or a line is guessable from a dictionary of common
+#: file names and code lines; the repo hash stays upstream's, so it joins across installations.
+_KEYED_DOMAINS: Final = frozenset({"path", "line"})
+
+
+def set_fingerprint_key(key: str | bytes | None) -> None:
+    """Switch path and line hashes to HMAC-SHA-256 under ``key`` (any secret string, e.g.
+    ``openssl rand -hex 32``), or back to upstream's SHA-1 (None or "").
+
+    Not upstream-compatible: such fingerprints only match others made with the same key
+    (``attribute`` with the same configuration). With a key the pure-Python scanner runs (the
+    C extension only does SHA-1), so results are the same whether or not it is built.
+    """
+    global _KEY
+    _KEY = (key.encode() if isinstance(key, str) else key) or None
+
+
+def fingerprint_key_set() -> bool:
+    return _KEY is not None
+
+
 def fingerprint_hash(domain: str, value: str) -> str:
-    """Lowercase SHA-1 hex of ``b"file-line-v1\\0" + domain + b"\\0" + value`` (spec §6.3)."""
-    return hashlib.sha1(
-        _PREFIX + domain.encode() + b"\x00" + value.encode("utf-8", "surrogatepass")
-    ).hexdigest()
+    """Lowercase SHA-1 hex of ``b"file-line-v1\\0" + domain + b"\\0" + value`` (spec §6.3);
+    HMAC-SHA-256 under the configured key for paths and lines (:func:`set_fingerprint_key`)."""
+    data = _PREFIX + domain.encode() + b"\x00" + value.encode("utf-8", "surrogatepass")
+    if _KEY is not None and domain in _KEYED_DOMAINS:
+        return hmac.new(_KEY, data, hashlib.sha256).hexdigest()
+    return hashlib.sha1(data).hexdigest()
 
 
 def rust_lines(text: str) -> list[str]:
@@ -251,6 +277,11 @@ _LINE_STATE: Final = hashlib.sha1(_LINE_PREFIX)
 
 def _line_hashes(data: list[bytes]) -> Iterator[str]:
     """``fingerprint_hash("line", …)`` of many lines: copy the prefixed state, update, hex."""
+    if _KEY is not None:
+        keyed = hmac.new(_KEY, _LINE_PREFIX, hashlib.sha256)
+        macs = list(map(type(keyed).copy, repeat(keyed, len(data))))
+        any(map(type(keyed).update, macs, data))
+        return map(type(keyed).hexdigest, macs)
     states = list(map(_SHA1_TYPE.copy, repeat(_LINE_STATE, len(data))))
     any(map(_SHA1_TYPE.update, states, data))  # update() returns None: any() just drives it
     return map(_SHA1_TYPE.hexdigest, states)
@@ -301,7 +332,7 @@ def fingerprint_unified_diff(diff: str) -> DiffFingerprints:
     is built (:data:`FINGERPRINT_BACKEND` is ``"native"``); anything else to
     :func:`fingerprint_unified_diff_python`. Both give identical results (property-tested).
     """
-    if _scan_hunks is not None and diff.isascii():
+    if _scan_hunks is not None and _KEY is None and diff.isascii():
         return _fingerprint_unified_diff_native(diff)
     return fingerprint_unified_diff_python(diff)
 
@@ -321,4 +352,6 @@ def effective_lines(contents: list[str]) -> list[str | None]:
 
 def line_hash(normalized: str) -> str:
     """``fingerprint_hash("line", normalized)`` without rebuilding the prefix."""
+    if _KEY is not None:
+        return fingerprint_hash("line", normalized)
     return hashlib.sha1(_LINE_PREFIX + normalized.encode("utf-8", "surrogatepass")).hexdigest()

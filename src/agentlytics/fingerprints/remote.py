@@ -8,6 +8,7 @@ fact reaches the reducer, and is cached per working directory (:class:`RepoHashC
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -97,7 +98,9 @@ def strip_url_credentials(url: str) -> str:
     """The URL without userinfo, query or fragment: what may be hashed when canonicalisation fails.
 
     ``scheme://user:secret@host/p?token=x#f`` → ``scheme://host/p``; ``token@host/path`` →
-    ``host/path``. Query strings and fragments go too because tokens travel there as well.
+    ``host/path``. Query strings and fragments go too because tokens travel there as well. A
+    password may hold a ``/`` (git accepts ``https://user:pa/ss@host/…``), so with a scheme
+    everything up to the last ``@`` before the host is userinfo, wherever the first ``/`` is.
     Local paths pass through unchanged.
     """
     text = url.strip()
@@ -107,11 +110,52 @@ def strip_url_credentials(url: str) -> str:
         scheme += "://"
         for stop in ("?", "#"):
             text = text.split(stop, 1)[0]
+        at = text.rfind("@")
+        if at != -1 and _HOST_AFTER_AT.match(text, at + 1):
+            text = text[at + 1 :]
+        return scheme + text
     authority_end = text.find("/")
     authority = text if authority_end == -1 else text[:authority_end]
     if "@" in authority:
         text = text[authority.rfind("@") + 1 :]
     return scheme + text
+
+
+#: A host (name, IPv4 or bracketed IPv6, optional port) then the end or a path.
+_HOST_AFTER_AT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d*)?(?:/|$)")
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]")
+
+
+def public_remote_url(url: str | None) -> str | None:
+    """A remote URL as it may appear in an event: no credentials, query or fragment; None for
+    ``file://`` URLs and local paths (they only name directories on someone's disk).
+
+    Remote forms kept: ``https://``/``http://``, ``ssh://``, ``git://`` and the like (userinfo
+    stripped), and SCP-like ``[user@]host:path`` (user stripped).
+    """
+    if url is None:
+        return None
+    text = url.strip()
+    if not text:
+        return None
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme == "file" or not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+            return None
+        stripped = strip_url_credentials(text)
+        return stripped if stripped != f"{scheme}://" else None
+    if (
+        text.startswith(("/", "./", "../", "~", "\\"))
+        or text in (".", "..")
+        or (_WINDOWS_PATH.match(text))
+    ):
+        return None
+    colon, slash = text.find(":"), text.find("/")
+    if colon > 0 and (slash == -1 or slash > colon):  # SCP-like: [user@]host:path
+        host_part, path = text[:colon], text[colon + 1 :]
+        host = host_part.rsplit("@", 1)[-1]
+        return f"{host}:{path}" if host and path else None
+    return None  # a relative path (dir/repo): local
 
 
 def parse_fetch_remotes(output: str) -> dict[str, str]:

@@ -36,6 +36,7 @@ from agentlytics.facts import (
 )
 from agentlytics.observe.synthesize import Synthesizer
 from agentlytics.protocol import types as t
+from agentlytics.protocol.depth import MAX_DEPTH, too_deep
 from agentlytics.protocol.methods import (
     CLIENT_NOTIFICATIONS,
     CLIENT_REQUESTS,
@@ -58,55 +59,25 @@ from agentlytics.vocabulary import RpcTransport, SteerRejectionReason
 
 MAX_PENDING_REQUESTS = 10_000
 
-#: Server notifications analytics never reads (streaming deltas, status and account updates).
-IGNORED_NOTIFICATIONS = frozenset(SERVER_NOTIFICATIONS) - {
-    "turn/started",
-    "turn/completed",
-    "item/started",
-    "item/completed",
-    "turn/diff/updated",
-    "thread/tokenUsage/updated",
-    "thread/settings/updated",
-    "thread/started",
-    "thread/archived",
-    "thread/unarchived",
-    "thread/closed",
-    "thread/goal/updated",
-    "thread/goal/cleared",
-    "thread/compacted",
-    "hook/started",
-    "hook/completed",
-    "item/autoApprovalReview/started",
-    "item/autoApprovalReview/completed",
-    "serverRequest/resolved",
-    "error",
-}
-
-#: Item types whose notifications carry nothing analytics counts or times.
-IGNORED_ITEMS = frozenset(
+#: Item types whose notifications carry nothing analytics counts or times (not ``FACT_ITEMS``).
+_IGNORED_ITEM_TYPES = frozenset(
     {
-        "userMessage",
-        "hookPrompt",
-        "agentMessage",
-        "functionCallOutput",
-        "plan",
-        "reasoning",
-        "imageView",
-        "sleep",
-        "enteredReviewMode",
-        "exitedReviewMode",
+        b"userMessage",
+        b"hookPrompt",
+        b"agentMessage",
+        b"functionCallOutput",
+        b"plan",
+        b"reasoning",
+        b"imageView",
+        b"sleep",
+        b"enteredReviewMode",
+        b"exitedReviewMode",
     }
 )
-
-# The capture writers' line prefix for a server notification, up to its method and, for
-# items, the item's type. Matching it lets the replay skip lines analytics never reads without
-# parsing them (most of a session is streaming deltas). Anything that does not match this
-# exact shape takes the full decode path.
-_NOTIFICATION_PREFIX = re.compile(
-    rb'\{\s*"seq":\s*\d+,\s*"ts_ms":\s*\d+,\s*"dir":\s*"server_to_client",\s*"msg":\s*'
-    rb'\{\s*"method":\s*"([a-zA-Z/_]+)",\s*"params":\s*'
-    rb'(?:\{\s*"item":\s*\{\s*"type":\s*"([a-zA-Z]+)")?'
-)
+_ITEM_METHODS = frozenset({"item/started", "item/completed"})
+# The item's type where the app-server puts it, first in the params. Matched only on a line
+# already decoded (so valid JSON and UTF-8): the item need not be decoded to be skipped.
+_ITEM_TYPE = re.compile(rb'\{\s*"item":\s*\{\s*"type":\s*"([a-zA-Z]+)"')
 
 _THREAD_RESPONSES = frozenset({"thread/start", "thread/resume", "thread/fork"})
 
@@ -251,25 +222,27 @@ class WireObserver:
     def observe_line(self, line: bytes | str) -> list[Fact]:
         """One capture-file line → facts. Malformed lines are counted, never raised.
 
-        This is the replay's hot path: most lines are notifications analytics ignores (deltas,
-        status changes), so those return after one decode and two dict lookups.
+        Every line is decoded once (payloads stay raw) and dispatched on its method, so a
+        truncated or corrupted line is a counted drop whatever its method — including the
+        notifications analytics ignores (most of a session is streaming deltas), which then
+        return after two set lookups.
         """
         self.lineno += 1
-        if isinstance(line, bytes):
-            head = _NOTIFICATION_PREFIX.match(line)
-            if head is not None:
-                method = head[1].decode()
-                if method in IGNORED_NOTIFICATIONS and method not in EXTRA_NOTIFICATIONS:
-                    self.messages += 1
-                    return []
-                if head[2] is not None and head[2].decode() in IGNORED_ITEMS:
-                    self.messages += 1
-                    return []
+        if isinstance(line, str):
+            line = line.encode("utf-8", "surrogatepass")
         try:
+            if line.count(b"[") + line.count(b"{") > MAX_DEPTH and too_deep(line):
+                self._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+                return []
             record = line_decoder.decode(line)
+            if not line.isascii():
+                line.decode("utf-8")  # payloads stay raw, so their strings are not checked yet
         except (msgspec.DecodeError, UnicodeDecodeError) as err:
             if line.strip():
                 self._drop("malformed line", str(err))
+            return []
+        except RecursionError:
+            self._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
             return []
         if record.dir == META:
             return self.observe_meta(record.meta, record.ts_ms)
@@ -289,7 +262,12 @@ class WireObserver:
             if method not in SERVER_NOTIFICATIONS:
                 self._drop("unknown server notification method", method)
             return []
-        return self.observe_message(record.dir, msg, record.ts_ms)
+        if method in _ITEM_METHODS and msg.id is None and record.dir == SERVER_TO_CLIENT:
+            head = _ITEM_TYPE.match(msg.params)
+            if head is not None and head[1] in _IGNORED_ITEM_TYPES:
+                self.messages += 1  # messages, reasoning, plans: nothing to count or time
+                return []
+        return self._observe(record.dir, msg, record.ts_ms)
 
     def observe_meta(self, meta: msgspec.Raw, ts_ms: int) -> list[Fact]:
         """A capture metadata line (``"dir": "meta"``, written by the recorder): not traffic
@@ -305,6 +283,17 @@ class WireObserver:
         return []
 
     def observe_message(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
+        """One decoded message from an untrusted source (the library, the live tap): its
+        payloads are checked against the nesting limit before anything decodes them."""
+        for payload in (msg.params, msg.result, msg.error):
+            # A text shorter than twice the limit cannot nest past it (copying it costs more).
+            if len(payload) > 2 * MAX_DEPTH and too_deep(bytes(payload)):
+                self.messages += 1
+                self._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
+                return []
+        return self._observe(direction, msg, ts_ms)
+
+    def _observe(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
         self.messages += 1
         try:
             if msg.method is not None:
@@ -318,6 +307,8 @@ class WireObserver:
             self._drop(f"undecodable {msg.method or 'response'}", str(err))
         except (msgspec.DecodeError, UnicodeDecodeError) as err:
             self._drop("malformed payload", str(err))
+        except RecursionError:
+            self._drop("nested too deep", f"JSON nested deeper than {MAX_DEPTH} levels")
         return []
 
     def _drop(self, reason: str, detail: str = "") -> None:

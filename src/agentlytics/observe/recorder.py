@@ -27,6 +27,7 @@ import msgspec
 
 from agentlytics.observe.meta import ThreadRepoTracker, meta_record, wire_thread_cwd
 from agentlytics.observe.tap import Closable, Direction, Observer
+from agentlytics.protocol.depth import too_deep
 
 _DIRS: dict[str, bytes] = {
     "client_to_server": b"client_to_server",
@@ -42,8 +43,10 @@ def capture_record(seq: int, direction: Direction, line: bytes, ts_ms: int) -> b
     if body.startswith(b"{"):
         try:
             # Validation only (msgspec also rejects invalid UTF-8); the bytes are embedded as is.
-            is_object = isinstance(msgspec.json.decode(body), dict)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+            # A line nested past the limit is kept as text: readers would drop it anyway, and
+            # decoding it could exhaust the stack.
+            is_object = not too_deep(body) and isinstance(msgspec.json.decode(body), dict)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             is_object = False
         if is_object:
             return head + b'"msg": ' + body + b"}\n"

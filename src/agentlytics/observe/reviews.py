@@ -209,9 +209,10 @@ def reviewed_action(action: t.GuardianAction) -> ev.ReviewedAction | None:
             return ev.UnifiedExecAction("use_default", None, False)
         return ev.ShellAction("use_default", None)
     if isinstance(action, t.GuardianExecveAction):
+        # No program path (issue 20): "" is what upstream's newest wire, without it, gives.
         if action.source == "unifiedExec":
-            return ev.ExecveAction("unified_exec", action.program, None)
-        return ev.ExecveAction("shell", action.program, None)
+            return ev.ExecveAction("unified_exec", "", None)
+        return ev.ExecveAction("shell", "", None)
     if isinstance(action, t.GuardianApplyPatchAction):
         return ev.ApplyPatchAction()
     if isinstance(action, t.GuardianNetworkAccessAction):

@@ -20,6 +20,7 @@ from pathlib import Path
 from agentlytics.facts import SkillInvocationResolved
 from agentlytics.fingerprints.remote import (
     GIT_COMMAND_TIMEOUT_S,
+    public_remote_url,
     safe_git_command,
     safe_git_env,
     strip_url_credentials,
@@ -145,6 +146,6 @@ def resolve_skill(invocation: SkillInvocation, repos: SkillRepoCache) -> SkillIn
         skill_scope=scope,
         plugin_id=invocation.plugin_id,
         remote_plugin_id=invocation.remote_plugin_id,
-        repo_url=url,
+        repo_url=public_remote_url(url),  # never credentials, file:// or a local path
         invoke_type=invocation.invocation_type,
     )

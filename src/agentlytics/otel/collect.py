@@ -9,8 +9,8 @@ export backlog.
 
 from __future__ import annotations
 
-from agentlytics.collector.app import serve
 from agentlytics.collector.metrics import CollectorMetrics
+from agentlytics.collector.serve import serve
 from agentlytics.config import CollectorConfig, Config
 from agentlytics.otel.delivery import EventForwarder
 

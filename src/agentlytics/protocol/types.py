@@ -636,8 +636,10 @@ class GuardianCommandAction(_GuardianAction, tag="command"):
 
 
 class GuardianExecveAction(_GuardianAction, tag="execve"):
+    """``program`` (an absolute path, often a user's own script) is skipped like the command
+    text: upstream's newest protocol no longer sends it, and the event carries ``""``."""
+
     source: str = "shell"
-    program: str = ""
 
 
 class GuardianWriteStdinAction(_GuardianAction, tag="writeStdin"):

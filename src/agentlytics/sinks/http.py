@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from agentlytics.events.envelope import Envelope
+from agentlytics.events.envelope import Envelope, event_id_for
 from agentlytics.sinks.base import SinkError
 
 PATH = "/codex/analytics-events/events"
@@ -30,6 +30,19 @@ IDS_HEADER = "X-Agentlytics-Event-Ids"
 #: Explicit ids per request; more are split over several requests to keep headers small.
 MAX_EXPLICIT_IDS = 100
 _RETRYABLE = frozenset({408, 429})
+
+
+#: Repeats of one identical event searched for an envelope's ordinal (the Sealer numbers them).
+MAX_ORDINAL_SEARCH = 100_000
+
+
+def _ordinal_suffix(envelope: Envelope) -> str:
+    """``/<n>`` when the envelope's id is the Sealer's id of the n-th repeat of its body: the
+    collector recomputes the id from it (one hash, not a search) and rejects a mismatch."""
+    for n in range(1, MAX_ORDINAL_SEARCH):
+        if event_id_for(envelope.body, n) == envelope.event_id:
+            return f"/{n}"
+    return ""  # not a Sealer id: the collector rejects it, and the batch is quarantined
 
 
 def endpoint_url(base: str) -> str:
@@ -105,7 +118,7 @@ class HttpSink:
         explicit: list[str] = []
         for i, env in enumerate(batch):
             if hashlib.sha256(env.body).hexdigest() != env.event_id:
-                explicit.append(f"{i - start}={env.event_id}")
+                explicit.append(f"{i - start}={env.event_id}{_ordinal_suffix(env)}")
                 if len(explicit) >= MAX_EXPLICIT_IDS:
                     self._post(batch[start : i + 1], explicit)
                     start, explicit = i + 1, []
