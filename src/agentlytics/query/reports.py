@@ -689,7 +689,7 @@ def goals(store: Store, filters: Filters) -> list[GoalRow]:
     where, params = _where(filters, "goals", "g")
     sql = f"""
         WITH {_prices_cte(store)},
-        g AS MATERIALIZED (SELECT g.* FROM goals g WHERE {where}),
+        g AS (SELECT g.* FROM goals g WHERE {where}),
         agg AS (
             SELECT goal_id, max(thread_id) AS thread_id, count(*) AS events,
                    bool_or(event_kind = 'cleared') AS cleared,
