@@ -20,7 +20,7 @@ def test_reports_benchmark_times_every_report_beside_a_columnar_copy() -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "50,008 events: built in" in proc.stdout
+    assert "50,008 events: built in" in proc.stdout and "typed Parquet copy in" in proc.stdout
     for figure in (
         "typed Parquet copy ms",
         "overview",
