@@ -65,13 +65,14 @@ message_decoder = msgspec.json.Decoder(Message)
 
 class ThreadRepo(msgspec.Struct, frozen=True):
     """``meta`` of a ``thread_repo`` capture metadata line (``agentlytics.observe.meta``):
-    the repo of a thread's working directory, as the recording machine saw it."""
+    the repo of a thread's working directory, as the recording machine saw it. The local-only
+    names may be left out (a capture scrubbed before it is shared): they default to null."""
 
     kind: Literal["thread_repo"]
     thread_id: str
     repo_hash: str | None
-    repo_name: str | None
-    branch: str | None
+    repo_name: str | None = None
+    branch: str | None = None
 
 
 class _MetaKind(msgspec.Struct):
