@@ -9,13 +9,14 @@ Data path, and where a fact can be at any instant::
                           ├─ block ─▶ wait up to ``block_timeout``, then a counted drop
                           └─ drop ──▶ counted drop (``stats()["dropped"]``)
 
-**The window.** A fact is durable once the reduce thread has appended its events to the spool
-(or, when the queue was full, once ``submit`` spilled it). Between ``submit`` returning and that
-append the fact is only in the in-memory queue — normally microseconds, at most ``queue_size``
-facts behind a busy reducer — and a SIGKILL in that window loses it. ``flush()``, ``close()`` and
-the interpreter-exit hook close the window: each returns only after every fact submitted before
-it is reduced, spooled and acknowledged by the sink (or quarantined). Once in the spool an event
-survives crashes and is resent by the next process that opens the same spool directory.
+**The window.** ``submit`` also appends the item, as a plain record, to the slot's journal
+(``journal.py``), whose buffer reaches the file at most ``journal_ms`` milliseconds or
+``journal_records`` records later; a SIGKILL loses at most that. The next process that takes the
+slot replays a dead process's journal through a fresh pipeline (full context) and spools the
+events the dead one had not. ``flush()``, ``close()`` and the interpreter-exit hook close the
+window entirely: each returns only after every fact submitted before it is reduced, spooled and
+acknowledged by the sink (or quarantined). Once in the spool an event survives crashes and is
+resent by the next process that opens the same spool directory.
 
 **Threads.** Reduction and sending are separate threads so a slow or dead endpoint never stops
 reduction: events keep flowing into the on-disk spool, the queue stays short and ``submit``
@@ -57,11 +58,12 @@ from typing import Any
 
 from agentlytics.config import DeliveryConfig
 from agentlytics.events.envelope import Envelope
-from agentlytics.facts import Fact
-from agentlytics.observe.deferred import Deferred
+from agentlytics.facts import ConnectionClosed, Fact
+from agentlytics.observe.deferred import ClosedConnection, Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink, SinkError
 
+from .journal import Journal, dead_journals, encode, iter_items, journal_id, read_frames
 from .spool import Overflow, Spool, SpoolSlot
 
 #: Most facts the reduce thread takes from the queue per spool transaction.
@@ -133,6 +135,10 @@ class BackgroundDelivery:
         spool_sync: str = "normal",
         pipeline_factory: Callable[[], Pipeline] = Pipeline,
         handoff_max_events: int | None = None,
+        journal: bool = True,
+        journal_ms: int = 20,
+        journal_records: int = 256,
+        journal_max_bytes: int = 128 << 20,
     ) -> None:
         if full_policy not in ("spill", "block", "drop"):
             raise ValueError(f"full_policy must be spill, block or drop, not {full_policy!r}")
@@ -151,6 +157,10 @@ class BackgroundDelivery:
         self.spool_sync = spool_sync
         self.pipeline_factory = pipeline_factory
         self.handoff_max = handoff_max_events or max(4 * self.batch_max_events, 2_000)
+        self.journal_enabled = journal
+        self.journal_ms = journal_ms
+        self.journal_records = journal_records
+        self.journal_max_bytes = journal_max_bytes
         self._closed = False
         self._init_state()
         _INSTANCES.add(self)
@@ -190,6 +200,10 @@ class BackgroundDelivery:
             flush_timeout=config.flush_timeout,
             exit_timeout=config.exit_timeout,
             spool_sync=config.spool_sync,
+            journal=config.journal,
+            journal_ms=config.journal_ms,
+            journal_records=config.journal_records,
+            journal_max_bytes=config.journal_max_bytes,
         )
 
     # -- state -----------------------------------------------------------------------------------
@@ -202,6 +216,14 @@ class BackgroundDelivery:
         self._started = False
         self._spilling = False
         self._lock = threading.Lock()  # slow paths and counters
+        #: Orders the journal and the queue alike (the journal's records are in queue order).
+        self._submit_lock = threading.Lock()
+        self._journal: Journal | None = None
+        #: Records of the live journal whose events are spooled (reduce thread).
+        self._journal_upto = 0
+        self._pending_upto = 0
+        #: Connections the reducer has seen open and not closed (reduce thread).
+        self._open: set[object] = set()
         self._spill_lock = threading.Lock()
         self._room = threading.Condition(threading.Lock())
         self._room_waiters = 0
@@ -231,6 +253,10 @@ class BackgroundDelivery:
         self.dropped: Counter[str] = Counter()
         self.last_error: str | None = None
         self._pending_hint = 0
+        self.recovered_records = 0
+        self.recovered_events = 0
+        #: Items still queued when ``close`` gave up (left in the journal, if it is usable).
+        self.unreduced = 0
 
     def _start(self) -> None:
         with self._lock:
@@ -251,9 +277,30 @@ class BackgroundDelivery:
             self._appended_seq = last
             cursor = first if first else last + 1
             self._overflow_offset = wspool.overflow_offset()
+            dead = dead_journals(slot.directory, slot.index)
+            if dead and overflow.size():
+                # A dead process's spilled items are in its journal too, as plain records that
+                # recovery replays with their context; the pickles name its dead observers.
+                overflow.truncate()
+                wspool.set_overflow_offset(0)
+                self._overflow_offset = 0
             self._spilling = overflow.size() > 0
+            if self.journal_enabled:
+                try:
+                    self._journal = Journal(
+                        slot.directory,
+                        slot.index,
+                        interval=self.journal_ms / 1000.0,
+                        max_records=self.journal_records,
+                        max_bytes=self.journal_max_bytes,
+                    )
+                except OSError as exc:
+                    self.last_error = f"journal unavailable: {exc!r}"
             self._reduce_thread = threading.Thread(
-                target=self._reduce_loop, args=(wspool,), name="agentlytics-reduce", daemon=True
+                target=self._reduce_loop,
+                args=(wspool, dead),
+                name="agentlytics-reduce",
+                daemon=True,
             )
             self._send_thread = threading.Thread(
                 target=self._send_loop,
@@ -268,7 +315,7 @@ class BackgroundDelivery:
 
     def _reset_after_fork(self) -> None:
         """In a forked child: drop the parent's threads, queue, sockets and spool slot."""
-        _ABANDONED.append((self._sink, self._pipeline))
+        _ABANDONED.append((self._sink, self._pipeline, self._journal))
         if self._slot is not None:
             self._slot.forget()
         if self._overflow is not None:
@@ -278,24 +325,45 @@ class BackgroundDelivery:
     # -- the caller's side -----------------------------------------------------------------------
 
     def submit(self, fact: Fact | Deferred) -> None:
-        """Hand over a fact: a queue put in the common case; never network or reduction."""
-        if self._fast and self._q.qsize() < self.queue_size:
-            self._q.put(fact)
-            return
-        self._submit_slow(fact)
+        """Hand over a fact: a journal record and a queue put; never network or reduction."""
+        journal = self._journal
+        frame = self._frame(fact) if journal is not None else None
+        if self._fast:
+            with self._submit_lock:
+                if self._fast and self._q.qsize() < self.queue_size:
+                    index = journal.add(frame) if journal is not None and frame else -1
+                    self._q.put((index, fact))
+                    return
+        self._submit_slow(fact, frame)
 
-    def _submit_slow(self, fact: Fact | Deferred) -> None:
+    def _frame(self, fact: Fact | Deferred) -> bytes | None:
+        try:
+            return encode(fact)
+        except Exception as exc:  # an item the journal cannot hold is still delivered
+            with self._lock:
+                self.dropped[f"journal_unencodable:{type(exc).__name__}"] += 1
+                self.last_error = f"journal record failed: {exc!r}"
+            return None
+
+    def _submit_slow(self, fact: Fact | Deferred, frame: bytes | None = None) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         if not self._started:
             self._start()
-        if not self._spilling and self._q.qsize() < self.queue_size:
-            self._q.put(fact)
-            return
-        policy = self.full_policy
-        if policy == "spill" or self._spilling:
-            self._spill(fact)
-        elif policy == "block":
+            if frame is None and self._journal is not None:
+                frame = self._frame(fact)
+        journal = self._journal
+        with self._submit_lock:
+            if not self._spilling and self._q.qsize() < self.queue_size:
+                index = journal.add(frame) if journal is not None and frame else -1
+                self._q.put((index, fact))
+                return
+            policy = self.full_policy
+            if policy == "spill" or self._spilling:
+                index = journal.add(frame) if journal is not None and frame else -1
+                self._spill((index, fact))
+                return
+        if policy == "block":
             deadline = time.monotonic() + self.block_timeout
             with self._room:
                 self._room_waiters += 1
@@ -306,16 +374,18 @@ class BackgroundDelivery:
                             break
                 finally:
                     self._room_waiters -= 1
-            if self._q.qsize() < self.queue_size:
-                self._q.put(fact)
-            else:
-                with self._lock:
-                    self.dropped["queue_full_block_timeout"] += 1
+            with self._submit_lock:
+                if self._q.qsize() < self.queue_size:
+                    index = journal.add(frame) if journal is not None and frame else -1
+                    self._q.put((index, fact))
+                    return
+            with self._lock:
+                self.dropped["queue_full_block_timeout"] += 1
         else:
             with self._lock:
                 self.dropped["queue_full"] += 1
 
-    def _spill(self, fact: Fact | Deferred) -> None:
+    def _spill(self, fact: tuple[int, Fact | Deferred]) -> None:
         overflow = self._overflow
         assert overflow is not None
         with self._spill_lock:
@@ -368,6 +438,19 @@ class BackgroundDelivery:
                 if thread is not None:
                     thread.join(max(0.05, deadline - time.monotonic()))
                     stopped = stopped and not thread.is_alive()
+            # What never reached the reducer is lost with this process, unless the journal holds
+            # it: then the next process to take this slot replays it.
+            self.unreduced = self._count_unreduced(stopped)
+            journal = self._journal
+            if journal is not None:
+                reduced_all = stopped and journal.count == self._journal_upto
+                journal.close(remove=reduced_all)
+                if not reduced_all and not journal.usable:
+                    with self._lock:
+                        self.dropped["unreduced_at_exit"] += self.unreduced
+            elif self.unreduced:
+                with self._lock:
+                    self.dropped["unreduced_at_exit"] += self.unreduced
             if stopped:
                 if self._overflow is not None:
                     self._overflow.close()
@@ -379,6 +462,17 @@ class BackgroundDelivery:
         _INSTANCES.discard(self)
         return ok
 
+    def _count_unreduced(self, stopped: bool) -> int:
+        """Items the reducer never took (exact once it stopped; else what the queue holds)."""
+        if not stopped:
+            return self._q.qsize()
+        left = 0
+        try:
+            while True:
+                left += type(self._q.get_nowait()) is tuple
+        except queue.Empty:
+            return left
+
     def _at_exit(self) -> None:
         self.close(self.exit_timeout)
 
@@ -386,6 +480,16 @@ class BackgroundDelivery:
         """Counters for this process (drops by reason, quarantine, retries, backlog)."""
         with self._lock:
             dropped = dict(self.dropped)
+        reducer: dict[str, int] = {}
+        evictions: dict[str, int] = {}
+        if self._pipeline is not None:
+            state = self._pipeline.reducer.state
+            for _ in range(3):  # the reduce thread may add a key while this copies
+                try:
+                    reducer, evictions = dict(state.drops), dict(state.evictions)
+                    break
+                except RuntimeError:
+                    continue
         return {
             "queued": self._q.qsize(),
             "spilling": self._spilling,
@@ -400,14 +504,23 @@ class BackgroundDelivery:
             "handoff": self._handoff_count,
             "last_error": self.last_error,
             "spool": str(self._slot.db_path) if self._slot is not None else None,
+            "spool_exists": self._slot is not None and self._slot.db_path.exists(),
+            "reducer_drops": reducer,
+            "evictions": evictions,
+            "journal": self._journal.stats() if self._journal is not None else None,
+            "recovered_records": self.recovered_records,
+            "recovered_events": self.recovered_events,
+            "unreduced": self.unreduced,
         }
 
     # -- reduce thread ---------------------------------------------------------------------------
 
-    def _reduce_loop(self, spool: Spool) -> None:
+    def _reduce_loop(self, spool: Spool, dead: Sequence[Path] = ()) -> None:
         q = self._q
         get, get_nowait = q.get, q.get_nowait
         try:
+            for path in dead:
+                self._recover(spool, path)
             while True:
                 if self._spilling and q.empty():
                     self._drain_overflow(spool, everything=False)
@@ -418,7 +531,7 @@ class BackgroundDelivery:
                         items.append(get_nowait())
                 except queue.Empty:
                     pass
-                facts: list[Fact | Deferred] = []
+                facts: list[tuple[int, Fact | Deferred]] = []
                 for item in items:
                     if isinstance(item, _Flush):
                         self._append(spool, self._reduce(facts))
@@ -438,18 +551,39 @@ class BackgroundDelivery:
                     elif item is not _WAKE:
                         facts.append(item)
                 self._append(spool, self._reduce(facts))
+                self._maybe_rotate(spool)
                 if self._room_waiters:
                     with self._room:
                         self._room.notify_all()
         finally:
             spool.close()
 
-    def _reduce(self, facts: Sequence[Fact | Deferred]) -> list[Envelope]:
-        if not facts:
+    def _reduce(self, indexed: Sequence[Any]) -> list[Envelope]:
+        if not indexed:
             return []
         pipeline = self._pipeline
         assert pipeline is not None
-        self.reduced_facts += len(facts)
+        self.reduced_facts += len(indexed)
+        facts = []
+        opened, closed = self._open.add, self._open.discard
+        for entry in indexed:
+            # (journal index, item); a spill file left by an older version holds bare items.
+            index, item = entry if type(entry) is tuple else (-1, entry)
+            if index >= 0:
+                self._pending_upto = index + 1
+            facts.append(item)
+            # Which connections are open decides when the journal may start afresh.
+            if isinstance(item, Deferred):
+                if type(item) is ClosedConnection:
+                    closed(id(item.observer))
+                else:
+                    opened(id(item.observer))
+            elif type(item) is ConnectionClosed:
+                closed(item.connection_id)
+            else:
+                connection = getattr(item, "connection_id", None)
+                if connection is not None:
+                    opened(connection)
         out: list[Envelope] = []
         rest = iter(facts)
         while True:
@@ -465,14 +599,26 @@ class BackgroundDelivery:
                     self.last_error = f"reducer failed: {exc!r}"
 
     def _append(
-        self, spool: Spool, events: list[Envelope], overflow_offset: int | None = None
+        self,
+        spool: Spool,
+        events: list[Envelope],
+        overflow_offset: int | None = None,
+        journal: tuple[str, int] | None = None,
     ) -> None:
-        if not events and overflow_offset is None:
+        upto = self._pending_upto
+        live = self._journal
+        if journal is None and live is not None and upto != self._journal_upto:
+            if not events and overflow_offset is None:
+                # No events: re-reducing these records after a crash makes none either.
+                self._journal_upto = upto
+                return
+            journal = (live.id, upto)
+        if not events and overflow_offset is None and journal is None:
             return
         delay = 0.05
         while True:
             try:
-                last = spool.append(events, overflow_offset)
+                last = spool.append(events, overflow_offset, journal)
                 break
             except sqlite3.Error as exc:
                 self.last_error = f"spool append failed: {exc!r}"
@@ -482,6 +628,8 @@ class BackgroundDelivery:
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
+        if journal is not None and live is not None and journal[0] == live.id:
+            self._journal_upto = journal[1]
         if not events:
             return
         self.spooled_events += len(events)
@@ -519,6 +667,58 @@ class BackgroundDelivery:
                     self._spilling = False
                     self._fast = not self._closed
                     return
+
+    def _recover(self, spool: Spool, path: Path) -> None:
+        """Replay a dead process's journal with its full context; spool what it had not."""
+        jid = journal_id(path)
+        try:
+            done = spool.journal_reduced(jid)
+            if done >= 0:
+                frames, torn = read_frames(path)
+                drops: dict[str, int] = {}
+                if torn:
+                    drops["journal_torn_tail"] = 1
+                pipeline = self.pipeline_factory()
+                events: list[Envelope] = []
+                for index, item in iter_items(frames, drops):
+                    before = len(events)
+                    try:
+                        pipeline.ingest_into([item], events)
+                    except Exception as exc:
+                        key = f"reducer_error:{type(exc).__name__}"
+                        drops[key] = drops.get(key, 0) + 1
+                    if index < done:
+                        del events[before:]  # spooled by the dead process already
+                    else:
+                        self.recovered_records += 1
+                with self._lock:
+                    self.dropped.update(drops)
+                self._append(spool, events, journal=(jid, -1))
+                self.recovered_events += len(events)
+            path.unlink()
+            spool.forget_journal(jid)
+        except (OSError, sqlite3.Error) as exc:
+            with self._lock:
+                self.dropped["journal_recovery_failed"] += 1
+                self.last_error = f"journal recovery of {path.name} failed: {exc!r}"
+
+    def _maybe_rotate(self, spool: Spool) -> None:
+        """Start a new journal once every record is reduced and no connection is open."""
+        journal = self._journal
+        if journal is None or self._open or self._spilling or not self._q.empty():
+            return
+        if journal.count != self._journal_upto or journal.count == 0:
+            return
+        with self._submit_lock:
+            if journal.count != self._journal_upto or not self._q.empty():
+                return
+            old = journal.rotate()
+            self._journal_upto = self._pending_upto = 0
+        if old is not None:
+            try:
+                spool.forget_journal(old)
+            except sqlite3.Error as exc:
+                self.last_error = f"spool meta update failed: {exc!r}"
 
     # -- send thread -----------------------------------------------------------------------------
 
