@@ -63,7 +63,7 @@ from agentlytics.observe.deferred import ClosedConnection, Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink, SinkError
 
-from .journal import Journal, dead_journals, encode, iter_items, journal_id, read_frames
+from .journal import Journal, dead_journals, iter_items, journal_id, read_frames
 from .spool import Overflow, Spool, SpoolSlot
 
 #: Most facts the reduce thread takes from the queue per spool transaction.
@@ -326,41 +326,28 @@ class BackgroundDelivery:
 
     def submit(self, fact: Fact | Deferred) -> None:
         """Hand over a fact: a journal record and a queue put; never network or reduction."""
-        journal = self._journal
-        frame = self._frame(fact) if journal is not None else None
         if self._fast:
             with self._submit_lock:
                 if self._fast and self._q.qsize() < self.queue_size:
-                    index = journal.add(frame) if journal is not None and frame else -1
-                    self._q.put((index, fact))
+                    journal = self._journal
+                    self._q.put((journal.add(fact) if journal is not None else -1, fact))
                     return
-        self._submit_slow(fact, frame)
+        self._submit_slow(fact)
 
-    def _frame(self, fact: Fact | Deferred) -> bytes | None:
-        try:
-            return encode(fact)
-        except Exception as exc:  # an item the journal cannot hold is still delivered
-            with self._lock:
-                self.dropped[f"journal_unencodable:{type(exc).__name__}"] += 1
-                self.last_error = f"journal record failed: {exc!r}"
-            return None
-
-    def _submit_slow(self, fact: Fact | Deferred, frame: bytes | None = None) -> None:
+    def _submit_slow(self, fact: Fact | Deferred) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         if not self._started:
             self._start()
-            if frame is None and self._journal is not None:
-                frame = self._frame(fact)
         journal = self._journal
         with self._submit_lock:
             if not self._spilling and self._q.qsize() < self.queue_size:
-                index = journal.add(frame) if journal is not None and frame else -1
+                index = journal.add(fact) if journal is not None else -1
                 self._q.put((index, fact))
                 return
             policy = self.full_policy
             if policy == "spill" or self._spilling:
-                index = journal.add(frame) if journal is not None and frame else -1
+                index = journal.add(fact) if journal is not None else -1
                 self._spill((index, fact))
                 return
         if policy == "block":
@@ -376,7 +363,7 @@ class BackgroundDelivery:
                     self._room_waiters -= 1
             with self._submit_lock:
                 if self._q.qsize() < self.queue_size:
-                    index = journal.add(frame) if journal is not None and frame else -1
+                    index = journal.add(fact) if journal is not None else -1
                     self._q.put((index, fact))
                     return
             with self._lock:

@@ -2,12 +2,14 @@
 
 The spool only holds sealed events, and the reducer's state lives in memory, so without a
 journal a SIGKILL loses every item still queued for the reducer (thousands in a burst) and the
-context the next items would need. The journal closes that window: ``submit`` appends each item
-as a plain-data record (connection token and id, direction, the message's JSON bytes, its
-timestamp; a custom fact as the fact itself — never a reference to a live Python object) to an
-in-memory buffer, and the buffer reaches the journal file (one ``os.write``, no fsync: a process
-kill keeps it, as the spool does) at most ``interval`` seconds or ``max_records`` records later.
-That is the whole loss window of a SIGKILL without ``flush()``.
+context the next items would need. The journal closes that window. ``submit`` hands each item
+to the journal (a list append on the caller's thread: items are immutable snapshots); the
+journal's thread encodes them as plain-data records (connection token and id, direction, the
+message's method, id and payload bytes, its timestamp; a custom fact as the fact itself — never
+a reference to a live Python object) and writes them to the journal file (one ``os.write``, no
+fsync: a process kill keeps it, as the spool does) every ``interval`` seconds while there is
+traffic, and at once when ``max_records`` items wait. That is the loss window of a SIGKILL
+without ``flush()``.
 
 **Recovery.** A dead process's journal holds everything it submitted since the point where it
 had no open connection, so the next process that takes its spool slot replays the whole journal
@@ -33,12 +35,12 @@ import os
 import pickle
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import msgspec
+from msgspec import Raw
 
 from agentlytics.drops import Drops
 from agentlytics.facts import Fact
@@ -51,13 +53,14 @@ from agentlytics.observe.deferred import (
     observer_token,
 )
 from agentlytics.observe.edge import WireObserver
-from agentlytics.protocol.wire import Direction, message_decoder
+from agentlytics.protocol.wire import Direction, Message
 from agentlytics.vocabulary import RpcTransport
 
 _HEADER = struct.Struct("<I")
-_json = msgspec.json.Encoder()
 _msgpack = msgspec.msgpack.Encoder()
 _unpack = msgspec.msgpack.Decoder()
+#: The frame of an item that could not be encoded (it was delivered, and counted, live).
+_SKIPPED = _HEADER.pack(1) + b"X"
 
 #: Journal file names: ``spool-<slot>.<id>.journal``, one per process that used the slot.
 SUFFIX = ".journal"
@@ -69,9 +72,10 @@ def encode(item: Fact | Deferred) -> bytes:
     if kind is ObservedMessage:
         m = cast(ObservedMessage, item)
         obs = m.observer
+        msg = m.message
         payload = b"M" + _msgpack.encode(
             ("m", observer_token(obs), obs.connection_id, obs.rpc_transport, m.direction,
-             m.at_ms, _json.encode(m.message))
+             m.at_ms, msg.method, msg.id, bytes(msg.params), bytes(msg.result), bytes(msg.error))
         )  # fmt: skip
     elif kind is AbortedRequest:
         a = cast(AbortedRequest, item)
@@ -96,6 +100,10 @@ def encode(item: Fact | Deferred) -> bytes:
     else:
         payload = b"P" + pickle.dumps(("f", item), protocol=pickle.HIGHEST_PROTOCOL)
     return _HEADER.pack(len(payload)) + payload
+
+
+class _Skipped(Exception):
+    """A placeholder frame: no record to replay."""
 
 
 class Decoder:
@@ -124,16 +132,17 @@ class Decoder:
             kind, token, connection_id, transport = record[:4]
             observer = self._observer(token, connection_id, transport)
             if kind == "m":
-                direction, at_ms, message = record[4:]
-                return ObservedMessage(
-                    observer, cast(Direction, direction), message_decoder.decode(message), at_ms
-                )
+                direction, at_ms, method, rid, params, result, error = record[4:]
+                message = Message(method, rid, Raw(params), Raw(result), Raw(error))
+                return ObservedMessage(observer, cast(Direction, direction), message, at_ms)
             if kind == "a":
                 request_id, at_ms = record[4:]
                 return AbortedRequest(observer, request_id, at_ms)
             if kind == "c":
                 return ClosedConnection(observer)
             raise ValueError(f"unknown journal record kind {kind!r}")
+        if tag == b"X":
+            raise _Skipped
         if tag == b"P":
             record = pickle.loads(body)
             if record[0] == "f":
@@ -172,11 +181,12 @@ def dead_journals(directory: Path, slot: int) -> list[Path]:
 
 
 class Journal:
-    """The live process's journal: a buffer written out by time or count (see module doc).
+    """The live process's journal: records written out by time or count (see module doc).
 
     ``add`` runs on the caller's thread under the delivery's submit lock, which also orders the
-    queue, so the records are in queue order. Writes are serialised by their own lock (the
-    flusher thread and a caller at the count bound may both write).
+    queue, so the records are in queue order; it only appends the item to a list (items are
+    immutable snapshots). The journal thread encodes and writes that list every ``interval``
+    seconds while there is traffic, and at once when ``max_records`` items wait.
     """
 
     def __init__(
@@ -196,86 +206,98 @@ class Journal:
         self._write_lock = threading.Lock()
         self._buf_lock = threading.Lock()
         self._wake = threading.Event()
+        self._idle = False
+        self._hurry = False
         self._stop = False
-        self.count = 0  #: records taken by this journal file (the next record's index)
-        self.written_bytes = 0
         self.failed = 0  #: records that never reached the file
-        self.error: str | None = None
+        self.unencodable = 0
         self._open_new()
         self._thread = threading.Thread(
-            target=self._flusher, name="agentlytics-journal", daemon=True
+            target=self._writer, name="agentlytics-journal", daemon=True
         )
         self._thread.start()
 
     def _open_new(self) -> None:
-        self.id = os.urandom(6).hex()
-        self.path = self.directory / f"spool-{self.slot}.{self.id}{SUFFIX}"
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
-        self._buf = bytearray()
-        self._buffered = 0
-        self._first_at = 0.0
-        self.count = 0
+        jid = os.urandom(6).hex()
+        path = self.directory / f"spool-{self.slot}.{jid}{SUFFIX}"
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        self.id, self.path = jid, path
+        self._items: list[Fact | Deferred] = []
+        self.count = 0  #: records taken by this journal file (the next record's index)
         self.written_bytes = 0
-        self.error = None
+        self.error: str | None = None
 
     @property
     def usable(self) -> bool:
         return self.error is None
 
-    def add(self, frame: bytes) -> int:
-        """Buffer one record; its index in this journal, or -1 if the journal is not usable."""
+    def add(self, item: Fact | Deferred) -> int:
+        """Take one item; its record's index in this journal, or -1 if the journal is not usable."""
         if self.error is not None:
-            return -1
-        if self.written_bytes + len(self._buf) + len(frame) > self.max_bytes:
-            self.error = f"journal full ({self.max_bytes} bytes): the in-memory window reopens"
             return -1
         with self._buf_lock:
             index = self.count
             self.count += 1
-            if not self._buffered:
-                self._first_at = time.monotonic()
-                self._wake.set()
-            self._buf += frame
-            self._buffered += 1
-            full = self._buffered >= self.max_records
-        if full:
-            self.write()
+            items = self._items
+            items.append(item)
+        if self._idle:
+            self._idle = False
+            self._wake.set()
+        elif len(items) >= self.max_records and not self._hurry:
+            self._hurry = True
+            self._wake.set()
         return index
 
     def write(self) -> None:
-        """Write the buffered records now (flush, close, and the count bound)."""
+        """Encode and write the waiting records now."""
         with self._write_lock:
             with self._buf_lock:
-                buf, n = self._buf, self._buffered
-                if not n:
+                items = self._items
+                if not items:
                     return
-                self._buf, self._buffered = bytearray(), 0
+                self._items = []
+                self._hurry = False
+            frames = []
+            for item in items:
+                try:
+                    frames.append(encode(item))
+                except Exception:
+                    self.unencodable += 1
+                    frames.append(_SKIPPED)  # keeps the later records' indexes
+            data = b"".join(frames)
+            if self.error is not None:
+                self.failed += len(items)
+                return
+            if self.written_bytes + len(data) > self.max_bytes:
+                self.failed += len(items)
+                self.error = f"journal full ({self.max_bytes} bytes): the in-memory window reopens"
+                return
             try:
-                view = memoryview(buf)
+                view = memoryview(data)
                 while view:
-                    done = os.write(self.fd, view)
-                    view = view[done:]
-                self.written_bytes += len(buf)
+                    view = view[os.write(self.fd, view) :]
+                self.written_bytes += len(data)
             except OSError as exc:
-                self.failed += n
+                self.failed += len(items)
                 self.error = f"journal write failed: {exc!r}"
 
-    def _flusher(self) -> None:
+    def _writer(self) -> None:
+        wake = self._wake
         while not self._stop:
-            self._wake.wait()
-            self._wake.clear()
-            if self._stop:
-                break
-            left = self._first_at + self.interval - time.monotonic()
-            if left > 0:
-                time.sleep(left)
+            self._idle = True
+            if self._items:
+                self._idle = False
+                wake.wait(self.interval)  # more records join this write meanwhile
+            else:
+                wake.wait()
+            wake.clear()
             self.write()
 
     def rotate(self) -> str | None:
         """Start a new journal file (everything in the old one is reduced); the old id.
 
-        Called by the reduce thread under the submit lock, when no record is buffered that it
-        has not reduced, so dropping the buffer loses nothing.
+        Called by the reduce thread under the submit lock, when every record taken is reduced
+        and spooled, so dropping the records not written yet loses nothing.
         """
         with self._write_lock, self._buf_lock:
             old_id, old_path, old_fd = self.id, self.path, self.fd
@@ -290,7 +312,7 @@ class Journal:
             return old_id
 
     def close(self, remove: bool) -> None:
-        """Stop the flusher; write what is buffered (or, if ``remove``, delete the file)."""
+        """Stop the writer; write what waits (or, if ``remove``, delete the file)."""
         self._stop = True
         self._wake.set()
         self._thread.join(1.0)
@@ -310,6 +332,7 @@ class Journal:
             "records": self.count,
             "bytes": self.written_bytes,
             "failed": self.failed,
+            "unencodable": self.unencodable,
             "error": self.error,
         }
 
@@ -320,6 +343,8 @@ def iter_items(frames: list[bytes], drops: dict[str, int]) -> Iterator[tuple[int
     for index, frame in enumerate(frames):
         try:
             item = decoder.decode(frame)
+        except _Skipped:
+            continue
         except Exception as exc:
             key = f"journal_undecodable:{type(exc).__name__}"
             drops[key] = drops.get(key, 0) + 1

@@ -51,6 +51,7 @@ _MAX_ORPHANS = 256
 #: Observers of pickled (spilled) items not read back yet, with how many such items each has.
 _PINNED: dict[str, list[Any]] = {}
 _PIN_LOCK = threading.Lock()
+_REF_LOCK = threading.Lock()
 
 ObserverRef = tuple[str, int, str]
 
@@ -58,9 +59,12 @@ ObserverRef = tuple[str, int, str]
 def _ref(observer: WireObserver) -> ObserverRef:
     token = _TOKENS.get(observer)
     if token is None:
-        token = f"{_PROCESS}:{next(_COUNTER)}"
-        _TOKENS[observer] = token
-        _LIVE[token] = observer
+        with _REF_LOCK:  # one token per observer, whichever thread asks first
+            token = _TOKENS.get(observer)
+            if token is None:
+                token = f"{_PROCESS}:{next(_COUNTER)}"
+                _TOKENS[observer] = token
+                _LIVE[token] = observer
     return token, observer.connection_id, observer.rpc_transport
 
 
