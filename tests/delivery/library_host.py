@@ -5,8 +5,8 @@ library_host.py URL SPOOL flush   SEED SESSIONS QUEUE   flush() every 5 sessions
 library_host.py URL SPOOL noflush SEED SESSIONS QUEUE   print ``SUBMITTED k`` after session k-1
 library_host.py URL SPOOL recover                       take over the spool, flush, close
 
-Sessions come in bursts of 40 with a short pause between, so a kill meets a full queue, a
-spill, an idle delivery or a flush at random. After the last session the host waits to be
+Sessions come in bursts of 300 (about 13,000 calls, far faster than the reducer) with a
+pause between, so a kill meets a long queue, a spill, an idle delivery or a flush at random. After the last session the host waits to be
 killed.
 """
 
@@ -20,7 +20,7 @@ from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 from tests.collector_proc import TOKEN
-from tests.delivery.sessions import run_session
+from tests.delivery.sessions import run_session, session_calls
 
 
 def main() -> None:
@@ -38,17 +38,19 @@ def main() -> None:
         print(json.dumps({"flushed": ok, **delivery.stats()}), flush=True)
         return
     seed, sessions = int(rest[0]), int(rest[1])
+    # Parsed beforehand: a host's calls come as fast as track_* takes them.
+    calls = [session_calls(session, seed) for session in range(sessions)]
     print("READY", flush=True)
     for session in range(sessions):
-        run_session(delivery, session, seed)
+        run_session(delivery, session, calls[session])
         done = session + 1
         if mode == "flush" and done % 5 == 0:
             assert delivery.flush(60)
             print(f"FLUSHED {done}", flush=True)
         elif mode == "noflush":
             print(f"SUBMITTED {done}", flush=True)
-        if done % 40 == 0:
-            time.sleep(0.05)
+        if done % 300 == 0:
+            time.sleep(0.3)
     print("DONE", flush=True)
     time.sleep(600)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from agentlytics.client import AnalyticsClient
 from agentlytics.delivery.api import Delivery, InlineDelivery
@@ -17,21 +18,33 @@ from agentlytics.events.envelope import Envelope
 from ..helpers import track_call
 from ..streams import rekeyed_lines
 
+Call = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
+def session_calls(session: int, seed: int) -> list[Call]:
+    """Session ``session``'s traffic as the host's ``track_*`` calls (name, args, kwargs)."""
+    calls = []
+    for line in rekeyed_lines(session, seed)[1]:
+        record = json.loads(line)
+        if "msg" in record:  # not capture metadata
+            calls.append(track_call(record))
+    return calls
+
 
 def drive_session(client: AnalyticsClient, session: int, seed: int) -> None:
     """Report session ``session``'s traffic through the client's ``track_*`` calls."""
-    for line in rekeyed_lines(session, seed)[1]:
-        record = json.loads(line)
-        if "msg" not in record:  # capture metadata, not traffic
-            continue
-        name, args, kwargs = track_call(record)
+    play(client, session_calls(session, seed))
+
+
+def play(client: AnalyticsClient, calls: list[Call]) -> None:
+    for name, args, kwargs in calls:
         getattr(client, name)(*args, **kwargs)
 
 
-def run_session(delivery: Delivery, session: int, seed: int) -> None:
+def run_session(delivery: Delivery, session: int, calls: list[Call]) -> None:
     """One session on a shared delivery; its connection ends, the delivery stays open."""
     client = AnalyticsClient(delivery, connection_id=session)
-    drive_session(client, session, seed)
+    play(client, calls)
     client.end()
 
 

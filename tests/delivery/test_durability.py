@@ -21,14 +21,8 @@ import pytest
 
 from agentlytics.client import AnalyticsClient
 from agentlytics.delivery.background import BackgroundDelivery
-from agentlytics.delivery.journal import Decoder, encode
-from agentlytics.facts import AppInvocation, Fact, PluginMetadata
-from agentlytics.observe.deferred import Deferred
-from agentlytics.pipeline import Pipeline
 
 from ..collector_proc import Collector, producer_env
-from ..helpers import all_captures, capture_path
-from ..test_library_api import drive
 from .sessions import Collect, drive_session, expected_by_session
 
 
@@ -52,49 +46,12 @@ def test_clients_dropped_while_their_items_are_spilled_lose_nothing(tmp_path: Pa
     assert sorted(e.body for e in sink.envelopes) == sorted(want)
 
 
-class Record:
-    """A delivery that keeps what it is handed."""
-
-    def __init__(self) -> None:
-        self.items: list[Fact | Deferred] = []
-
-    def submit(self, fact: Fact | Deferred) -> None:
-        self.items.append(fact)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return True
-
-    def close(self, timeout: float | None = None) -> bool:
-        return True
-
-
-@pytest.mark.parametrize("name", [p.stem for p in all_captures()])
-def test_a_journal_record_replays_to_the_same_events(name: str) -> None:
-    """Every kind of item a host submits (protocol calls, custom facts in context, plain
-    facts) comes back from its journal record, against fresh observers, as the same events."""
-    recorded = Record()
-    client = AnalyticsClient(recorded, product_client_id=None)
-    drive(client, capture_path(name))
-    tracking = client.tracking("t-1", "turn-1")
-    client.track_app_used(tracking, AppInvocation("drive", "Drive", "explicit"))
-    client.track_plugin_installed(PluginMetadata("p", "m", has_skills=False))
-    client.track_goal_event(thread_id="t-1", goal_id="g", event_kind="created",
-                            goal_status="active", has_token_budget=False)  # fmt: skip
-    client.track_server_request_aborted(12345, at_ms=9)
-    client.end()
-    items = recorded.items
-    decoder = Decoder()
-    replayed = [decoder.decode(encode(item)[4:]) for item in items]
-    assert [type(i) for i in replayed] == [type(i) for i in items]
-    want = [e.body for e in Pipeline().ingest(items)]
-    assert want, "the capture must make events"
-    assert [e.body for e in Pipeline().ingest(replayed)] == want
-
-
 # -- SIGKILL of a library host at random points -------------------------------------------------
 
 HOST = Path(__file__).with_name("library_host.py")
-SESSIONS = 400
+SESSIONS = 900
+#: The journal's window is 20 ms; a loaded machine may delay its thread: checked at 100 ms.
+MARGIN = 0.1
 
 
 def _host(*args: str) -> subprocess.Popen[str]:
@@ -133,8 +90,8 @@ def _kill_at_random(proc: subprocess.Popen[str], delay: float) -> list[tuple[flo
 @pytest.mark.parametrize("mode", ["flush", "noflush"])
 def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -> None:
     """Defect 2. ``flush`` mode: nothing of a flushed session is lost. ``noflush``: nothing of
-    a session submitted more than the journal's window (20 ms; checked with a 0.5 s margin for
-    a loaded machine) before the kill. Either way no row of wrong content (an id the sessions
+    a session submitted more than the journal's window (20 ms; checked at 100 ms, see MARGIN)
+    before the kill. Either way no row of wrong content (an id the sessions
     do not make) and the next process recovers everything the journal held."""
     rng = random.Random(f"sigkill-{mode}")
     collector = Collector(tmp_path / "collector").start()
@@ -146,7 +103,7 @@ def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -
             spool = tmp_path / f"spool-{rnd}"
             proc = _host(collector.url, str(spool), mode, str(seed), str(SESSIONS), str(queue))
             try:
-                lines = _kill_at_random(proc, rng.uniform(0.3, 1.5))
+                lines = _kill_at_random(proc, rng.uniform(0.2, 2.0))
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -167,7 +124,7 @@ def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -
         word = "FLUSHED" if mode == "flush" else "SUBMITTED"
         done = [(ago, int(line.split()[1])) for ago, line in lines if line.startswith(word)]
         submitted = max((k for _, k in done), default=0)
-        safe = max((k for ago, k in done if mode == "flush" or ago >= 0.5), default=0)
+        safe = max((k for ago, k in done if mode == "flush" or ago >= MARGIN), default=0)
         lost_safe = [e for s in sessions[:safe] for e in s if e.event_id not in stored]
         lost_all = [e for s in sessions[:submitted] for e in s if e.event_id not in stored]
         events = sum(len(s) for s in sessions[:submitted])
@@ -185,8 +142,8 @@ def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -
                 if oldest
                 else ""
             )
-            + f"; recovered {stats['recovered_events']} events from "
-            f"{stats['recovered_records']} journal records"
+            + f"; recovered {stats.get('recovered_events')} events from "
+            f"{stats.get('recovered_records')} journal records"
         )
         assert lost_safe == [], figures[-1]
     print(f"\n{mode}: " + "\n".join(figures))

@@ -8,8 +8,9 @@ journal's thread encodes them as plain-data records (connection token and id, di
 message's method, id and payload bytes, its timestamp; a custom fact as the fact itself — never
 a reference to a live Python object) and writes them to the journal file (one ``os.write``, no
 fsync: a process kill keeps it, as the spool does) every ``interval`` seconds while there is
-traffic, and at once when ``max_records`` items wait. That is the loss window of a SIGKILL
-without ``flush()``.
+traffic, and as soon as ``max_records`` items wait (the caller writes them itself when four
+times that wait: the thread got no CPU). That is the loss window of a SIGKILL without
+``flush()``.
 
 **Recovery.** A dead process's journal holds everything it submitted since the point where it
 had no open connection, so the next process that takes its spool slot replays the whole journal
@@ -243,9 +244,12 @@ class Journal:
         if self._idle:
             self._idle = False
             self._wake.set()
-        elif len(items) >= self.max_records and not self._hurry:
-            self._hurry = True
-            self._wake.set()
+        elif len(items) >= self.max_records:
+            if not self._hurry:
+                self._hurry = True
+                self._wake.set()
+            elif len(items) >= 4 * self.max_records:
+                self.write()  # the journal's thread gets no CPU: the count bound holds anyway
         return index
 
     def write(self) -> None:
