@@ -252,6 +252,9 @@ class BackgroundDelivery:
         self.spilled = 0
         self.dropped: Counter[str] = Counter()
         self.last_error: str | None = None
+        #: The last error writing the spool or the spill file (a full disk, a vanished file):
+        #: kept apart from ``last_error``, which the sender's errors overwrite.
+        self.spool_error: str | None = None
         self._pending_hint = 0
         self.recovered_records = 0
         self.recovered_events = 0
@@ -381,7 +384,7 @@ class BackgroundDelivery:
             except (OSError, TypeError, ValueError) as exc:
                 with self._lock:
                     self.dropped[f"spill_failed:{type(exc).__name__}"] += 1
-                    self.last_error = f"spill failed: {exc!r}"
+                    self.last_error = self.spool_error = f"spill failed: {exc!r}"
                 return
             self.spilled += 1
             if not self._spilling:
@@ -490,6 +493,7 @@ class BackgroundDelivery:
             "retries": self.retries,
             "handoff": self._handoff_count,
             "last_error": self.last_error,
+            "spool_error": self.spool_error,
             "spool": str(self._slot.db_path) if self._slot is not None else None,
             "spool_exists": self._slot is not None and self._slot.db_path.exists(),
             "reducer_drops": reducer,
@@ -608,7 +612,7 @@ class BackgroundDelivery:
                 last = spool.append(events, overflow_offset, journal)
                 break
             except sqlite3.Error as exc:
-                self.last_error = f"spool append failed: {exc!r}"
+                self.last_error = self.spool_error = f"spool append failed: {exc!r}"
                 if self._abort:
                     with self._lock:
                         self.dropped["spool_write_failed"] += len(events)

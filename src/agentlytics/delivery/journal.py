@@ -235,6 +235,7 @@ class Journal:
     def add(self, item: Fact | Deferred) -> int:
         """Take one item; its record's index in this journal, or -1 if the journal is not usable."""
         if self.error is not None:
+            self.failed += 1
             return -1
         with self._buf_lock:
             index = self.count
