@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.journal import Decoder, encode
-from agentlytics.facts import AppInvocation, Fact, PluginMetadata
+from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.delivery.journal import SUFFIX, Decoder, encode
+from agentlytics.delivery.spool import SpoolSlot
+from agentlytics.facts import AppInvocation, ConnectionClosed, Fact, PluginMetadata
 from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 
 from ..helpers import all_captures, capture_path
+from ..streams import expected, flat_facts
 from ..test_library_api import drive
+from .sessions import Collect, expected_by_session, run_session, session_calls
+from .test_worker import Recording, assert_delivered_in_order
 
 
 class Record:
@@ -51,3 +59,64 @@ def test_a_journal_record_replays_to_the_same_events(name: str) -> None:
     want = [e.body for e in Pipeline().ingest(items)]
     assert want, "the capture must make events"
     assert [e.body for e in Pipeline().ingest(replayed)] == want
+
+
+def test_a_dead_process_journal_is_replayed_and_a_torn_tail_counted(tmp_path: Path) -> None:
+    """A journal left in a slot (its process died before reducing any of it) is replayed by the
+    next delivery to take the slot; the torn last frame of the kill is a counted drop."""
+    fact_list = flat_facts(6, seed=57)
+    slot = SpoolSlot.acquire(tmp_path)
+    dead = tmp_path / f"spool-{slot.index}.0123456789ab{SUFFIX}"
+    dead.write_bytes(b"".join(encode(f) for f in fact_list) + encode(fact_list[0])[:9])
+    slot.release()
+    sink = Recording()
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path)
+    assert delivery.flush(20)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["dropped"] == {"journal_torn_tail": 1}
+    assert stats["recovered_records"] == len(fact_list)
+    assert_delivered_in_order(sink.events, expected(fact_list))
+    assert not dead.exists()
+
+
+def test_the_journal_starts_afresh_when_no_connection_is_open(tmp_path: Path) -> None:
+    """Sessions that end keep the journal small: one file, holding only the open session."""
+    sink = Collect()
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path)
+    calls = 0
+    for session in range(20):
+        session_list = session_calls(session, 58)
+        calls += len(session_list)
+        run_session(delivery, session, session_list)
+        assert delivery.flush(20)
+    deadline = time.monotonic() + 10  # the reduce thread may be starting a new one right now
+    while len(list(tmp_path.glob(f"*{SUFFIX}"))) != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    journal = delivery.stats()["journal"]
+    assert len(list(tmp_path.glob(f"*{SUFFIX}"))) == 1
+    assert journal["records"] < calls / 10
+    delivery.close(5)
+    assert list(tmp_path.glob(f"*{SUFFIX}")) == []  # closed with everything reduced
+    want = [e.body for events in expected_by_session(range(20), 58) for e in events]
+    assert sorted(e.body for e in sink.envelopes) == sorted(want)
+
+
+def test_a_full_journal_stops_taking_records_and_delivery_goes_on(tmp_path: Path) -> None:
+    sink = Recording()
+    # Connections that stay open (no ConnectionClosed): the journal cannot start afresh.
+    fact_list = [f for f in flat_facts(4, seed=59) if not isinstance(f, ConnectionClosed)]
+    delivery = BackgroundDelivery(
+        lambda: sink, spool_dir=tmp_path, journal_max_bytes=2_000, journal_ms=1
+    )
+    for fact in fact_list:
+        delivery.submit(fact)
+    assert delivery.flush(20)
+    deadline = time.monotonic() + 10
+    while delivery.stats()["journal"]["error"] is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the journal's thread writes within a millisecond or so
+    journal = delivery.stats()["journal"]
+    delivery.close(1)
+    assert journal["error"] is not None and "journal full" in journal["error"]
+    assert journal["failed"] > 0 and journal["bytes"] <= 2_000
+    assert_delivered_in_order(sink.events, expected(fact_list))
