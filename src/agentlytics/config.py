@@ -140,6 +140,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "AGENTLYTICS_BACKOFF_MAX": ("delivery", "backoff_max", float),
     "AGENTLYTICS_FLUSH_TIMEOUT": ("delivery", "flush_timeout", float),
     "AGENTLYTICS_EXIT_TIMEOUT": ("delivery", "exit_timeout", float),
+    "AGENTLYTICS_JOURNAL_MS": ("delivery", "journal_ms", int),
+    "AGENTLYTICS_JOURNAL_RECORDS": ("delivery", "journal_records", int),
     "AGENTLYTICS_COLLECTOR_HOST": ("collector", "host", str),
     "AGENTLYTICS_COLLECTOR_PORT": ("collector", "port", int),
     "AGENTLYTICS_COLLECTOR_WAREHOUSE": ("collector", "warehouse", str),

@@ -36,6 +36,7 @@ import os
 import pickle
 import struct
 import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -185,8 +186,9 @@ class Journal:
     """The live process's journal: records written out by time or count (see module doc).
 
     ``add`` runs on the caller's thread under the delivery's submit lock, which also orders the
-    queue, so the records are in queue order; it only appends the item to a list (items are
-    immutable snapshots). The journal thread encodes and writes that list every ``interval``
+    queue, so the records are in queue order; it only appends the item to a deque (items are
+    immutable snapshots; the writer takes them with ``popleft``, so no lock of its own). The
+    journal thread encodes and writes them every ``interval``
     seconds while there is traffic, and at once when ``max_records`` items wait.
     """
 
@@ -205,7 +207,6 @@ class Journal:
         self.max_records = max(1, max_records)
         self.max_bytes = max_bytes
         self._write_lock = threading.Lock()
-        self._buf_lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = False
         self._hurry = False
@@ -223,7 +224,7 @@ class Journal:
         path = self.directory / f"spool-{self.slot}.{jid}{SUFFIX}"
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
         self.id, self.path = jid, path
-        self._items: list[Fact | Deferred] = []
+        self._items: deque[Fact | Deferred] = deque()
         self.count = 0  #: records taken by this journal file (the next record's index)
         self.written_bytes = 0
         self.error: str | None = None
@@ -237,11 +238,10 @@ class Journal:
         if self.error is not None:
             self.failed += 1
             return -1
-        with self._buf_lock:
-            index = self.count
-            self.count += 1
-            items = self._items
-            items.append(item)
+        index = self.count
+        self.count = index + 1
+        items = self._items
+        items.append(item)  # deque: atomic against the writer's popleft, no lock needed
         if self._idle:
             self._idle = False
             self._wake.set()
@@ -256,12 +256,16 @@ class Journal:
     def write(self) -> None:
         """Encode and write the waiting records now."""
         with self._write_lock:
-            with self._buf_lock:
-                items = self._items
-                if not items:
-                    return
-                self._items = []
-                self._hurry = False
+            waiting, items = self._items, []
+            take = waiting.popleft
+            try:
+                while True:
+                    items.append(take())
+            except IndexError:
+                pass
+            self._hurry = False
+            if not items:
+                return
             frames = []
             for item in items:
                 try:
@@ -304,7 +308,7 @@ class Journal:
         Called by the reduce thread under the submit lock, when every record taken is reduced
         and spooled, so dropping the records not written yet loses nothing.
         """
-        with self._write_lock, self._buf_lock:
+        with self._write_lock:
             old_id, old_path, old_fd = self.id, self.path, self.fd
             try:
                 self._open_new()
