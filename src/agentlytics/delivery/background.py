@@ -216,8 +216,6 @@ class BackgroundDelivery:
         self._started = False
         self._spilling = False
         self._lock = threading.Lock()  # slow paths and counters
-        #: Orders the journal and the queue alike (the journal's records are in queue order).
-        self._submit_lock = threading.Lock()
         self._journal: Journal | None = None
         #: Records of the live journal whose events are spooled (reduce thread).
         self._journal_upto = 0
@@ -293,6 +291,7 @@ class BackgroundDelivery:
                     self._journal = Journal(
                         slot.directory,
                         slot.index,
+                        self._forward,
                         interval=self.journal_ms / 1000.0,
                         max_records=self.journal_records,
                         max_bytes=self.journal_max_bytes,
@@ -314,7 +313,16 @@ class BackgroundDelivery:
             self._started = True
             self._reduce_thread.start()
             self._send_thread.start()
-            self._fast = not self._spilling
+            self._fast = self._fast_ok()
+
+    def _fast_ok(self) -> bool:
+        """Whether ``submit`` may hand over without a look at the backlog: through the journal
+        with the spill policy (the journal spills), else while nothing is spilled."""
+        if self._closed:
+            return False
+        if self._journal is not None:
+            return self.full_policy == "spill"
+        return not self._spilling
 
     def _reset_after_fork(self) -> None:
         """In a forked child: drop the parent's threads, queue, sockets and spool slot."""
@@ -328,56 +336,72 @@ class BackgroundDelivery:
     # -- the caller's side -----------------------------------------------------------------------
 
     def submit(self, fact: Fact | Deferred) -> None:
-        """Hand over a fact: a journal record and a queue put; never network or reduction."""
+        """Hand over a fact: a deque append (the journal's) in the common case; never I/O,
+        network or reduction on the caller's thread."""
         if self._fast:
-            lock = self._submit_lock
-            lock.acquire()  # not ``with``: this is the whole cost of a call, and it is a third
-            try:
-                if self._fast and self._q.qsize() < self.queue_size:
-                    journal = self._journal
-                    self._q.put((journal.add(fact) if journal is not None else -1, fact))
-                    return
-            finally:
-                lock.release()
+            journal = self._journal
+            if journal is not None:
+                journal.add(fact)
+                return
+            if self._q.qsize() < self.queue_size:
+                self._q.put((-1, fact))
+                return
         self._submit_slow(fact)
+
+    def _backlog(self) -> int:
+        journal = self._journal
+        return self._q.qsize() + (journal.waiting if journal is not None else 0)
+
+    def _take(self, fact: Fact | Deferred) -> None:
+        journal = self._journal
+        if journal is not None:
+            journal.add(fact)
+        else:
+            self._q.put((-1, fact))
 
     def _submit_slow(self, fact: Fact | Deferred) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         if not self._started:
             self._start()
-        journal = self._journal
-        with self._submit_lock:
-            if not self._spilling and self._q.qsize() < self.queue_size:
-                index = journal.add(fact) if journal is not None else -1
-                self._q.put((index, fact))
-                return
-            policy = self.full_policy
-            if policy == "spill" or self._spilling:
-                index = journal.add(fact) if journal is not None else -1
-                self._spill((index, fact))
-                return
-        if policy == "block":
+        policy = self.full_policy
+        if self._journal is not None and policy == "spill":
+            self._journal.add(fact)  # the journal forwards it to the queue or the spill file
+            return
+        if not self._spilling and self._backlog() < self.queue_size:
+            self._take(fact)
+            return
+        if policy == "spill" or self._spilling:
+            self._spill((-1, fact))
+        elif policy == "block":
             deadline = time.monotonic() + self.block_timeout
             with self._room:
                 self._room_waiters += 1
                 try:
-                    while self._q.qsize() >= self.queue_size:
+                    while self._backlog() >= self.queue_size:
                         left = deadline - time.monotonic()
                         if left <= 0 or not self._room.wait(left):
                             break
                 finally:
                     self._room_waiters -= 1
-            with self._submit_lock:
-                if self._q.qsize() < self.queue_size:
-                    index = journal.add(fact) if journal is not None else -1
-                    self._q.put((index, fact))
-                    return
-            with self._lock:
-                self.dropped["queue_full_block_timeout"] += 1
+            if self._backlog() < self.queue_size:
+                self._take(fact)
+            else:
+                with self._lock:
+                    self.dropped["queue_full_block_timeout"] += 1
         else:
             with self._lock:
                 self.dropped["queue_full"] += 1
+
+    def _forward(self, entries: list[Any]) -> None:
+        """The journal's hand-over, in journal order: to the queue, or the spill file when the
+        queue is full (spill policy; the other policies decided at ``submit``)."""
+        q, spill = self._q, self.full_policy == "spill"
+        for entry in entries:
+            if spill and type(entry) is tuple and (self._spilling or q.qsize() >= self.queue_size):
+                self._spill(entry)
+            else:
+                q.put(entry)
 
     def _spill(self, fact: tuple[int, Fact | Deferred]) -> None:
         overflow = self._overflow
@@ -393,7 +417,8 @@ class BackgroundDelivery:
             self.spilled += 1
             if not self._spilling:
                 self._spilling = True
-                self._fast = False
+                if self._journal is None:
+                    self._fast = False
                 self._q.put(_WAKE)  # the reducer may be asleep on an empty queue
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -401,9 +426,18 @@ class BackgroundDelivery:
         if not self._started:
             return True
         marker = _Flush()
-        self._q.put(marker)
+        self._hand(marker)
         self._retry_wake.set()  # retry now rather than at the end of a long backoff
         return marker.done.wait(self.flush_timeout if timeout is None else timeout)
+
+    def _hand(self, marker: _Flush) -> None:
+        """A flush marker goes where the items before it went: through the journal, now."""
+        journal = self._journal
+        if journal is not None:
+            journal.add(marker)
+            journal.pump()
+        else:
+            self._q.put(marker)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush (bounded by ``timeout``), stop the threads, release the spool slot.
@@ -420,7 +454,7 @@ class BackgroundDelivery:
         ok = True
         if self._started:
             marker = _Flush()
-            self._q.put(marker)
+            self._hand(marker)
             ok = marker.done.wait(max(0.0, deadline - time.monotonic()))
             self._abort = True
             self._q.put(_STOP)
@@ -437,7 +471,9 @@ class BackgroundDelivery:
             self.unreduced = self._count_unreduced(stopped)
             journal = self._journal
             if journal is not None:
-                reduced_all = stopped and journal.count == self._journal_upto
+                reduced_all = (
+                    stopped and not journal.waiting and journal.count == self._journal_upto
+                )
                 journal.close(remove=reduced_all)
                 if not reduced_all and not journal.usable:
                     with self._lock:
@@ -458,9 +494,10 @@ class BackgroundDelivery:
 
     def _count_unreduced(self, stopped: bool) -> int:
         """Items the reducer never took (exact once it stopped; else what the queue holds)."""
+        journal = self._journal
+        left = journal.waiting if journal is not None else 0
         if not stopped:
-            return self._q.qsize()
-        left = 0
+            return left + self._q.qsize()
         try:
             while True:
                 left += type(self._q.get_nowait()) is tuple
@@ -485,7 +522,7 @@ class BackgroundDelivery:
                 except RuntimeError:
                     continue
         return {
-            "queued": self._q.qsize(),
+            "queued": self._backlog(),
             "spilling": self._spilling,
             "spilled": self.spilled,
             "dropped": dropped,
@@ -660,7 +697,7 @@ class BackgroundDelivery:
                     spool.set_overflow_offset(0)
                     self._overflow_offset = 0
                     self._spilling = False
-                    self._fast = not self._closed
+                    self._fast = self._fast_ok()
                     return
 
     def _recover(self, spool: Spool, path: Path) -> None:
@@ -704,12 +741,9 @@ class BackgroundDelivery:
             return
         if journal.count != self._journal_upto or journal.count == 0:
             return
-        with self._submit_lock:
-            if journal.count != self._journal_upto or not self._q.empty():
-                return
-            old = journal.rotate()
-            self._journal_upto = self._pending_upto = 0
+        old = journal.rotate(lambda: journal.count == self._journal_upto and self._q.empty())
         if old is not None:
+            self._journal_upto = self._pending_upto = 0
             try:
                 spool.forget_journal(old)
             except sqlite3.Error as exc:

@@ -2,15 +2,16 @@
 
 The spool only holds sealed events, and the reducer's state lives in memory, so without a
 journal a SIGKILL loses every item still queued for the reducer (thousands in a burst) and the
-context the next items would need. The journal closes that window. ``submit`` hands each item
-to the journal (a list append on the caller's thread: items are immutable snapshots); the
-journal's thread encodes them as plain-data records (connection token and id, direction, the
-message's method, id and payload bytes, its timestamp; a custom fact as the fact itself — never
-a reference to a live Python object) and writes them to the journal file (one ``os.write``, no
-fsync: a process kill keeps it, as the spool does) every ``interval`` seconds while there is
-traffic, and as soon as ``max_records`` items wait (the caller writes them itself when four
-times that wait: the thread got no CPU). That is the loss window of a SIGKILL without
-``flush()``.
+context the next items would need. The journal closes that window: every item ``submit``
+takes passes through it on its way to the reducer. The caller's thread appends the item to a
+deque (cheaper than the queue put it replaces); the journal's thread, every ``interval`` seconds
+while there is traffic and as soon as ``max_records`` items wait, encodes them as plain-data
+records (connection token and id, direction, the message's method, id and payload bytes, its
+timestamp; a custom fact as the fact itself — never a reference to a live Python object),
+writes them to the journal file (one ``os.write``, no fsync: a process kill keeps it, as the
+spool does) and only then forwards them to the reducer's queue (or, when it is full, the spill
+file). When four times ``max_records`` wait (the thread got no CPU), the caller does it itself.
+That is the loss window of a SIGKILL without ``flush()``.
 
 **Recovery.** A dead process's journal holds everything it submitted since the point where it
 had no open connection, so the next process that takes its spool slot replays the whole journal
@@ -37,7 +38,7 @@ import pickle
 import struct
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -183,19 +184,23 @@ def dead_journals(directory: Path, slot: int) -> list[Path]:
 
 
 class Journal:
-    """The live process's journal: records written out by time or count (see module doc).
+    """The live process's journal, and the stage every submitted item passes on its way to the
+    reducer (see the module doc).
 
-    ``add`` runs on the caller's thread under the delivery's submit lock, which also orders the
-    queue, so the records are in queue order; it only appends the item to a deque (items are
-    immutable snapshots; the writer takes them with ``popleft``, so no lock of its own). The
-    journal thread encodes and writes them every ``interval``
-    seconds while there is traffic, and at once when ``max_records`` items wait.
+    ``add`` (the caller's thread) appends the item to a deque: atomic, no lock, so it costs
+    the caller less than the queue put it replaces. :meth:`pump` — the journal's thread every
+    ``interval`` seconds while there is traffic, or at once when ``max_records`` items wait;
+    the caller itself when four times that wait (the thread got no CPU) and at ``flush()`` —
+    numbers the items, writes their records, and only then forwards them to the reducer, all
+    under one lock: the reducer sees the items in journal order, and no item reaches it before
+    its record is on disk (or the journal is known to be unusable).
     """
 
     def __init__(
         self,
         directory: Path,
         slot: int,
+        forward: Callable[[list[Any]], None],
         *,
         interval: float = 0.02,
         max_records: int = 256,
@@ -203,11 +208,13 @@ class Journal:
     ) -> None:
         self.directory = directory
         self.slot = slot
+        self.forward = forward
         self.interval = max(0.001, interval)
         self.max_records = max(1, max_records)
         self.max_bytes = max_bytes
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
+        self._waiting: deque[Any] = deque()
         self._idle = False
         self._hurry = False
         self._stop = False
@@ -224,8 +231,7 @@ class Journal:
         path = self.directory / f"spool-{self.slot}.{jid}{SUFFIX}"
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
         self.id, self.path = jid, path
-        self._items: deque[Fact | Deferred] = deque()
-        self.count = 0  #: records taken by this journal file (the next record's index)
+        self.count = 0  #: records in this journal file (the next record's index)
         self.written_bytes = 0
         self.error: str | None = None
 
@@ -233,82 +239,95 @@ class Journal:
     def usable(self) -> bool:
         return self.error is None
 
-    def add(self, item: Fact | Deferred) -> int:
-        """Take one item; its record's index in this journal, or -1 if the journal is not usable."""
-        if self.error is not None:
-            self.failed += 1
-            return -1
-        index = self.count
-        self.count = index + 1
-        items = self._items
-        items.append(item)  # deque: atomic against the writer's popleft, no lock needed
+    @property
+    def waiting(self) -> int:
+        """Items handed over but not yet forwarded to the reducer."""
+        return len(self._waiting)
+
+    def add(self, item: Any) -> None:
+        """Take one item (a fact, a deferred call, or a delivery control marker)."""
+        waiting = self._waiting
+        waiting.append(item)
         if self._idle:
             self._idle = False
             self._wake.set()
-        elif len(items) >= self.max_records:
+        elif len(waiting) >= self.max_records:
             if not self._hurry:
                 self._hurry = True
                 self._wake.set()
-            elif len(items) >= 4 * self.max_records:
-                self.write()  # the journal's thread gets no CPU: the count bound holds anyway
-        return index
+            elif len(waiting) >= 4 * self.max_records:
+                self.pump()  # the journal's thread gets no CPU: the count bound holds anyway
 
-    def write(self) -> None:
-        """Encode and write the waiting records now."""
+    def pump(self) -> None:
+        """Write the records of the waiting items, then forward the items (in order)."""
         with self._write_lock:
-            waiting, items = self._items, []
-            take = waiting.popleft
-            try:
+            items: list[Any] = []
+            take = self._waiting.popleft
+            with contextlib.suppress(IndexError):
                 while True:
                     items.append(take())
-            except IndexError:
-                pass
             self._hurry = False
             if not items:
                 return
-            frames = []
-            for item in items:
-                try:
-                    frames.append(encode(item))
-                except Exception:
-                    self.unencodable += 1
-                    frames.append(_SKIPPED)  # keeps the later records' indexes
-            data = b"".join(frames)
-            if self.error is not None:
-                self.failed += len(items)
-                return
-            if self.written_bytes + len(data) > self.max_bytes:
-                self.failed += len(items)
-                self.error = f"journal full ({self.max_bytes} bytes): the in-memory window reopens"
-                return
+            records = [i for i, item in enumerate(items) if isinstance(item, msgspec.Struct)]
+            first = self._write([items[i] for i in records]) if records else -1
+            out: list[Any] = items
+            if first >= 0:
+                for n, i in enumerate(records):
+                    out[i] = (first + n, items[i])
+            else:
+                for i in records:
+                    out[i] = (-1, items[i])
+            self.forward(out)
+
+    def _write(self, items: list[Any]) -> int:
+        """Append the items' records; the index of the first, or -1 if they are not on disk."""
+        if self.error is not None:
+            self.failed += len(items)
+            return -1
+        frames = []
+        for item in items:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view) :]
-                self.written_bytes += len(data)
-            except OSError as exc:
-                self.failed += len(items)
-                self.error = f"journal write failed: {exc!r}"
+                frames.append(encode(item))
+            except Exception:
+                self.unencodable += 1
+                frames.append(_SKIPPED)  # keeps the later records' indexes
+        data = b"".join(frames)
+        if self.written_bytes + len(data) > self.max_bytes:
+            self.failed += len(items)
+            self.error = f"journal full ({self.max_bytes} bytes): the in-memory window reopens"
+            return -1
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            self.failed += len(items)
+            self.error = f"journal write failed: {exc!r}"
+            return -1
+        self.written_bytes += len(data)
+        first = self.count
+        self.count += len(items)
+        return first
 
     def _writer(self) -> None:
         wake = self._wake
         while not self._stop:
             self._idle = True
-            if self._items:
+            if self._waiting:
                 self._idle = False
                 wake.wait(self.interval)  # more records join this write meanwhile
             else:
                 wake.wait()
             wake.clear()
-            self.write()
+            self.pump()
 
-    def rotate(self) -> str | None:
-        """Start a new journal file (everything in the old one is reduced); the old id.
-
-        Called by the reduce thread under the submit lock, when every record taken is reduced
-        and spooled, so dropping the records not written yet loses nothing.
-        """
+    def rotate(self, safe: Callable[[], bool]) -> str | None:
+        """Start a new journal file if ``safe()`` (checked with no item in flight: everything
+        in the old file is reduced and spooled); the old file's id, or None."""
         with self._write_lock:
+            if self._waiting or not safe():
+                return None
             old_id, old_path, old_fd = self.id, self.path, self.fd
             try:
                 self._open_new()
@@ -325,9 +344,10 @@ class Journal:
         self._stop = True
         self._wake.set()
         self._thread.join(1.0)
-        if not remove:
-            self.write()
         with self._write_lock:
+            if not remove and self._waiting:
+                self._write([i for i in self._waiting if isinstance(i, msgspec.Struct)])
+                self._waiting.clear()
             if self.fd >= 0:
                 os.close(self.fd)
                 self.fd = -1
