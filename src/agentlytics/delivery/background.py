@@ -1,22 +1,24 @@
-"""Background delivery: ``submit`` costs a queue put; threads reduce, spool, batch and send.
+"""Background delivery: ``submit`` costs a deque append; threads journal, reduce, spool, send.
 
 Data path, and where a fact can be at any instant::
 
-    submit() ─put─▶ SimpleQueue ─▶ reduce thread ─append─▶ spool (SQLite) ─▶ send thread ─▶ sink
-     (caller)       (in memory)     pipeline.ingest         durable          batches, retries
-                          │ full: policy
-                          ├─ spill ─▶ overflow file (on disk, drained in order by the reduce thread)
-                          ├─ block ─▶ wait up to ``block_timeout``, then a counted drop
-                          └─ drop ──▶ counted drop (``stats()["dropped"]``)
+    submit() ─▶ journal ─write─▶ journal file (plain records), then forward:
+    (caller)    (deque)  ─▶ SimpleQueue ─▶ reduce thread ─▶ spool (SQLite) ─▶ send thread ─▶ sink
+                            │ full: spill ─▶ overflow file (drained in order by the reducer)
 
-**The window.** ``submit`` also appends the item, as a plain record, to the slot's journal
-(``journal.py``), whose buffer reaches the file at most ``journal_ms`` milliseconds or
-``journal_records`` records later; a SIGKILL loses at most that. The next process that takes the
-slot replays a dead process's journal through a fresh pipeline (full context) and spools the
-events the dead one had not. ``flush()``, ``close()`` and the interpreter-exit hook close the
-window entirely: each returns only after every fact submitted before it is reduced, spooled and
-acknowledged by the sink (or quarantined). Once in the spool an event survives crashes and is
-resent by the next process that opens the same spool directory.
+    (without a journal, or with the ``block``/``drop`` policies, ``submit`` decides on a full
+    queue itself: ``block`` waits up to ``block_timeout``, then a counted drop; ``drop`` drops
+    at once, counted in ``stats()["dropped"]``)
+
+**The window.** Every item passes through the slot's journal (``journal.py``): its thread
+writes the item's plain record to the journal file and only then forwards the item, at most
+``journal_ms`` milliseconds or ``journal_records`` records after ``submit``; a SIGKILL loses at
+most that. The next process that takes the slot replays a dead process's journal through a
+fresh pipeline (full context) and spools the events the dead one had not. ``flush()``,
+``close()`` and the interpreter-exit hook close the window entirely: each returns only after
+every fact submitted before it is reduced, spooled and acknowledged by the sink (or
+quarantined). Once in the spool an event survives crashes and is resent by the next process
+that opens the same spool directory.
 
 **Threads.** Reduction and sending are separate threads so a slow or dead endpoint never stops
 reduction: events keep flowing into the on-disk spool, the queue stays short and ``submit``

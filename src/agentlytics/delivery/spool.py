@@ -113,12 +113,12 @@ class SpoolSlot:
     def acquire(cls, directory: str | Path) -> SpoolSlot:
         """Lock the first free slot. Slots whose lock is free belong to no live process."""
         path = Path(directory).expanduser()
+        if path.exists() and not path.is_dir():
+            raise SpoolError(f"{path} is not a directory")
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SpoolError(f"cannot create spool directory {path}: {exc}") from exc
-        if not path.is_dir():
-            raise SpoolError(f"spool {path} is not a directory")
         for index in range(MAX_SLOTS):
             try:
                 fd = os.open(path / f"spool-{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
