@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import gc
 import json
+import pickle
 import random
 import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
@@ -149,3 +152,39 @@ def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -
     print(f"\n{mode}: " + "\n".join(figures))
     wrong = stored - made
     assert wrong == set(), f"{len(wrong)} stored rows of content no session makes"
+
+
+def test_spilled_items_of_a_process_that_died_without_a_journal_are_counted(
+    tmp_path: Path,
+) -> None:
+    """A spill file holding library calls of a dead process whose journal is gone (or was
+    off): their connection's state died with it, so they are counted as dropped, never
+    expanded against an empty connection into rows of wrong content."""
+    from agentlytics.delivery.spool import SpoolSlot
+    from agentlytics.observe import deferred
+    from agentlytics.observe.deferred import ObservedMessage
+    from agentlytics.observe.edge import WireObserver
+    from agentlytics.protocol.wire import CLIENT_TO_SERVER, Message
+
+    observer = WireObserver(7)
+    params = msgspec.Raw(b'{"cwd": "/w"}')
+    items = [
+        ObservedMessage(observer, CLIENT_TO_SERVER, Message("thread/start", i, params), 10 + i)
+        for i in range(3)
+    ]
+    slot = SpoolSlot.acquire(tmp_path)
+    with open(slot.overflow_path, "wb") as out:
+        for item in items:
+            data = pickle.dumps((-1, item))
+            out.write(struct.pack("<I", len(data)) + data)
+    slot.release()
+    token = deferred.observer_token(observer)  # the spilling process dies: its registry too
+    deferred._PINNED.pop(token, None)
+    deferred._LIVE.pop(token, None)
+    sink = Collect()
+    delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, journal=False)
+    assert delivery.flush(10)
+    stats = delivery.stats()
+    delivery.close(1)
+    assert stats["dropped"] == {"spilled_by_a_dead_process": 3}
+    assert sink.envelopes == []

@@ -61,7 +61,7 @@ from typing import Any
 from agentlytics.config import DeliveryConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import ConnectionClosed, Fact
-from agentlytics.observe.deferred import ClosedConnection, Deferred
+from agentlytics.observe.deferred import ORPHAN, ClosedConnection, Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink, SinkError
 
@@ -374,7 +374,7 @@ class BackgroundDelivery:
             self._take(fact)
             return
         if policy == "spill" or self._spilling:
-            self._spill((-1, fact))
+            self._spill([(-1, fact)])
         elif policy == "block":
             deadline = time.monotonic() + self.block_timeout
             with self._room:
@@ -399,24 +399,37 @@ class BackgroundDelivery:
         """The journal's hand-over, in journal order: to the queue, or the spill file when the
         queue is full (spill policy; the other policies decided at ``submit``)."""
         q, spill = self._q, self.full_policy == "spill"
+        batch: list[tuple[int, Fact | Deferred]] = []
         for entry in entries:
-            if spill and type(entry) is tuple and (self._spilling or q.qsize() >= self.queue_size):
-                self._spill(entry)
-            else:
-                q.put(entry)
+            if type(entry) is tuple:
+                # Once one item spills, the ones after it must too: the reducer keeps order.
+                if batch or (spill and (self._spilling or q.qsize() >= self.queue_size)):
+                    batch.append(entry)
+                else:
+                    q.put(entry)
+                continue
+            if batch:  # a flush marker may only pass once what precedes it is on disk
+                self._spill(batch)
+                batch = []
+            q.put(entry)
+        if batch:
+            self._spill(batch)
 
-    def _spill(self, fact: tuple[int, Fact | Deferred]) -> None:
+    def _spill(self, entries: list[tuple[int, Fact | Deferred]]) -> None:
         overflow = self._overflow
         assert overflow is not None
         with self._spill_lock:
             try:
-                overflow.append(fact)
-            except (OSError, TypeError, ValueError) as exc:
+                skipped = overflow.append_many(entries)
+            except OSError as exc:
                 with self._lock:
-                    self.dropped[f"spill_failed:{type(exc).__name__}"] += 1
+                    self.dropped[f"spill_failed:{type(exc).__name__}"] += len(entries)
                     self.last_error = self.spool_error = f"spill failed: {exc!r}"
                 return
-            self.spilled += 1
+            if skipped:
+                with self._lock:
+                    self.dropped["spill_failed:unpicklable"] += skipped
+            self.spilled += len(entries) - skipped
             if not self._spilling:
                 self._spilling = True
                 if self._journal is None:
@@ -605,6 +618,12 @@ class BackgroundDelivery:
             index, item = entry if type(entry) is tuple else (-1, entry)
             if index >= 0:
                 self._pending_upto = index + 1
+            if isinstance(item, Deferred) and item.observer.source == ORPHAN:
+                # Spilled by a process that died without a journal: its connection's state
+                # died with it, and expanding the item against an empty one makes wrong rows.
+                with self._lock:
+                    self.dropped["spilled_by_a_dead_process"] += 1
+                continue
             facts.append(item)
             # Which connections are open decides when the journal may start afresh.
             if isinstance(item, Deferred):

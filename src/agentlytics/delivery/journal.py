@@ -256,29 +256,38 @@ class Journal:
                 self._hurry = True
                 self._wake.set()
             elif len(waiting) >= 4 * self.max_records:
-                self.pump()  # the journal's thread gets no CPU: the count bound holds anyway
+                # The journal's thread gets no CPU: the count bound holds anyway. (If it is
+                # pumping right now it has CPU; the caller does not wait for it.)
+                self.pump(blocking=False)
 
-    def pump(self) -> None:
+    def pump(self, blocking: bool = True) -> None:
         """Write the records of the waiting items, then forward the items (in order)."""
-        with self._write_lock:
-            items: list[Any] = []
-            take = self._waiting.popleft
-            with contextlib.suppress(IndexError):
-                while True:
-                    items.append(take())
-            self._hurry = False
-            if not items:
-                return
-            records = [i for i, item in enumerate(items) if isinstance(item, msgspec.Struct)]
-            first = self._write([items[i] for i in records]) if records else -1
-            out: list[Any] = items
-            if first >= 0:
-                for n, i in enumerate(records):
-                    out[i] = (first + n, items[i])
-            else:
-                for i in records:
-                    out[i] = (-1, items[i])
-            self.forward(out)
+        if not self._write_lock.acquire(blocking):
+            return
+        try:
+            self._pump()
+        finally:
+            self._write_lock.release()
+
+    def _pump(self) -> None:
+        items: list[Any] = []
+        take = self._waiting.popleft
+        with contextlib.suppress(IndexError):
+            while True:
+                items.append(take())
+        self._hurry = False
+        if not items:
+            return
+        records = [i for i, item in enumerate(items) if isinstance(item, msgspec.Struct)]
+        first = self._write([items[i] for i in records]) if records else -1
+        out: list[Any] = items
+        if first >= 0:
+            for n, i in enumerate(records):
+                out[i] = (first + n, items[i])
+        else:
+            for i in records:
+                out[i] = (-1, items[i])
+        self.forward(out)
 
     def _write(self, items: list[Any]) -> int:
         """Append the items' records; the index of the first, or -1 if they are not on disk."""

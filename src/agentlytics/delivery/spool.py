@@ -343,8 +343,29 @@ class Overflow:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
 
     def append(self, fact: Any) -> None:
-        data = pickle.dumps(fact, protocol=pickle.HIGHEST_PROTOCOL)
-        os.write(self.fd, self._HEADER.pack(len(data)) + data)
+        self.append_many([fact])
+
+    def append_many(self, facts: Sequence[Any]) -> int:
+        """Append facts in one write; how many could not be pickled (skipped). A write that
+        fails (a full disk) is undone to the last whole frame before it raises."""
+        header, frames, skipped = self._HEADER, [], 0
+        for fact in facts:
+            try:
+                data = pickle.dumps(fact, protocol=pickle.HIGHEST_PROTOCOL)
+            except (TypeError, ValueError, pickle.PicklingError, AttributeError):
+                skipped += 1
+                continue
+            frames.append(header.pack(len(data)) + data)
+        view = memoryview(b"".join(frames))
+        size = os.fstat(self.fd).st_size
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, size)
+            raise
+        return skipped
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size

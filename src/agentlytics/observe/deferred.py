@@ -54,6 +54,9 @@ _PIN_LOCK = threading.Lock()
 _REF_LOCK = threading.Lock()
 
 ObserverRef = tuple[str, int, str]
+#: ``source`` of an observer made for items whose process is gone: they lack its state, so the
+#: delivery counts them as dropped rather than expand them against an empty connection.
+ORPHAN = "orphan"
 
 
 def _ref(observer: WireObserver) -> ObserverRef:
@@ -97,7 +100,7 @@ def _observer(ref: ObserverRef) -> WireObserver:
     observer = _LIVE.get(token)
     if observer is None:
         observer = WireObserver(connection_id, Drops(), cast(RpcTransport, rpc_transport))
-        observer.source = "library"
+        observer.source = ORPHAN
         _TOKENS[observer] = token
         _LIVE[token] = observer
         _ORPHANS[token] = observer
@@ -195,6 +198,7 @@ class InContext(Deferred, gc=False):
 
 
 __all__ = [
+    "ORPHAN",
     "AbortedRequest",
     "ClosedConnection",
     "Deferred",
