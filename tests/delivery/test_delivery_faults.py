@@ -246,3 +246,27 @@ def test_a_vanished_spool_is_reported_as_lost(tmp_path: Path) -> None:
     assert not report.complete and not report.left_in_spool
     assert any("is gone" in line for line in report.lines)
     assert not any("kept in" in line for line in report.lines)
+
+
+def test_tap_exit_says_what_stays_in_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tap's last words with the collector down: the count the spool really holds."""
+    from agentlytics import live
+    from agentlytics.delivery.background import BackgroundDelivery
+    from agentlytics.delivery.send import spool_counts
+    from agentlytics.sinks.http import HttpSink
+
+    monkeypatch.setattr(live, "DELIVERY_EXIT_TIMEOUT_S", 0.5)
+    spool = tmp_path / "spool"
+    url = f"http://127.0.0.1:{free_port()}"
+    delivery = BackgroundDelivery(lambda: HttpSink(url, timeout=1), spool_dir=spool)
+    observer = live.LiveObserver([], delivery=delivery)
+    for ts, line in enumerate(capture_path("shell_accept").read_text().splitlines()):
+        record = json.loads(line)
+        observer.observe(record["dir"], json.dumps(record["msg"]).encode(), ts)
+    observer.close()
+    counts = spool_counts(spool)
+    assert counts is not None and counts[0] > 0
+    err = capsys.readouterr().err
+    assert f"{counts[0]} event(s) stay in the spool {spool}" in err, err
