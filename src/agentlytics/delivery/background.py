@@ -235,6 +235,8 @@ class BackgroundDelivery:
         self._stopping = False
         self._abort = False
         self._retry_wake = threading.Event()
+        self._abort_wake = threading.Event()
+        self._unappended = 0
         self._overflow_offset = 0
         self._reduce_thread: threading.Thread | None = None
         self._send_thread: threading.Thread | None = None
@@ -472,6 +474,7 @@ class BackgroundDelivery:
             self._hand(marker)
             ok = marker.done.wait(max(0.0, deadline - time.monotonic()))
             self._abort = True
+            self._abort_wake.set()
             self._q.put(_STOP)
             self._retry_wake.set()
             with self._cv:
@@ -484,13 +487,15 @@ class BackgroundDelivery:
             # What never reached the reducer is lost with this process, unless the journal holds
             # it: then the next process to take this slot replays it.
             self.unreduced = self._count_unreduced(stopped)
+            if not stopped:
+                self._count_unappended()  # the reduce thread is stuck on a failing spool
             journal = self._journal
             if journal is not None:
                 reduced_all = (
                     stopped and not journal.waiting and journal.count == self._journal_upto
                 )
                 journal.close(remove=reduced_all)
-                if not reduced_all and not journal.usable:
+                if not reduced_all and not journal.usable and self.unreduced:
                     with self._lock:
                         self.dropped["unreduced_at_exit"] += self.unreduced
             elif self.unreduced:
@@ -675,12 +680,18 @@ class BackgroundDelivery:
                 break
             except sqlite3.Error as exc:
                 self.last_error = self.spool_error = f"spool append failed: {exc!r}"
+                with self._lock:
+                    # Held in memory while the append is retried: counted as lost if the
+                    # delivery closes first (here, or by close() if this thread is stuck).
+                    self._unappended = len(events)
                 if self._abort:
-                    with self._lock:
-                        self.dropped["spool_write_failed"] += len(events)
+                    self._count_unappended()
                     return
-                time.sleep(delay)
+                self._abort_wake.wait(delay)
                 delay = min(delay * 2, 2.0)
+        if self._unappended:
+            with self._lock:
+                self._unappended = 0
         if journal is not None and live is not None and journal[0] == live.id:
             self._journal_upto = journal[1]
         if not events:
@@ -720,6 +731,12 @@ class BackgroundDelivery:
                     self._spilling = False
                     self._fast = self._fast_ok()
                     return
+
+    def _count_unappended(self) -> None:
+        with self._lock:
+            if self._unappended:
+                self.dropped["spool_write_failed"] += self._unappended
+                self._unappended = 0
 
     def _recover(self, spool: Spool, path: Path) -> None:
         """Replay a dead process's journal with its full context; spool what it had not."""
