@@ -58,13 +58,15 @@ def test_sigkill_loses_nothing_that_reached_the_spool(tmp_path: Path) -> None:
     assert in_spool, "the kill should leave events in the spool"
 
     collector.start()
-    recover = run_producer(collector.url, str(spool), "recover")
-    out, err = recover.communicate(timeout=120)
+    try:
+        recover = run_producer(collector.url, str(spool), "recover")
+        out, err = recover.communicate(timeout=120)
+    finally:
+        collector.stop()
     assert recover.returncode == 0, err
     stats = json.loads(out)
     # The spool's events, and those the dead producer's journal held but it had not reduced.
     assert stats["flushed"] and stats["delivered"] == len(in_spool) + stats["recovered_events"]
-    collector.stop()
 
     rows = collector.rows()
     ids = [r[0] for r in rows]
