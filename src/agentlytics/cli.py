@@ -162,6 +162,7 @@ def _replay_send(
         endpoint=url,
         token=cfg.delivery.token if token is None else token,
         spool=str(spool) if spool is not None else temp,
+        journal=False,  # the captures are the journal: a killed replay is simply run again
     )
     try:
         delivery = BackgroundDelivery.from_config(delivery_cfg)

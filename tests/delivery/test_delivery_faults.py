@@ -149,7 +149,7 @@ def test_a_full_disk_is_reported_with_counts_and_the_real_error(tmp_path: Path) 
     assert "Traceback" not in proc.stderr
     assert "cannot rollback" not in err
     assert "No input dropped" not in err
-    assert re.search(r"disk is full|No space left|File too large", err), proc.stderr
+    assert re.search(r"disk is full|No space left|File too large|disk I/O error", err), proc.stderr
     drops = _drop_rows(proc.stderr)
     lost = sum(n for (stage, _), n in drops.items() if stage == "delivery")
     assert lost > 0, proc.stderr
