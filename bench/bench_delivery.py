@@ -151,7 +151,10 @@ def bench_posthog(calls: int) -> tuple[float, float]:
 
 def bench_producer(fact_list: list[Fact], n_events: int, workdir: Path) -> float:
     """The client side alone (reduce, spool, batch; a sink that discards): its ceiling."""
-    delivery = BackgroundDelivery(Discard, spool_dir=workdir, queue_size=len(fact_list) + 10)
+    # Without the journal, as ``replay --send`` runs (its captures are its journal).
+    delivery = BackgroundDelivery(
+        Discard, spool_dir=workdir, queue_size=len(fact_list) + 10, journal=False
+    )
     start = time.perf_counter()
     for fact in fact_list:
         delivery.submit(fact)
@@ -189,8 +192,9 @@ def bench_end_to_end(
 
         # The queue holds the whole burst, as in the submit() row: this measures the pipeline's
         # rate, not the spill path (a burst this size against a smaller queue spills to disk).
+        # Without the journal, as ``replay --send`` runs (its captures are its journal).
         delivery = BackgroundDelivery(
-            sink, spool_dir=workdir / "spool", queue_size=len(fact_list) + 10
+            sink, spool_dir=workdir / "spool", queue_size=len(fact_list) + 10, journal=False
         )
         before = {name: _cpu_seconds(p) for name, p in procs.items()}
         start = time.perf_counter()

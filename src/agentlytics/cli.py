@@ -110,7 +110,7 @@ def replay(
         return
     if send is not None:
         _check_captures(captures)
-        _replay_send(captures, send, token, spool, config, quiet)
+        _replay_send(captures, send, token, spool, config, quiet, strict)
         return
     from rich.console import Console
     from rich.progress import Progress
@@ -259,8 +259,10 @@ def _replay_send(
     spool: Path | None,
     config: Path | None,
     quiet: bool,
+    strict: bool = False,
 ) -> None:
     import shutil
+    import sqlite3
     import tempfile
 
     import msgspec
@@ -268,7 +270,7 @@ def _replay_send(
 
     from agentlytics.config import Config
     from agentlytics.delivery.background import BackgroundDelivery
-    from agentlytics.delivery.send import submit_captures
+    from agentlytics.delivery.send import outcome, submit_captures
     from agentlytics.delivery.spool import SpoolError
 
     cfg = _load_config(config)
@@ -282,10 +284,11 @@ def _replay_send(
         endpoint=url,
         token=cfg.delivery.token if token is None else token,
         spool=str(spool) if spool is not None else temp,
+        journal=False,  # the captures are the journal: a killed replay is simply run again
     )
     try:
         delivery = BackgroundDelivery.from_config(delivery_cfg)
-    except (OSError, SpoolError) as exc:
+    except (OSError, SpoolError, sqlite3.Error) as exc:
         from agentlytics.errors import UserError, os_reason
 
         raise UserError(
@@ -295,25 +298,25 @@ def _replay_send(
     try:
         result = submit_captures(captures, delivery)
         flushed = delivery.flush(delivery_cfg.flush_timeout)
-        stats = delivery.stats()
     finally:
         delivery.close(1.0)
+    stats = {**delivery.stats(), "flushed": flushed}
+    report = outcome(result, stats, Path(delivery_cfg.spool))
     if not quiet:
-        console.print(
-            f"[bold]Sent[/bold] {result.files} capture(s), {result.lines} lines → "
-            f"{result.facts} facts → {stats['spooled_events']} events: "
-            f"{stats['delivered']} delivered, {stats['quarantined']} quarantined, "
-            f"{stats['requests']} request(s), {stats['retries']} retr(ies)."
+        console.print(report.lines[0], markup=False, highlight=False, soft_wrap=True)
+        _render_drops(
+            console,
+            result.drops.counts,
+            stats["reducer_drops"],
+            stats["evictions"],
+            report.delivery_drops,
         )
-        _render_drops(console, result.drops.counts, {}, {})
-        if stats["last_error"]:
-            console.print(f"last error: {stats['last_error']}")
-    complete = flushed and not stats["quarantined"]
-    if temp is not None and complete:
+        for line in report.lines[1:]:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if temp is not None and report.complete:
         shutil.rmtree(temp, ignore_errors=True)
-    elif not complete:
-        console.print(f"Undelivered or quarantined events are kept in {delivery_cfg.spool}")
-    if not complete:
+    input_dropped = result.drops.total or sum(stats["reducer_drops"].values())
+    if not report.complete or (strict and input_dropped):
         raise typer.Exit(code=1)
 
 
@@ -446,20 +449,26 @@ def spool_requeue(
 
 
 def _render_drops(
-    console: object, wire: dict[str, int], reducer: dict[str, int], evictions: dict[str, int]
+    console: object,
+    wire: dict[str, int],
+    reducer: dict[str, int],
+    evictions: dict[str, int],
+    delivery: dict[str, int] | None = None,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
 
     assert isinstance(console, Console)
-    if not (wire or reducer or evictions):
+    delivery = delivery or {}
+    if not (wire or reducer or evictions or delivery):
         console.print("No input dropped.")
         return
     table = Table(title="Dropped input (counted, with reason)", title_justify="left")
     table.add_column("stage")
     table.add_column("reason")
     table.add_column("count", justify="right")
-    for stage, counts in (("wire", wire), ("reducer", reducer), ("evicted", evictions)):
+    stages = (("wire", wire), ("reducer", reducer), ("evicted", evictions), ("delivery", delivery))
+    for stage, counts in stages:
         for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             table.add_row(stage, reason, str(n))
     console.print(table)
@@ -559,19 +568,32 @@ def _live_observer(
 
         cfg = _load_config(None)
         assert isinstance(cfg, Config)
-        delivery = BackgroundDelivery.from_config(
-            msgspec.structs.replace(
-                cfg.delivery, endpoint=send, token=cfg.delivery.token if token is None else token
+        try:
+            delivery = BackgroundDelivery.from_config(
+                msgspec.structs.replace(
+                    cfg.delivery,
+                    endpoint=send,
+                    token=cfg.delivery.token if token is None else token,
+                )
             )
-        )
+        except Exception as exc:  # the agent never pays for analytics failing
+            typer.echo(
+                f"agentlytics tap: analytics delivery disabled: cannot use the spool "
+                f"{cfg.delivery.spool} ({exc}); relaying anyway",
+                err=True,
+            )
     if otlp is not None:
         from agentlytics.config import Config
         from agentlytics.otel.delivery import FanOut, otlp_delivery
 
         otlp_cfg = _load_config(None)
         assert isinstance(otlp_cfg, Config)
-        exporter, _ = otlp_delivery(otlp_cfg, otlp)
-        delivery = exporter if delivery is None else FanOut([delivery, exporter])
+        try:
+            exporter, _ = otlp_delivery(otlp_cfg, otlp)
+        except Exception as exc:  # the agent never pays for analytics failing
+            typer.echo(f"agentlytics tap: OTLP export disabled ({exc}); relaying anyway", err=True)
+        else:
+            delivery = exporter if delivery is None else FanOut([delivery, exporter])
     if not sinks and delivery is None:
         return None
     from agentlytics.live import LiveObserver

@@ -490,14 +490,21 @@ class AnalyticsClient:
             return True
         return self.delivery.flush(timeout)
 
+    def end(self) -> None:
+        """End the connection (its state leaves the reducer) but leave a shared delivery open:
+        what a host with one delivery for many connections calls when one of them ends."""
+        with self._lock:
+            if self._closed:
+                return
+            if self.enabled:
+                self.delivery.submit(ClosedConnection(self._observer))
+            self._closed = True
+
     def close(self, timeout: float | None = None) -> bool:
         """End the connection (its state leaves the reducer), flush, and close the delivery."""
         if self._closed:
             return True
-        with self._lock:
-            if self.enabled:
-                self.delivery.submit(ClosedConnection(self._observer))
-            self._closed = True
+        self.end()
         return self.delivery.close(timeout)
 
     def __enter__(self) -> AnalyticsClient:

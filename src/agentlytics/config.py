@@ -66,6 +66,14 @@ class DeliveryConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     flush_timeout: float = 25.0
     #: How long interpreter exit waits for delivery before leaving the rest in the spool.
     exit_timeout: float = 5.0
+    #: Journal every submitted item (plain records) so a killed process loses at most ...
+    journal: bool = True
+    #: ... this many milliseconds of calls ...
+    journal_ms: int = 20
+    #: ... or this many calls, whichever comes first (docs/delivery.md, "The window").
+    journal_records: int = 256
+    #: Past this size (a connection open for very long) the journal stops taking records.
+    journal_max_bytes: int = 128 << 20
 
 
 class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -234,6 +242,8 @@ ENV: dict[str, tuple[str, str, Any]] = {
     "AGENTLYTICS_BACKOFF_MAX": ("delivery", "backoff_max", float),
     "AGENTLYTICS_FLUSH_TIMEOUT": ("delivery", "flush_timeout", float),
     "AGENTLYTICS_EXIT_TIMEOUT": ("delivery", "exit_timeout", float),
+    "AGENTLYTICS_JOURNAL_MS": ("delivery", "journal_ms", int),
+    "AGENTLYTICS_JOURNAL_RECORDS": ("delivery", "journal_records", int),
     "AGENTLYTICS_COLLECTOR_HOST": ("collector", "host", str),
     "AGENTLYTICS_COLLECTOR_PORT": ("collector", "port", int),
     "AGENTLYTICS_COLLECTOR_WAREHOUSE": ("collector", "warehouse", str),

@@ -100,11 +100,7 @@ class LiveObserver:
             for fact in closing:
                 self.delivery.submit(fact)
             if not self.delivery.close(DELIVERY_EXIT_TIMEOUT_S):
-                print(
-                    "agentlytics tap: not every event reached the collector yet; the rest stays "
-                    "in the spool and is sent by the next agentlytics process using it",
-                    file=sys.stderr,
-                )
+                print(f"agentlytics tap: {_undelivered(self.delivery)}", file=sys.stderr)
         self._write(self.pipeline.ingest(closing))
         for sink in self.sinks:
             sink.close()
@@ -130,3 +126,30 @@ class LiveObserver:
                         f"agentlytics tap: sink {type(sink).__name__} failed: {err}",
                         file=sys.stderr,
                     )
+
+
+def _undelivered(delivery: Delivery) -> str:
+    """What a delivery that could not finish left, and where — only what is really there."""
+    stats = getattr(delivery, "stats", None)
+    if stats is None:
+        return "not every event reached the collector yet"
+    from pathlib import Path
+
+    from agentlytics.delivery.send import spool_counts
+
+    info = stats()
+    parts = ["not every event reached the collector yet"]
+    spool = Path(info["spool"]).parent if info.get("spool") else None
+    counts = spool_counts(spool) if spool is not None else None
+    if counts is not None and counts[0]:
+        parts.append(
+            f"{counts[0]} event(s) stay in the spool {spool} for the next agentlytics process"
+        )
+    elif spool is not None and counts is None:
+        parts.append(f"the spool {spool} is gone")
+    if info.get("dropped"):
+        lost = ", ".join(f"{k}: {v}" for k, v in sorted(info["dropped"].items()))
+        parts.append(f"dropped ({lost})")
+    if info.get("spool_error"):
+        parts.append(f"spool error: {info['spool_error']}")
+    return "; ".join(parts)

@@ -1,21 +1,24 @@
-"""Background delivery: ``submit`` costs a queue put; threads reduce, spool, batch and send.
+"""Background delivery: ``submit`` costs a deque append; threads journal, reduce, spool, send.
 
 Data path, and where a fact can be at any instant::
 
-    submit() ─put─▶ SimpleQueue ─▶ reduce thread ─append─▶ spool (SQLite) ─▶ send thread ─▶ sink
-     (caller)       (in memory)     pipeline.ingest         durable          batches, retries
-                          │ full: policy
-                          ├─ spill ─▶ overflow file (on disk, drained in order by the reduce thread)
-                          ├─ block ─▶ wait up to ``block_timeout``, then a counted drop
-                          └─ drop ──▶ counted drop (``stats()["dropped"]``)
+    submit() ─▶ journal ─write─▶ journal file (plain records), then forward:
+    (caller)    (deque)  ─▶ SimpleQueue ─▶ reduce thread ─▶ spool (SQLite) ─▶ send thread ─▶ sink
+                            │ full: spill ─▶ overflow file (drained in order by the reducer)
 
-**The window.** A fact is durable once the reduce thread has appended its events to the spool
-(or, when the queue was full, once ``submit`` spilled it). Between ``submit`` returning and that
-append the fact is only in the in-memory queue — normally microseconds, at most ``queue_size``
-facts behind a busy reducer — and a SIGKILL in that window loses it. ``flush()``, ``close()`` and
-the interpreter-exit hook close the window: each returns only after every fact submitted before
-it is reduced, spooled and acknowledged by the sink (or quarantined). Once in the spool an event
-survives crashes and is resent by the next process that opens the same spool directory.
+    (without a journal, or with the ``block``/``drop`` policies, ``submit`` decides on a full
+    queue itself: ``block`` waits up to ``block_timeout``, then a counted drop; ``drop`` drops
+    at once, counted in ``stats()["dropped"]``)
+
+**The window.** Every item passes through the slot's journal (``journal.py``): its thread
+writes the item's plain record to the journal file and only then forwards the item, at most
+``journal_ms`` milliseconds or ``journal_records`` records after ``submit``; a SIGKILL loses at
+most that. The next process that takes the slot replays a dead process's journal through a
+fresh pipeline (full context) and spools the events the dead one had not. ``flush()``,
+``close()`` and the interpreter-exit hook close the window entirely: each returns only after
+every fact submitted before it is reduced, spooled and acknowledged by the sink (or
+quarantined). Once in the spool an event survives crashes and is resent by the next process
+that opens the same spool directory.
 
 **Threads.** Reduction and sending are separate threads so a slow or dead endpoint never stops
 reduction: events keep flowing into the on-disk spool, the queue stays short and ``submit``
@@ -57,11 +60,12 @@ from typing import Any
 
 from agentlytics.config import DeliveryConfig
 from agentlytics.events.envelope import Envelope
-from agentlytics.facts import Fact
-from agentlytics.observe.deferred import Deferred
+from agentlytics.facts import ConnectionClosed, Fact
+from agentlytics.observe.deferred import ORPHAN, ClosedConnection, Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink, SinkError
 
+from .journal import Journal, dead_journals, iter_items, journal_id, read_frames
 from .spool import Overflow, Spool, SpoolSlot
 
 #: Most facts the reduce thread takes from the queue per spool transaction.
@@ -133,6 +137,10 @@ class BackgroundDelivery:
         spool_sync: str = "normal",
         pipeline_factory: Callable[[], Pipeline] = Pipeline,
         handoff_max_events: int | None = None,
+        journal: bool = True,
+        journal_ms: int = 20,
+        journal_records: int = 256,
+        journal_max_bytes: int = 128 << 20,
     ) -> None:
         if full_policy not in ("spill", "block", "drop"):
             raise ValueError(f"full_policy must be spill, block or drop, not {full_policy!r}")
@@ -151,6 +159,10 @@ class BackgroundDelivery:
         self.spool_sync = spool_sync
         self.pipeline_factory = pipeline_factory
         self.handoff_max = handoff_max_events or max(4 * self.batch_max_events, 2_000)
+        self.journal_enabled = journal
+        self.journal_ms = journal_ms
+        self.journal_records = journal_records
+        self.journal_max_bytes = journal_max_bytes
         self._closed = False
         self._init_state()
         _INSTANCES.add(self)
@@ -190,6 +202,10 @@ class BackgroundDelivery:
             flush_timeout=config.flush_timeout,
             exit_timeout=config.exit_timeout,
             spool_sync=config.spool_sync,
+            journal=config.journal,
+            journal_ms=config.journal_ms,
+            journal_records=config.journal_records,
+            journal_max_bytes=config.journal_max_bytes,
         )
 
     # -- state -----------------------------------------------------------------------------------
@@ -202,6 +218,12 @@ class BackgroundDelivery:
         self._started = False
         self._spilling = False
         self._lock = threading.Lock()  # slow paths and counters
+        self._journal: Journal | None = None
+        #: Records of the live journal whose events are spooled (reduce thread).
+        self._journal_upto = 0
+        self._pending_upto = 0
+        #: Connections the reducer has seen open and not closed (reduce thread).
+        self._open: set[object] = set()
         self._spill_lock = threading.Lock()
         self._room = threading.Condition(threading.Lock())
         self._room_waiters = 0
@@ -213,6 +235,8 @@ class BackgroundDelivery:
         self._stopping = False
         self._abort = False
         self._retry_wake = threading.Event()
+        self._abort_wake = threading.Event()
+        self._unappended = 0
         self._overflow_offset = 0
         self._reduce_thread: threading.Thread | None = None
         self._send_thread: threading.Thread | None = None
@@ -230,7 +254,14 @@ class BackgroundDelivery:
         self.spilled = 0
         self.dropped: Counter[str] = Counter()
         self.last_error: str | None = None
+        #: The last error writing the spool or the spill file (a full disk, a vanished file):
+        #: kept apart from ``last_error``, which the sender's errors overwrite.
+        self.spool_error: str | None = None
         self._pending_hint = 0
+        self.recovered_records = 0
+        self.recovered_events = 0
+        #: Items still queued when ``close`` gave up (left in the journal, if it is usable).
+        self.unreduced = 0
 
     def _start(self) -> None:
         with self._lock:
@@ -251,9 +282,31 @@ class BackgroundDelivery:
             self._appended_seq = last
             cursor = first if first else last + 1
             self._overflow_offset = wspool.overflow_offset()
+            dead = dead_journals(slot.directory, slot.index)
+            if dead and overflow.size():
+                # A dead process's spilled items are in its journal too, as plain records that
+                # recovery replays with their context; the pickles name its dead observers.
+                overflow.truncate()
+                wspool.set_overflow_offset(0)
+                self._overflow_offset = 0
             self._spilling = overflow.size() > 0
+            if self.journal_enabled:
+                try:
+                    self._journal = Journal(
+                        slot.directory,
+                        slot.index,
+                        self._forward,
+                        interval=self.journal_ms / 1000.0,
+                        max_records=self.journal_records,
+                        max_bytes=self.journal_max_bytes,
+                    )
+                except OSError as exc:
+                    self.last_error = f"journal unavailable: {exc!r}"
             self._reduce_thread = threading.Thread(
-                target=self._reduce_loop, args=(wspool,), name="agentlytics-reduce", daemon=True
+                target=self._reduce_loop,
+                args=(wspool, dead),
+                name="agentlytics-reduce",
+                daemon=True,
             )
             self._send_thread = threading.Thread(
                 target=self._send_loop,
@@ -264,11 +317,20 @@ class BackgroundDelivery:
             self._started = True
             self._reduce_thread.start()
             self._send_thread.start()
-            self._fast = not self._spilling
+            self._fast = self._fast_ok()
+
+    def _fast_ok(self) -> bool:
+        """Whether ``submit`` may hand over without a look at the backlog: through the journal
+        with the spill policy (the journal spills), else while nothing is spilled."""
+        if self._closed:
+            return False
+        if self._journal is not None:
+            return self.full_policy == "spill"
+        return not self._spilling
 
     def _reset_after_fork(self) -> None:
         """In a forked child: drop the parent's threads, queue, sockets and spool slot."""
-        _ABANDONED.append((self._sink, self._pipeline))
+        _ABANDONED.append((self._sink, self._pipeline, self._journal))
         if self._slot is not None:
             self._slot.forget()
         if self._overflow is not None:
@@ -278,36 +340,56 @@ class BackgroundDelivery:
     # -- the caller's side -----------------------------------------------------------------------
 
     def submit(self, fact: Fact | Deferred) -> None:
-        """Hand over a fact: a queue put in the common case; never network or reduction."""
-        if self._fast and self._q.qsize() < self.queue_size:
-            self._q.put(fact)
-            return
+        """Hand over a fact: a deque append (the journal's) in the common case; never I/O,
+        network or reduction on the caller's thread."""
+        if self._fast:
+            journal = self._journal
+            if journal is not None:
+                journal.add(fact)
+                return
+            if self._q.qsize() < self.queue_size:
+                self._q.put((-1, fact))
+                return
         self._submit_slow(fact)
+
+    def _backlog(self) -> int:
+        journal = self._journal
+        return self._q.qsize() + (journal.waiting if journal is not None else 0)
+
+    def _take(self, fact: Fact | Deferred) -> None:
+        journal = self._journal
+        if journal is not None:
+            journal.add(fact)
+        else:
+            self._q.put((-1, fact))
 
     def _submit_slow(self, fact: Fact | Deferred) -> None:
         if self._closed:
             raise RuntimeError("delivery is closed")
         if not self._started:
             self._start()
-        if not self._spilling and self._q.qsize() < self.queue_size:
-            self._q.put(fact)
-            return
         policy = self.full_policy
+        if self._journal is not None and policy == "spill":
+            self._journal.add(fact)  # the journal forwards it to the queue or the spill file
+            return
+        if not self._spilling and self._backlog() < self.queue_size:
+            self._take(fact)
+            return
         if policy == "spill" or self._spilling:
-            self._spill(fact)
+            self._spill([(-1, fact)])
         elif policy == "block":
             deadline = time.monotonic() + self.block_timeout
             with self._room:
                 self._room_waiters += 1
                 try:
-                    while self._q.qsize() >= self.queue_size:
+                    while self._backlog() >= self.queue_size:
                         left = deadline - time.monotonic()
                         if left <= 0 or not self._room.wait(left):
                             break
                 finally:
                     self._room_waiters -= 1
-            if self._q.qsize() < self.queue_size:
-                self._q.put(fact)
+            if self._backlog() < self.queue_size:
+                self._take(fact)
             else:
                 with self._lock:
                     self.dropped["queue_full_block_timeout"] += 1
@@ -315,21 +397,45 @@ class BackgroundDelivery:
             with self._lock:
                 self.dropped["queue_full"] += 1
 
-    def _spill(self, fact: Fact | Deferred) -> None:
+    def _forward(self, entries: list[Any]) -> None:
+        """The journal's hand-over, in journal order: to the queue, or the spill file when the
+        queue is full (spill policy; the other policies decided at ``submit``)."""
+        q, spill = self._q, self.full_policy == "spill"
+        batch: list[tuple[int, Fact | Deferred]] = []
+        for entry in entries:
+            if type(entry) is tuple:
+                # Once one item spills, the ones after it must too: the reducer keeps order.
+                if batch or (spill and (self._spilling or q.qsize() >= self.queue_size)):
+                    batch.append(entry)
+                else:
+                    q.put(entry)
+                continue
+            if batch:  # a flush marker may only pass once what precedes it is on disk
+                self._spill(batch)
+                batch = []
+            q.put(entry)
+        if batch:
+            self._spill(batch)
+
+    def _spill(self, entries: list[tuple[int, Fact | Deferred]]) -> None:
         overflow = self._overflow
         assert overflow is not None
         with self._spill_lock:
             try:
-                overflow.append(fact)
-            except (OSError, TypeError, ValueError) as exc:
+                skipped = overflow.append_many(entries)
+            except OSError as exc:
                 with self._lock:
-                    self.dropped[f"spill_failed:{type(exc).__name__}"] += 1
-                    self.last_error = f"spill failed: {exc!r}"
+                    self.dropped[f"spill_failed:{type(exc).__name__}"] += len(entries)
+                    self.last_error = self.spool_error = f"spill failed: {exc!r}"
                 return
-            self.spilled += 1
+            if skipped:
+                with self._lock:
+                    self.dropped["spill_failed:unpicklable"] += skipped
+            self.spilled += len(entries) - skipped
             if not self._spilling:
                 self._spilling = True
-                self._fast = False
+                if self._journal is None:
+                    self._fast = False
                 self._q.put(_WAKE)  # the reducer may be asleep on an empty queue
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -337,9 +443,18 @@ class BackgroundDelivery:
         if not self._started:
             return True
         marker = _Flush()
-        self._q.put(marker)
+        self._hand(marker)
         self._retry_wake.set()  # retry now rather than at the end of a long backoff
         return marker.done.wait(self.flush_timeout if timeout is None else timeout)
+
+    def _hand(self, marker: _Flush) -> None:
+        """A flush marker goes where the items before it went: through the journal, now."""
+        journal = self._journal
+        if journal is not None:
+            journal.add(marker)
+            journal.pump()
+        else:
+            self._q.put(marker)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush (bounded by ``timeout``), stop the threads, release the spool slot.
@@ -356,9 +471,10 @@ class BackgroundDelivery:
         ok = True
         if self._started:
             marker = _Flush()
-            self._q.put(marker)
+            self._hand(marker)
             ok = marker.done.wait(max(0.0, deadline - time.monotonic()))
             self._abort = True
+            self._abort_wake.set()
             self._q.put(_STOP)
             self._retry_wake.set()
             with self._cv:
@@ -368,6 +484,23 @@ class BackgroundDelivery:
                 if thread is not None:
                     thread.join(max(0.05, deadline - time.monotonic()))
                     stopped = stopped and not thread.is_alive()
+            # What never reached the reducer is lost with this process, unless the journal holds
+            # it: then the next process to take this slot replays it.
+            self.unreduced = self._count_unreduced(stopped)
+            if not stopped:
+                self._count_unappended()  # the reduce thread is stuck on a failing spool
+            journal = self._journal
+            if journal is not None:
+                reduced_all = (
+                    stopped and not journal.waiting and journal.count == self._journal_upto
+                )
+                journal.close(remove=reduced_all)
+                if not reduced_all and not journal.usable and self.unreduced:
+                    with self._lock:
+                        self.dropped["unreduced_at_exit"] += self.unreduced
+            elif self.unreduced:
+                with self._lock:
+                    self.dropped["unreduced_at_exit"] += self.unreduced
             if stopped:
                 if self._overflow is not None:
                     self._overflow.close()
@@ -379,6 +512,18 @@ class BackgroundDelivery:
         _INSTANCES.discard(self)
         return ok
 
+    def _count_unreduced(self, stopped: bool) -> int:
+        """Items the reducer never took (exact once it stopped; else what the queue holds)."""
+        journal = self._journal
+        left = journal.waiting if journal is not None else 0
+        if not stopped:
+            return left + self._q.qsize()
+        try:
+            while True:
+                left += type(self._q.get_nowait()) is tuple
+        except queue.Empty:
+            return left
+
     def _at_exit(self) -> None:
         self.close(self.exit_timeout)
 
@@ -386,8 +531,18 @@ class BackgroundDelivery:
         """Counters for this process (drops by reason, quarantine, retries, backlog)."""
         with self._lock:
             dropped = dict(self.dropped)
+        reducer: dict[str, int] = {}
+        evictions: dict[str, int] = {}
+        if self._pipeline is not None:
+            state = self._pipeline.reducer.state
+            for _ in range(3):  # the reduce thread may add a key while this copies
+                try:
+                    reducer, evictions = dict(state.drops), dict(state.evictions)
+                    break
+                except RuntimeError:
+                    continue
         return {
-            "queued": self._q.qsize(),
+            "queued": self._backlog(),
             "spilling": self._spilling,
             "spilled": self.spilled,
             "dropped": dropped,
@@ -399,15 +554,25 @@ class BackgroundDelivery:
             "retries": self.retries,
             "handoff": self._handoff_count,
             "last_error": self.last_error,
+            "spool_error": self.spool_error,
             "spool": str(self._slot.db_path) if self._slot is not None else None,
+            "spool_exists": self._slot is not None and self._slot.db_path.exists(),
+            "reducer_drops": reducer,
+            "evictions": evictions,
+            "journal": self._journal.stats() if self._journal is not None else None,
+            "recovered_records": self.recovered_records,
+            "recovered_events": self.recovered_events,
+            "unreduced": self.unreduced,
         }
 
     # -- reduce thread ---------------------------------------------------------------------------
 
-    def _reduce_loop(self, spool: Spool) -> None:
+    def _reduce_loop(self, spool: Spool, dead: Sequence[Path] = ()) -> None:
         q = self._q
         get, get_nowait = q.get, q.get_nowait
         try:
+            for path in dead:
+                self._recover(spool, path)
             while True:
                 if self._spilling and q.empty():
                     self._drain_overflow(spool, everything=False)
@@ -418,7 +583,7 @@ class BackgroundDelivery:
                         items.append(get_nowait())
                 except queue.Empty:
                     pass
-                facts: list[Fact | Deferred] = []
+                facts: list[tuple[int, Fact | Deferred]] = []
                 for item in items:
                     if isinstance(item, _Flush):
                         self._append(spool, self._reduce(facts))
@@ -438,18 +603,45 @@ class BackgroundDelivery:
                     elif item is not _WAKE:
                         facts.append(item)
                 self._append(spool, self._reduce(facts))
+                self._maybe_rotate(spool)
                 if self._room_waiters:
                     with self._room:
                         self._room.notify_all()
         finally:
             spool.close()
 
-    def _reduce(self, facts: Sequence[Fact | Deferred]) -> list[Envelope]:
-        if not facts:
+    def _reduce(self, indexed: Sequence[Any]) -> list[Envelope]:
+        if not indexed:
             return []
         pipeline = self._pipeline
         assert pipeline is not None
-        self.reduced_facts += len(facts)
+        self.reduced_facts += len(indexed)
+        facts = []
+        opened, closed = self._open.add, self._open.discard
+        for entry in indexed:
+            # (journal index, item); a spill file left by an older version holds bare items.
+            index, item = entry if type(entry) is tuple else (-1, entry)
+            if index >= 0:
+                self._pending_upto = index + 1
+            if isinstance(item, Deferred) and item.observer.source == ORPHAN:
+                # Spilled by a process that died without a journal: its connection's state
+                # died with it, and expanding the item against an empty one makes wrong rows.
+                with self._lock:
+                    self.dropped["spilled_by_a_dead_process"] += 1
+                continue
+            facts.append(item)
+            # Which connections are open decides when the journal may start afresh.
+            if isinstance(item, Deferred):
+                if type(item) is ClosedConnection:
+                    closed(id(item.observer))
+                else:
+                    opened(id(item.observer))
+            elif type(item) is ConnectionClosed:
+                closed(item.connection_id)
+            else:
+                connection = getattr(item, "connection_id", None)
+                if connection is not None:
+                    opened(connection)
         out: list[Envelope] = []
         rest = iter(facts)
         while True:
@@ -465,23 +657,43 @@ class BackgroundDelivery:
                     self.last_error = f"reducer failed: {exc!r}"
 
     def _append(
-        self, spool: Spool, events: list[Envelope], overflow_offset: int | None = None
+        self,
+        spool: Spool,
+        events: list[Envelope],
+        overflow_offset: int | None = None,
+        journal: tuple[str, int] | None = None,
     ) -> None:
-        if not events and overflow_offset is None:
+        upto = self._pending_upto
+        live = self._journal
+        if journal is None and live is not None and upto != self._journal_upto:
+            if not events and overflow_offset is None:
+                # No events: re-reducing these records after a crash makes none either.
+                self._journal_upto = upto
+                return
+            journal = (live.id, upto)
+        if not events and overflow_offset is None and journal is None:
             return
         delay = 0.05
         while True:
             try:
-                last = spool.append(events, overflow_offset)
+                last = spool.append(events, overflow_offset, journal)
                 break
             except sqlite3.Error as exc:
-                self.last_error = f"spool append failed: {exc!r}"
+                self.last_error = self.spool_error = f"spool append failed: {exc!r}"
+                with self._lock:
+                    # Held in memory while the append is retried: counted as lost if the
+                    # delivery closes first (here, or by close() if this thread is stuck).
+                    self._unappended = len(events)
                 if self._abort:
-                    with self._lock:
-                        self.dropped["spool_write_failed"] += len(events)
+                    self._count_unappended()
                     return
-                time.sleep(delay)
+                self._abort_wake.wait(delay)
                 delay = min(delay * 2, 2.0)
+        if self._unappended:
+            with self._lock:
+                self._unappended = 0
+        if journal is not None and live is not None and journal[0] == live.id:
+            self._journal_upto = journal[1]
         if not events:
             return
         self.spooled_events += len(events)
@@ -517,8 +729,63 @@ class BackgroundDelivery:
                     spool.set_overflow_offset(0)
                     self._overflow_offset = 0
                     self._spilling = False
-                    self._fast = not self._closed
+                    self._fast = self._fast_ok()
                     return
+
+    def _count_unappended(self) -> None:
+        with self._lock:
+            if self._unappended:
+                self.dropped["spool_write_failed"] += self._unappended
+                self._unappended = 0
+
+    def _recover(self, spool: Spool, path: Path) -> None:
+        """Replay a dead process's journal with its full context; spool what it had not."""
+        jid = journal_id(path)
+        try:
+            done = spool.journal_reduced(jid)
+            if done >= 0:
+                frames, torn = read_frames(path)
+                drops: dict[str, int] = {}
+                if torn:
+                    drops["journal_torn_tail"] = 1
+                pipeline = self.pipeline_factory()
+                events: list[Envelope] = []
+                for index, item in iter_items(frames, drops):
+                    before = len(events)
+                    try:
+                        pipeline.ingest_into([item], events)
+                    except Exception as exc:
+                        key = f"reducer_error:{type(exc).__name__}"
+                        drops[key] = drops.get(key, 0) + 1
+                    if index < done:
+                        del events[before:]  # spooled by the dead process already
+                    else:
+                        self.recovered_records += 1
+                with self._lock:
+                    self.dropped.update(drops)
+                self._append(spool, events, journal=(jid, -1))
+                self.recovered_events += len(events)
+            path.unlink()
+            spool.forget_journal(jid)
+        except (OSError, sqlite3.Error) as exc:
+            with self._lock:
+                self.dropped["journal_recovery_failed"] += 1
+                self.last_error = f"journal recovery of {path.name} failed: {exc!r}"
+
+    def _maybe_rotate(self, spool: Spool) -> None:
+        """Start a new journal once every record is reduced and no connection is open."""
+        journal = self._journal
+        if journal is None or self._open or self._spilling or not self._q.empty():
+            return
+        if journal.count != self._journal_upto or journal.count == 0:
+            return
+        old = journal.rotate(lambda: journal.count == self._journal_upto and self._q.empty())
+        if old is not None:
+            self._journal_upto = self._pending_upto = 0
+            try:
+                spool.forget_journal(old)
+            except sqlite3.Error as exc:
+                self.last_error = f"spool meta update failed: {exc!r}"
 
     # -- send thread -----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ that takes its slot.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pickle
@@ -72,6 +73,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 _COLUMNS = "seq, event_id, event_type, body, thread_id, turn_id, isolated"
 
 
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open; never hide the error that caused it.
+
+    On a full disk (or an I/O error) SQLite has already rolled the transaction back, and
+    ``ROLLBACK`` would then raise "cannot rollback - no transaction is active" in place of the
+    real error.
+    """
+    if con.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+
+
 class SpoolError(RuntimeError):
     """The spool directory cannot be used (no free slot, unwritable, corrupt)."""
 
@@ -100,12 +113,17 @@ class SpoolSlot:
     def acquire(cls, directory: str | Path) -> SpoolSlot:
         """Lock the first free slot. Slots whose lock is free belong to no live process."""
         path = Path(directory).expanduser()
+        if path.exists() and not path.is_dir():
+            raise SpoolError(f"{path} is not a directory")
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise SpoolError(f"cannot create spool directory {path}: {exc}") from exc
         for index in range(MAX_SLOTS):
-            fd = os.open(path / f"spool-{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(path / f"spool-{index}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise SpoolError(f"cannot use spool directory {path}: {exc}") from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -148,8 +166,14 @@ class Spool:
 
     # -- producer side ---------------------------------------------------------------------------
 
-    def append(self, events: Sequence[Envelope], overflow_offset: int | None = None) -> int:
-        """Append events atomically (with the overflow read position, if given); last seq."""
+    def append(
+        self,
+        events: Sequence[Envelope],
+        overflow_offset: int | None = None,
+        journal: tuple[str, int] | None = None,
+    ) -> int:
+        """Append events atomically, with the overflow read position and the journal records
+        they account for (``(journal id, records reduced)``), if given; the last seq."""
         con = self.con
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -166,16 +190,31 @@ class Spool:
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('overflow_offset', ?)", (overflow_offset,)
                 )
+            if journal is not None:
+                con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    (f"journal:{journal[0]}", journal[1]),
+                )
             row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
         return int(row[0]) if row else 0
 
     def overflow_offset(self) -> int:
         row = self.con.execute("SELECT value FROM meta WHERE key = 'overflow_offset'").fetchone()
         return int(row[0]) if row else 0
+
+    def journal_reduced(self, journal_id: str) -> int:
+        """Records of that journal whose events are spooled (0: none; -1: all, recovered)."""
+        row = self.con.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"journal:{journal_id}",)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def forget_journal(self, journal_id: str) -> None:
+        self.con.execute("DELETE FROM meta WHERE key = ?", (f"journal:{journal_id}",))
 
     def set_overflow_offset(self, offset: int) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES ('overflow_offset', ?)", (offset,))
@@ -241,7 +280,7 @@ class Spool:
             )
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            _rollback(self.con)
             raise
 
     def quarantine(self, seqs: Sequence[int], reason: str) -> None:
@@ -255,7 +294,7 @@ class Spool:
             )
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            _rollback(self.con)
             raise
 
     # -- inspection ------------------------------------------------------------------------------
@@ -304,8 +343,29 @@ class Overflow:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
 
     def append(self, fact: Any) -> None:
-        data = pickle.dumps(fact, protocol=pickle.HIGHEST_PROTOCOL)
-        os.write(self.fd, self._HEADER.pack(len(data)) + data)
+        self.append_many([fact])
+
+    def append_many(self, facts: Sequence[Any]) -> int:
+        """Append facts in one write; how many could not be pickled (skipped). A write that
+        fails (a full disk) is undone to the last whole frame before it raises."""
+        header, frames, skipped = self._HEADER, [], 0
+        for fact in facts:
+            try:
+                data = pickle.dumps(fact, protocol=pickle.HIGHEST_PROTOCOL)
+            except (TypeError, ValueError, pickle.PicklingError, AttributeError):
+                skipped += 1
+                continue
+            frames.append(header.pack(len(data)) + data)
+        view = memoryview(b"".join(frames))
+        size = os.fstat(self.fd).st_size
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, size)
+            raise
+        return skipped
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size

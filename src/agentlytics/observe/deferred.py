@@ -15,14 +15,18 @@ name from ``initialize``) is resolved at the same point of the stream, when the 
 expanded: ``tracking()`` returns a :class:`DeferredTracking` whose missing fields are filled then.
 
 Items a full queue spills to disk pickle their observer by reference: a token into a registry of
-this process's observers. An item read back after its process died gets a fresh observer for its
-token; the old one's state died with that process, as the reducer's did.
+this process's observers. Pickling an item pins its observer until the item is read back, so a
+host that drops its ``AnalyticsClient`` while items are spilled still gets them expanded against
+the connection's real state. An item read back after its process died gets a fresh observer for
+its token; that is why the delivery replays a dead process's journal (plain records of every
+call, ``delivery/journal.py``) rather than its spill file.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import threading
 import weakref
 from collections import OrderedDict
 from typing import Any, cast
@@ -44,25 +48,59 @@ _LIVE: weakref.WeakValueDictionary[str, WireObserver] = weakref.WeakValueDiction
 #: Observers made for items of a dead process, kept while their connection's items arrive.
 _ORPHANS: OrderedDict[str, WireObserver] = OrderedDict()
 _MAX_ORPHANS = 256
+#: Observers of pickled (spilled) items not read back yet, with how many such items each has.
+_PINNED: dict[str, list[Any]] = {}
+_PIN_LOCK = threading.Lock()
+_REF_LOCK = threading.Lock()
 
 ObserverRef = tuple[str, int, str]
+#: ``source`` of an observer made for items whose process is gone: they lack its state, so the
+#: delivery counts them as dropped rather than expand them against an empty connection.
+ORPHAN = "orphan"
 
 
 def _ref(observer: WireObserver) -> ObserverRef:
     token = _TOKENS.get(observer)
     if token is None:
-        token = f"{_PROCESS}:{next(_COUNTER)}"
-        _TOKENS[observer] = token
-        _LIVE[token] = observer
+        with _REF_LOCK:  # one token per observer, whichever thread asks first
+            token = _TOKENS.get(observer)
+            if token is None:
+                token = f"{_PROCESS}:{next(_COUNTER)}"
+                _TOKENS[observer] = token
+                _LIVE[token] = observer
     return token, observer.connection_id, observer.rpc_transport
+
+
+def observer_token(observer: WireObserver) -> str:
+    """The observer's process-unique token (names its connection in the journal)."""
+    return _ref(observer)[0]
+
+
+def _pin(observer: WireObserver) -> ObserverRef:
+    ref = _ref(observer)
+    with _PIN_LOCK:
+        pin = _PINNED.get(ref[0])
+        if pin is None:
+            _PINNED[ref[0]] = [observer, 1]
+        else:
+            pin[1] += 1
+    return ref
 
 
 def _observer(ref: ObserverRef) -> WireObserver:
     token, connection_id, rpc_transport = ref
+    with _PIN_LOCK:
+        pin = _PINNED.get(token)
+        if pin is not None:
+            pin[1] -= 1
+            if pin[1] <= 0:
+                del _PINNED[token]
+    if pin is not None:
+        return cast(WireObserver, pin[0])
     observer = _LIVE.get(token)
     if observer is None:
         observer = WireObserver(connection_id, Drops(), cast(RpcTransport, rpc_transport))
-        observer.source = "library"
+        observer.source = ORPHAN
         _TOKENS[observer] = token
         _LIVE[token] = observer
         _ORPHANS[token] = observer
@@ -90,7 +128,7 @@ class Deferred(msgspec.Struct, gc=False):
         raise NotImplementedError
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuild, (type(self), _ref(self.observer), msgspec.structs.astuple(self)[1:])
+        return _rebuild, (type(self), _pin(self.observer), msgspec.structs.astuple(self)[1:])
 
 
 def _rebuild(cls: type[Deferred], ref: ObserverRef, state: tuple[Any, ...]) -> Deferred:
@@ -160,10 +198,12 @@ class InContext(Deferred, gc=False):
 
 
 __all__ = [
+    "ORPHAN",
     "AbortedRequest",
     "ClosedConnection",
     "Deferred",
     "DeferredTracking",
     "InContext",
     "ObservedMessage",
+    "observer_token",
 ]

@@ -1,0 +1,390 @@
+"""The journal: every submitted item as a plain record on disk, before the reducer sees it.
+
+The spool only holds sealed events, and the reducer's state lives in memory, so without a
+journal a SIGKILL loses every item still queued for the reducer (thousands in a burst) and the
+context the next items would need. The journal closes that window: every item ``submit``
+takes passes through it on its way to the reducer. The caller's thread appends the item to a
+deque (cheaper than the queue put it replaces); the journal's thread, every ``interval`` seconds
+while there is traffic and as soon as ``max_records`` items wait, encodes them as plain-data
+records (connection token and id, direction, the message's method, id and payload bytes, its
+timestamp; a custom fact as the fact itself — never a reference to a live Python object),
+writes them to the journal file (one ``os.write``, no fsync: a process kill keeps it, as the
+spool does) and only then forwards them to the reducer's queue (or, when it is full, the spill
+file). When four times ``max_records`` wait (the thread got no CPU), the caller does it itself.
+That is the loss window of a SIGKILL without ``flush()``.
+
+**Recovery.** A dead process's journal holds everything it submitted since the point where it
+had no open connection, so the next process that takes its spool slot replays the whole journal
+through a fresh pipeline (same facts, same reducer, same ids: full context) and spools the
+events of the records the dead process had not reduced yet (their count is stored in the spool,
+in the transaction that appended the events of the records before it). Records it cannot decode
+and a torn last frame are counted as drops with their reason.
+
+**Size.** The reduce thread starts a new journal whenever every record is reduced and no
+connection is open. A connection that stays open keeps its records; past ``max_bytes`` the
+journal stops taking records (``stats()["journal"]["error"]``), which reopens the window of the
+in-memory queue until the next new journal, rather than growing the disk without bound.
+
+Frames: ``<u32 length><tag><payload>``; tag ``M`` is a msgpack array of primitives (protocol
+calls), tag ``P`` a pickle of a plain record holding a fact (custom calls, captured facts: typed
+structs with ``Any`` fields that msgpack would flatten). The file is private (0600).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import struct
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import msgspec
+from msgspec import Raw
+
+from agentlytics.drops import Drops
+from agentlytics.facts import Fact
+from agentlytics.observe.deferred import (
+    AbortedRequest,
+    ClosedConnection,
+    Deferred,
+    InContext,
+    ObservedMessage,
+    observer_token,
+)
+from agentlytics.observe.edge import WireObserver
+from agentlytics.protocol.wire import Direction, Message
+from agentlytics.vocabulary import RpcTransport
+
+_HEADER = struct.Struct("<I")
+_msgpack = msgspec.msgpack.Encoder()
+_unpack = msgspec.msgpack.Decoder()
+#: The frame of an item that could not be encoded (it was delivered, and counted, live).
+_SKIPPED = _HEADER.pack(1) + b"X"
+
+#: Journal file names: ``spool-<slot>.<id>.journal``, one per process that used the slot.
+SUFFIX = ".journal"
+
+
+def encode(item: Fact | Deferred) -> bytes:
+    """One item as a frame of plain data (see the module docstring)."""
+    kind = type(item)
+    if kind is ObservedMessage:
+        m = cast(ObservedMessage, item)
+        obs = m.observer
+        msg = m.message
+        payload = b"M" + _msgpack.encode(
+            ("m", observer_token(obs), obs.connection_id, obs.rpc_transport, m.direction,
+             m.at_ms, msg.method, msg.id, bytes(msg.params), bytes(msg.result), bytes(msg.error))
+        )  # fmt: skip
+    elif kind is AbortedRequest:
+        a = cast(AbortedRequest, item)
+        obs = a.observer
+        payload = b"M" + _msgpack.encode(
+            ("a", observer_token(obs), obs.connection_id, obs.rpc_transport, a.request_id,
+             a.at_ms)
+        )  # fmt: skip
+    elif kind is ClosedConnection:
+        obs = cast(ClosedConnection, item).observer
+        payload = b"M" + _msgpack.encode(
+            ("c", observer_token(obs), obs.connection_id, obs.rpc_transport)
+        )
+    elif kind is InContext:
+        x = cast(InContext, item)
+        obs = x.observer
+        record = ("x", observer_token(obs), obs.connection_id, obs.rpc_transport, x.fact,
+                  x.product_client_id)  # fmt: skip
+        payload = b"P" + pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+    elif isinstance(item, Deferred):
+        raise TypeError(f"no journal record for {kind.__name__}")
+    else:
+        payload = b"P" + pickle.dumps(("f", item), protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+class _Skipped(Exception):
+    """A placeholder frame: no record to replay."""
+
+
+class Decoder:
+    """Turns one journal's records back into items, with one fresh observer per connection.
+
+    The observers live as long as the decoder, so every record of a connection is expanded
+    against the state its earlier records built (requests paired with responses, the client
+    name, thread models) — the full context the dead process had.
+    """
+
+    def __init__(self) -> None:
+        self.observers: dict[str, WireObserver] = {}
+
+    def _observer(self, token: str, connection_id: int, transport: str) -> WireObserver:
+        observer = self.observers.get(token)
+        if observer is None:
+            observer = WireObserver(connection_id, Drops(), cast(RpcTransport, transport))
+            observer.source = "journal"
+            self.observers[token] = observer
+        return observer
+
+    def decode(self, frame: bytes) -> Fact | Deferred:
+        tag, body = frame[:1], frame[1:]
+        if tag == b"M":
+            record = _unpack.decode(body)
+            kind, token, connection_id, transport = record[:4]
+            observer = self._observer(token, connection_id, transport)
+            if kind == "m":
+                direction, at_ms, method, rid, params, result, error = record[4:]
+                message = Message(method, rid, Raw(params), Raw(result), Raw(error))
+                return ObservedMessage(observer, cast(Direction, direction), message, at_ms)
+            if kind == "a":
+                request_id, at_ms = record[4:]
+                return AbortedRequest(observer, request_id, at_ms)
+            if kind == "c":
+                return ClosedConnection(observer)
+            raise ValueError(f"unknown journal record kind {kind!r}")
+        if tag == b"X":
+            raise _Skipped
+        if tag == b"P":
+            record = pickle.loads(body)
+            if record[0] == "f":
+                return cast(Fact, record[1])
+            if record[0] == "x":
+                _, token, connection_id, transport, fact, product = record
+                return InContext(self._observer(token, connection_id, transport), fact, product)
+            raise ValueError(f"unknown journal record kind {record[0]!r}")
+        raise ValueError(f"unknown journal frame tag {tag!r}")
+
+
+def read_frames(path: Path) -> tuple[list[bytes], bool]:
+    """Every complete frame of a journal file, and whether a torn last frame followed them."""
+    data = path.read_bytes()
+    frames: list[bytes] = []
+    pos, size = 0, len(data)
+    while pos + _HEADER.size <= size:
+        (length,) = _HEADER.unpack_from(data, pos)
+        end = pos + _HEADER.size + length
+        if end > size:
+            break
+        frames.append(data[pos + _HEADER.size : end])
+        pos = end
+    return frames, pos < size
+
+
+def journal_id(path: Path) -> str:
+    """The id in ``spool-<slot>.<id>.journal``."""
+    return path.name[: -len(SUFFIX)].rsplit(".", 1)[1]
+
+
+def dead_journals(directory: Path, slot: int) -> list[Path]:
+    """Journals left in a slot by processes that held it before (oldest first)."""
+    found = list(directory.glob(f"spool-{slot}.*{SUFFIX}"))
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+class Journal:
+    """The live process's journal, and the stage every submitted item passes on its way to the
+    reducer (see the module doc).
+
+    ``add`` (the caller's thread) appends the item to a deque: atomic, no lock, so it costs
+    the caller less than the queue put it replaces. :meth:`pump` — the journal's thread every
+    ``interval`` seconds while there is traffic, or at once when ``max_records`` items wait;
+    the caller itself when four times that wait (the thread got no CPU) and at ``flush()`` —
+    numbers the items, writes their records, and only then forwards them to the reducer, all
+    under one lock: the reducer sees the items in journal order, and no item reaches it before
+    its record is on disk (or the journal is known to be unusable).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        slot: int,
+        forward: Callable[[list[Any]], None],
+        *,
+        interval: float = 0.02,
+        max_records: int = 256,
+        max_bytes: int = 128 << 20,
+    ) -> None:
+        self.directory = directory
+        self.slot = slot
+        self.forward = forward
+        self.interval = max(0.001, interval)
+        self.max_records = max(1, max_records)
+        self.max_bytes = max_bytes
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._waiting: deque[Any] = deque()
+        self._idle = False
+        self._hurry = False
+        self._stop = False
+        self.failed = 0  #: records that never reached the file
+        self.unencodable = 0
+        self._open_new()
+        self._thread = threading.Thread(
+            target=self._writer, name="agentlytics-journal", daemon=True
+        )
+        self._thread.start()
+
+    def _open_new(self) -> None:
+        jid = os.urandom(6).hex()
+        path = self.directory / f"spool-{self.slot}.{jid}{SUFFIX}"
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        self.id, self.path = jid, path
+        self.count = 0  #: records in this journal file (the next record's index)
+        self.written_bytes = 0
+        self.error: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+    @property
+    def waiting(self) -> int:
+        """Items handed over but not yet forwarded to the reducer."""
+        return len(self._waiting)
+
+    def add(self, item: Any) -> None:
+        """Take one item (a fact, a deferred call, or a delivery control marker)."""
+        waiting = self._waiting
+        waiting.append(item)
+        if self._idle:
+            self._idle = False
+            self._wake.set()
+        elif len(waiting) >= self.max_records:
+            if not self._hurry:
+                self._hurry = True
+                self._wake.set()
+            elif len(waiting) >= 4 * self.max_records:
+                # The journal's thread gets no CPU: the count bound holds anyway. (If it is
+                # pumping right now it has CPU; the caller does not wait for it.)
+                self.pump(blocking=False)
+
+    def pump(self, blocking: bool = True) -> None:
+        """Write the records of the waiting items, then forward the items (in order)."""
+        if not self._write_lock.acquire(blocking):
+            return
+        try:
+            self._pump()
+        finally:
+            self._write_lock.release()
+
+    def _pump(self) -> None:
+        items: list[Any] = []
+        take = self._waiting.popleft
+        with contextlib.suppress(IndexError):
+            while True:
+                items.append(take())
+        self._hurry = False
+        if not items:
+            return
+        records = [i for i, item in enumerate(items) if isinstance(item, msgspec.Struct)]
+        first = self._write([items[i] for i in records]) if records else -1
+        out: list[Any] = items
+        if first >= 0:
+            for n, i in enumerate(records):
+                out[i] = (first + n, items[i])
+        else:
+            for i in records:
+                out[i] = (-1, items[i])
+        self.forward(out)
+
+    def _write(self, items: list[Any]) -> int:
+        """Append the items' records; the index of the first, or -1 if they are not on disk."""
+        if self.error is not None:
+            self.failed += len(items)
+            return -1
+        frames = []
+        for item in items:
+            try:
+                frames.append(encode(item))
+            except Exception:
+                self.unencodable += 1
+                frames.append(_SKIPPED)  # keeps the later records' indexes
+        data = b"".join(frames)
+        if self.written_bytes + len(data) > self.max_bytes:
+            self.failed += len(items)
+            self.error = f"journal full ({self.max_bytes} bytes): the in-memory window reopens"
+            return -1
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError as exc:
+            self.failed += len(items)
+            self.error = f"journal write failed: {exc!r}"
+            return -1
+        self.written_bytes += len(data)
+        first = self.count
+        self.count += len(items)
+        return first
+
+    def _writer(self) -> None:
+        wake = self._wake
+        while not self._stop:
+            self._idle = True
+            if self._waiting:
+                self._idle = False
+                wake.wait(self.interval)  # more records join this write meanwhile
+            else:
+                wake.wait()
+            wake.clear()
+            self.pump()
+
+    def rotate(self, safe: Callable[[], bool]) -> str | None:
+        """Start a new journal file if ``safe()`` (checked with no item in flight: everything
+        in the old file is reduced and spooled); the old file's id, or None."""
+        with self._write_lock:
+            if self._waiting or not safe():
+                return None
+            old_id, old_path, old_fd = self.id, self.path, self.fd
+            try:
+                self._open_new()
+            except OSError as exc:
+                self.error = f"cannot start a new journal: {exc!r}"
+                return None
+            os.close(old_fd)
+            with contextlib.suppress(OSError):
+                old_path.unlink()
+            return old_id
+
+    def close(self, remove: bool) -> None:
+        """Stop the writer; write what waits (or, if ``remove``, delete the file)."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join(1.0)
+        with self._write_lock:
+            if not remove and self._waiting:
+                self._write([i for i in self._waiting if isinstance(i, msgspec.Struct)])
+                self._waiting.clear()
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            if remove:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "records": self.count,
+            "bytes": self.written_bytes,
+            "failed": self.failed,
+            "unencodable": self.unencodable,
+            "error": self.error,
+        }
+
+
+def iter_items(frames: list[bytes], drops: dict[str, int]) -> Iterator[tuple[int, Fact | Deferred]]:
+    """(index, item) of each frame that decodes; the others are counted in ``drops``."""
+    decoder = Decoder()
+    for index, frame in enumerate(frames):
+        try:
+            item = decoder.decode(frame)
+        except _Skipped:
+            continue
+        except Exception as exc:
+            key = f"journal_undecodable:{type(exc).__name__}"
+            drops[key] = drops.get(key, 0) + 1
+            continue
+        yield index, item
