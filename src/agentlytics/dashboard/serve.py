@@ -1,0 +1,62 @@
+"""``agentlytics dashboard``: check the options, then run the app under uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import threading
+import webbrowser
+
+from agentlytics.dashboard.reader import is_file_store
+
+
+class DashboardError(Exception):
+    """An option the dashboard cannot start with (one line for the user)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: only this machine can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_options(location: str, host: str, token: str | None) -> None:
+    """Refuse what would expose the store: a non-loopback bind without a token."""
+    if not is_loopback(host) and not token:
+        raise DashboardError(
+            f"binding {host} makes the dashboard reachable from other machines: pass --token"
+        )
+    if token is not None and (not token.strip() or len(token) < 8):
+        raise DashboardError("--token must be at least 8 characters")
+    if is_file_store(location) and location.endswith((".jsonl", ".json")):
+        raise DashboardError(f"{location} is not a warehouse (replay it into one first)")
+
+
+def serve(
+    location: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8766,
+    token: str | None = None,
+    open_browser: bool = False,
+) -> None:
+    """Serve the dashboard until interrupted."""
+    import uvicorn
+
+    from agentlytics.dashboard.app import create_app
+
+    check_options(location, host, token)
+    app = create_app(location, token=token)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    print(f"agentlytics dashboard of {location} on {url} (Ctrl-C stops)", file=sys.stderr)
+    if open_browser:
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    except OSError as exc:
+        raise DashboardError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
