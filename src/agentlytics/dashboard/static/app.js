@@ -167,16 +167,19 @@ function renderOptions(o) {
 }
 
 function renderCards(h) {
+  const share = h.agent_share === null
+    ? (h.accepted_agent_lines ? num(h.accepted_agent_lines) + " accepted agent lines; agentlytics attribute --repo . gives the share" : "agentlytics attribute --repo . gives it")
+    : "of added lines";
   const cards = [
-    ["sessions", "Sessions", num(h.sessions), h.subagents ? num(h.subagents) + " subagent threads" : "threads", "--blue"],
-    ["turns", "Turns", num(h.turns), h.failed_turns ? num(h.failed_turns) + " failed" : "", "--sky"],
-    ["tokens", "Tokens", compact(h.total_tokens), h.total_tokens !== null ? num(h.total_tokens) + " total" : "", "--orange"],
-    ["cost", "Estimated cost", usd(h.cost_usd), h.unpriced_turns ? num(h.unpriced_turns) + " turns unpriced" : "bundled price table", "--purple"],
-    ["approval", "Approval rate", pct(h.approval_rate), h.reviews ? num(h.reviews) + " reviews" : "no reviews", "--green"],
-    ["agent-share", "Agent share of code", pct(h.agent_share), h.agent_share === null ? "run agentlytics attribute" : "of added lines", "--vermillion"],
+    ["sessions", "Sessions", h.sessions, num(h.sessions), "threads", "--blue"],
+    ["turns", "Turns", h.turns, num(h.turns), "", "--sky"],
+    ["tokens", "Tokens", h.total_tokens, compact(h.total_tokens), num(h.total_tokens) + " total", "--orange"],
+    ["cost", "Estimated cost", h.cost_usd, usd(h.cost_usd), h.unpriced_models.length ? "unpriced: " + h.unpriced_models.join(", ") : "bundled price table", "--purple"],
+    ["approval-rate", "Approval rate", h.approval_rate, pct(h.approval_rate), h.reviews ? `${num(h.approved)} of ${num(h.reviews)} reviews` : "no reviews", "--green"],
+    ["agent-share", "Agent share of code", h.agent_share, pct(h.agent_share), share, "--vermillion"],
   ];
-  $("cards").replaceChildren(...cards.map(([key, label, value, sub, color]) =>
-    el("div", { class: "card", style: `--accent: var(${color})`, "data-card": key },
+  $("cards").replaceChildren(...cards.map(([key, label, raw, value, sub, color]) =>
+    el("div", { class: "card", style: `--accent: var(${color})`, "data-card": key, "data-value": JSON.stringify(raw) },
       el("div", { class: "label" }, label), el("div", { class: "value" }, value), el("div", { class: "sub" }, sub))));
 }
 
