@@ -9,7 +9,7 @@ keeps what it shows and tries again on its next poll).
 
 Whether anything changed is first decided without opening the store at all: for a DuckDB file,
 by the size and modification time of the file and its write-ahead log (a ``stat``, no lock).
-The page polls that once a second, so an idle dashboard never competes with a writer.
+The page polls that twice a second, so an idle dashboard never competes with a writer.
 """
 
 from __future__ import annotations

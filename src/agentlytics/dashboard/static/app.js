@@ -1,12 +1,12 @@
 /* agentlytics dashboard: one page, plain JS, no build step.
  *
  * State lives in the URL query string (filters, the open session), so a view can be shared.
- * The page polls /api/version once a second and reloads its data only when the store changed;
+ * The page polls /api/version twice a second (a stat of the file: no lock, no query) and reloads its data only when the store changed;
  * every number comes from the server's JSON (the query layer's reports), none is computed here
  * except sums for chart stacking. */
 "use strict";
 
-const POLL_MS = 1000;
+const POLL_MS = 500;
 const FILTERS = ["since", "until", "model", "project", "client"];
 // Okabe–Ito, in an order where neighbours differ in lightness too.
 const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
@@ -109,6 +109,11 @@ async function getJSON(path, q) {
   if (!res.ok) { const e = new Error(body.error || res.statusText); e.status = res.status; throw e; }
   return body;
 }
+function problem(msg) {
+  const p = $("problem");
+  p.hidden = !msg;
+  p.textContent = msg || "";
+}
 function live(cls, msg) {
   const l = $("live");
   l.className = "live " + cls;
@@ -129,6 +134,7 @@ async function refresh(force) {
     ]);
     state.version = v.version;
     state.summary = summary;
+    problem(null);
     render(summary);
     renderSession(session);
     const first = !document.body.dataset.ready;
@@ -137,7 +143,13 @@ async function refresh(force) {
     live("ok" + (first ? "" : " flash"), "live · updated " + new Date().toLocaleTimeString());
     setTimeout(() => $("live").classList.remove("flash"), 600);
   } catch (e) {
-    live(e.status === 503 ? "busy" : "error", e.status === 503 ? "store busy, retrying…" : "error: " + e.message);
+    if (e.status === 503) live("busy", "store busy (a writer holds it), retrying…");
+    else {
+      // Not a passing state: ask again only once the store changes.
+      state.version = v.version;
+      live("error", "cannot read the store");
+      problem(e.message);
+    }
   } finally { state.loading--; }
 }
 
