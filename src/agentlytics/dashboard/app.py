@@ -1,8 +1,9 @@
 """The dashboard's web app: one static page and read-only JSON endpoints.
 
 Routes: ``/`` (the page), ``/static/…`` (its JS, CSS and the vendored chart library),
-``/api/version`` (the change token the page polls), ``/api/summary`` (everything the page shows
-for a set of filters), ``/api/session/{thread_id}`` (one session's timeline) and
+``/api/version`` (the change token the page polls), ``/api/summary`` (headline, usage, tools
+and approvals for a set of filters), ``/api/sessions`` and ``/api/lifecycle`` (the sessions
+list; goals, hooks and compactions), ``/api/session/{thread_id}`` (one session's timeline) and
 ``/api/report/{name}`` (one report's rows, exactly the query layer's JSON). Every number comes
 from the query layer (:mod:`agentlytics.dashboard.views`); there is no SQL here.
 
@@ -13,14 +14,16 @@ carry it (``Authorization: Bearer``, or once as ``?token=`` on the page, which s
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import msgspec
 from starlette.applications import Starlette
@@ -43,6 +46,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+#: The sections the page asks for on every load (and that its own request starts computing).
+SECTIONS = ("summary", "sessions", "lifecycle")
 _encode = msgspec.json.Encoder().encode
 
 
@@ -115,44 +120,75 @@ class Guard:
         return wrapped
 
 
-class _Cache:
-    """The last answers per (change token, path, query): polling pages cost no query."""
+Key = tuple[str, str, str]
+
+
+class _Answers:
+    """Answers per (change token, section, filters), each computed once, on a small pool.
+
+    Polling pages cost no query while nothing changed. A request that arrives while its answer
+    is being computed waits for that computation instead of starting another; and the page's
+    own request (``GET /?filters``) starts its sections' answers at once, so they are under
+    way while the browser is still loading the page's scripts.
+    """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self.items: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self.items: OrderedDict[Key, Future[Any]] = OrderedDict()
         self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard-read")
 
-    def get(self, key: tuple[str, str, str]) -> Any:
+    def get(self, key: Key, compute: Callable[[], Any]) -> Future[Any]:
         with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-            return None
-
-    def put(self, key: tuple[str, str, str], value: Any) -> None:
-        with self.lock:
-            self.items[key] = value
+            fut = self.items.get(key)
+            if fut is None or (fut.done() and fut.exception() is not None):
+                fut = self.pool.submit(compute)
+                self.items[key] = fut
             self.items.move_to_end(key)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+            return fut
+
+
+def _filters_key(params: Mapping[str, str]) -> str:
+    """The filters of a query string, canonical (other keys and empty values left out)."""
+    return urlencode([(k, params[k]) for k in views.FILTER_KEYS if params.get(k)])
 
 
 def create_app(location: str, *, token: str | None = None) -> ASGIApp:
     """The dashboard for the store at ``location`` (a DuckDB path or a database URL)."""
     reader = Reader(location)
-    cache = _Cache()
+    answers = _Answers()
 
-    def answer(path: str, request: Request, compute: Callable[[str], Any]) -> Response:
-        token = reader.file_token()
-        query = request.url.query
-        key = (token or "", path, query)
-        if token is not None:
-            hit = cache.get(key)
-            if hit is not None:
-                return _json(hit)
+    def section(name: str, params: Mapping[str, str], change: str) -> Callable[[], Any]:
+        """The computation of one section's answer (a name of :data:`SECTIONS` or a session)."""
+        if name.startswith("session/"):
+            return lambda: views.session(reader, name.removeprefix("session/"), params)
+        if name.startswith("report/"):
+            return lambda: views.report(reader, name.removeprefix("report/"), params)
+        if name == "summary":
+            return lambda: views.summary(reader, params, change)
+        if name == "sessions":
+            return lambda: views.sessions(reader, params)
+        return lambda: views.lifecycle(reader, params)
+
+    def start(name: str, params: Mapping[str, str]) -> Future[Any] | None:
+        """The (maybe already running) computation of a section; None for database stores,
+        which have no cheap change token to key answers on."""
+        change = reader.file_token()
+        if change is None:
+            return None
+        key = (change, name, _filters_key(params))
+        return answers.get(key, section(name, params, change))
+
+    async def answer(name: str, request: Request) -> Response:
+        params = dict(request.query_params)
         try:
-            body = compute(token or "")
+            fut = start(name, params)
+            if fut is None:
+                body = await run_in_threadpool(section(name, params, ""))
+            else:
+                body = await asyncio.wrap_future(fut)
         except StoreMissing:
             body = views.missing(reader.label())
         except StoreBusy as exc:
@@ -161,48 +197,44 @@ def create_app(location: str, *, token: str | None = None) -> ASGIApp:
             return _error(500, str(exc))
         except views.BadRequest as exc:
             return _error(400, str(exc))
-        if token is not None:
-            cache.put(key, body)
         return _json(body)
 
     async def page(request: Request) -> Response:
+        params = dict(request.query_params)
+        for name in SECTIONS:
+            start(name, params)
+        if params.get("session"):
+            start("session/" + params["session"], params)
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def version(request: Request) -> Response:
-        def compute(_: str) -> Any:
-            return views.version(reader)
-
-        token = reader.file_token()
-        if token is not None:
+        change = reader.file_token()
+        if change is not None:
             # A file's version is its stat: no lock, no connection, nothing to cache.
-            return _json({"version": token, "events_label": "watching " + reader.label()})
-        return await run_in_threadpool(answer, "version", request, compute)
+            return _json({"version": change})
+        try:
+            return _json(await run_in_threadpool(views.version, reader))
+        except StoreMissing:
+            return _json({"version": "missing"})
+        except StoreBusy as exc:
+            return _error(503, f"store busy: {exc}")
+        except StoreError as exc:
+            return _error(500, str(exc))
 
     async def summary(request: Request) -> Response:
-        filters = dict(request.query_params)
+        return await answer("summary", request)
 
-        def compute(token: str) -> Any:
-            return views.summary(reader, filters, token)
+    async def sessions(request: Request) -> Response:
+        return await answer("sessions", request)
 
-        return await run_in_threadpool(answer, "summary", request, compute)
+    async def lifecycle(request: Request) -> Response:
+        return await answer("lifecycle", request)
 
     async def session(request: Request) -> Response:
-        thread_id = request.path_params["thread_id"]
-        filters = dict(request.query_params)
-
-        def compute(_: str) -> Any:
-            return views.session(reader, thread_id, filters)
-
-        return await run_in_threadpool(answer, "session/" + thread_id, request, compute)
+        return await answer("session/" + request.path_params["thread_id"], request)
 
     async def report(request: Request) -> Response:
-        name = request.path_params["name"]
-        filters = dict(request.query_params)
-
-        def compute(_: str) -> Any:
-            return views.report(reader, name, filters)
-
-        return await run_in_threadpool(answer, "report/" + name, request, compute)
+        return await answer("report/" + request.path_params["name"], request)
 
     async def not_found(request: Request) -> Response:
         return _error(404, "no such endpoint")
@@ -212,6 +244,8 @@ def create_app(location: str, *, token: str | None = None) -> ASGIApp:
             Route("/", page),
             Route("/api/version", version),
             Route("/api/summary", summary),
+            Route("/api/sessions", sessions),
+            Route("/api/lifecycle", lifecycle),
             Route("/api/session/{thread_id}", session),
             Route("/api/report/{name}", report),
             Route("/api/{rest:path}", not_found),

@@ -60,12 +60,11 @@ def missing(label: str) -> dict[str, Any]:
         "tools": [],
         "slowest": [],
         "approvals": [],
+        "options": {"models": []},
         "sessions": [],
         "goals": [],
         "hooks": [],
         "compactions": [],
-        "options": {"models": []},
-        "error": None,
     }
 
 
@@ -109,16 +108,17 @@ def _headline(overview: Overview | None, approvals: list[Any]) -> dict[str, Any]
 
 
 def summary(reader: Reader, params: Mapping[str, str], version: str) -> dict[str, Any]:
-    """Everything the page shows for one set of filters, from one store connection."""
+    """The headline, usage over time, tools and approvals for one set of filters.
+
+    The sessions list and the lifecycle tables are separate requests (:func:`sessions`,
+    :func:`lifecycle`): the page asks for all three at once, so they are answered side by side
+    and each section is drawn as soon as its answer is in.
+    """
     filters = parse_filters(params)
     with reader.store() as store:
         overview = query.overview(store, filters)
         daily = query.daily(store, filters, by_model=True)
         slowest = query.slowest_calls(store, filters, SLOWEST_LIMIT)
-        sessions = query.sessions(store, filters, limit=SESSIONS_LIMIT)
-        goals = query.goals(store, filters)
-        hooks = query.hooks(store, filters)
-        compactions = query.compactions(store, filters)
     models = sorted({r.model for r in daily if r.model is not None})
     return {
         "version": version,
@@ -129,13 +129,26 @@ def summary(reader: Reader, params: Mapping[str, str], version: str) -> dict[str
         "tools": _rows(overview.tools),
         "slowest": _rows(slowest),
         "approvals": _rows(overview.approvals),
-        "sessions": _rows(sessions),
-        "goals": _rows(goals),
-        "hooks": _rows(hooks),
-        "compactions": _rows(compactions),
         "options": {"models": models},
-        "error": None,
     }
+
+
+def sessions(reader: Reader, params: Mapping[str, str]) -> dict[str, Any]:
+    """The newest :data:`SESSIONS_LIMIT` sessions (one row per thread)."""
+    filters = parse_filters(params)
+    with reader.store() as store:
+        rows = query.sessions(store, filters, limit=SESSIONS_LIMIT)
+    return {"sessions": _rows(rows), "limit": SESSIONS_LIMIT}
+
+
+def lifecycle(reader: Reader, params: Mapping[str, str]) -> dict[str, Any]:
+    """Goals, hooks and compactions."""
+    filters = parse_filters(params)
+    with reader.store() as store:
+        goals = query.goals(store, filters)
+        hooks = query.hooks(store, filters)
+        compactions = query.compactions(store, filters)
+    return {"goals": _rows(goals), "hooks": _rows(hooks), "compactions": _rows(compactions)}
 
 
 def _ms(iso: str | None) -> int | None:

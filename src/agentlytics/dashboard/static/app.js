@@ -128,15 +128,17 @@ async function refresh(force) {
   state.loading++;
   try {
     const q = filterQuery();
-    const [summary, session] = await Promise.all([
-      getJSON("summary", q),
-      params().get("session") ? getJSON("session/" + encodeURIComponent(params().get("session")), q).catch((e) => ({ error: e.message })) : null,
+    const open = params().get("session");
+    // Three requests side by side (the server answers them in parallel); each section is
+    // drawn as soon as its answer is in.
+    await Promise.all([
+      getJSON("summary", q).then((s) => { state.summary = s; render(s); }),
+      getJSON("sessions", q).then((s) => renderSessions(s.sessions)),
+      getJSON("lifecycle", q).then(renderLifecycle),
+      open ? getJSON("session/" + encodeURIComponent(open), q).catch((e) => ({ error: e.message })).then(renderSession) : null,
     ]);
     state.version = v.version;
-    state.summary = summary;
     problem(null);
-    render(summary);
-    renderSession(session);
     const first = !document.body.dataset.ready;
     document.body.dataset.ready = "1";
     document.body.dataset.version = v.version;
@@ -165,7 +167,9 @@ function render(s) {
   renderUsage(s.daily, s.unpriced_models || []);
   renderTools(s.tools, s.slowest);
   renderApprovals(s.approvals);
-  renderSessions(s.sessions);
+}
+
+function renderLifecycle(s) {
   renderSimple("goals", s.goals, "No goals match these filters (replay examples/goals.jsonl to see some).", GOAL_COLUMNS);
   renderSimple("hooks", s.hooks, "No hook runs match these filters (replay examples/hooks.jsonl to see some).", HOOK_COLUMNS);
   renderSimple("compactions", s.compactions, "No compactions match these filters.", COMPACTION_COLUMNS);
