@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,21 @@ def test_another_interface_needs_a_token() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: binding 0.0.0.0 makes the dashboard reachable from other machines: pass --token"
+    ]
+
+
+def test_a_port_in_use_is_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "agentlytics", "dashboard", "--port", str(port)],
+            capture_output=True, text=True, env=cli_env(), timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
 
 

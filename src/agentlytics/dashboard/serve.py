@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 import threading
 import webbrowser
@@ -51,12 +52,19 @@ def serve(
 
     check_options(location, host, token)
     app = create_app(location, token=token)
+    # Bind first, so a port in use is one line here, before anything claims to be serving.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise DashboardError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"agentlytics dashboard of {location} on {url} (Ctrl-C stops)", file=sys.stderr)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-    except OSError as exc:
-        raise DashboardError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

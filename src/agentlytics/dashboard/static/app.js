@@ -184,11 +184,11 @@ function renderOptions(o) {
 
 function renderCards(h) {
   const share = h.agent_share === null
-    ? (h.accepted_agent_lines ? num(h.accepted_agent_lines) + " accepted agent lines; agentlytics attribute --repo . gives the share" : "agentlytics attribute --repo . gives it")
+    ? num(h.accepted_agent_lines) + " accepted agent lines; the share needs a repo: agentlytics attribute"
     : "of added lines";
   const cards = [
     ["sessions", "Sessions", h.sessions, num(h.sessions), "threads", "--blue"],
-    ["turns", "Turns", h.turns, num(h.turns), "", "--sky"],
+    ["turns", "Turns", h.turns, num(h.turns), num(h.tool_calls) + " tool calls", "--sky"],
     ["tokens", "Tokens", h.total_tokens, compact(h.total_tokens), num(h.total_tokens) + " total", "--orange"],
     ["cost", "Estimated cost", h.cost_usd, usd(h.cost_usd), h.unpriced_models.length ? "unpriced: " + h.unpriced_models.join(", ") : "bundled price table", "--purple"],
     ["approval-rate", "Approval rate", h.approval_rate, pct(h.approval_rate), h.reviews ? `${num(h.approved)} of ${num(h.reviews)} reviews` : "no reviews", "--green"],
@@ -234,7 +234,7 @@ function renderUsage(daily, unpriced) {
     const pad = xs.length > 1 ? 43200 : 3 * 86400;
     const lo = xs[0] - pad, hi = xs[xs.length - 1] + pad;
     const opts = {
-      width, height: 220, series, legend: { show: true },
+      width, height: 220, series, legend: { show: true, live: false },
       scales: { x: { time: true, range: () => [lo, hi] }, y: { range: (u, a, b) => [0, b > 0 ? b * 1.1 : 1] } },
       axes: [{ stroke: "currentColor", grid: { show: false } }, { stroke: "currentColor", values: (u, vs) => vs.map((v) => fmt(v)), size: 60 }],
       cursor: { points: { show: false } },
@@ -292,15 +292,15 @@ function renderApprovals(rows) {
   const legend = el("div", { class: "legend", "aria-hidden": "true" },
     OUTCOMES.map(([k, label]) => el("span", {}, el("i", { class: "o-" + k }), label)));
   host.replaceChildren(legend, table([
-    { label: "subject", left: true, cell: (r) => el("span", { class: "two" }, el("b", {}, text(r.subject).replace(/_/g, " ")), el("small", {}, "by " + text(r.reviewer))) },
+    { label: "subject", left: true, cell: (r) => el("span", { class: "two" },
+        el("b", {}, text(r.subject).replace(/_/g, " ")), el("small", {}, "by " + text(r.reviewer)),
+        el("div", { class: "stack", role: "img", "aria-label": OUTCOMES.map(([k, l]) => `${r[k] || 0} ${l}`).join(", ") },
+          OUTCOMES.map(([k]) => r[k] ? el("span", { class: "o-" + k, style: `width:${(100 * r[k]) / r.reviews}%` }) : null))) },
     { key: "reviews", label: "reviews", fmt: num },
     { key: "approved", label: "approved", fmt: num },
     { key: "denied", label: "denied", fmt: num },
     { key: "aborted", label: "aborted", fmt: num },
     { key: "timed_out", label: "timed out", fmt: num },
-    { label: "outcomes", left: true, cell: (r) => el("div", { class: "stack", role: "img",
-        "aria-label": OUTCOMES.map(([k, l]) => `${r[k] || 0} ${l}`).join(", ") },
-        OUTCOMES.map(([k]) => r[k] ? el("span", { class: "o-" + k, style: `width:${(100 * r[k]) / r.reviews}%` }) : null)) },
   ], rows, { name: "approvals", caption: "Approvals by subject and reviewer" }));
   const max = Math.max(...rows.map((r) => r.p95_ms || 0));
   const lh = $("approval-latency");
