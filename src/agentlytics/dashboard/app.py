@@ -15,6 +15,7 @@ carry it (``Authorization: Bearer``, or once as ``?token=`` on the page, which s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import threading
 from collections import OrderedDict
@@ -172,54 +173,56 @@ def create_app(location: str, *, token: str | None = None) -> ASGIApp:
             return lambda: views.sessions(reader, params)
         return lambda: views.lifecycle(reader, params)
 
-    def start(name: str, params: Mapping[str, str]) -> Future[Any] | None:
-        """The (maybe already running) computation of a section; None for database stores,
-        which have no cheap change token to key answers on."""
-        change = reader.file_token()
-        if change is None:
-            return None
+    def start(name: str, params: Mapping[str, str]) -> Future[Any]:
+        """The (maybe already running) computation of a section for the store as it is now.
+
+        Raises what reading the change token raises (a database store is asked for it).
+        """
+        change = reader.token()
         key = (change, name, _filters_key(params))
         return answers.get(key, section(name, params, change))
+
+    def failure(exc: Exception) -> Response:
+        """The answer for what reading the store raised (anything else is a bug: re-raised)."""
+        if isinstance(exc, StoreMissing):
+            return _json(views.missing(reader.label()))
+        if isinstance(exc, StoreBusy):
+            return _error(503, f"store busy: {exc}")
+        if isinstance(exc, StoreError):
+            return _error(500, str(exc))
+        if isinstance(exc, views.BadRequest):
+            return _error(400, str(exc))
+        raise exc
 
     async def answer(name: str, request: Request) -> Response:
         params = dict(request.query_params)
         try:
-            fut = start(name, params)
-            if fut is None:
-                body = await run_in_threadpool(section(name, params, ""))
-            else:
-                body = await asyncio.wrap_future(fut)
-        except StoreMissing:
-            body = views.missing(reader.label())
-        except StoreBusy as exc:
-            return _error(503, f"store busy: {exc}")
-        except StoreError as exc:
-            return _error(500, str(exc))
-        except views.BadRequest as exc:
-            return _error(400, str(exc))
-        return _json(body)
+            fut = await run_in_threadpool(start, name, params)
+            return _json(await asyncio.wrap_future(fut))
+        except (StoreMissing, StoreBusy, StoreError, views.BadRequest) as exc:
+            return failure(exc)
 
     async def page(request: Request) -> Response:
         params = dict(request.query_params)
-        for name in SECTIONS:
-            start(name, params)
-        if params.get("session"):
-            start("session/" + params["session"], params)
+
+        def prefetch() -> None:
+            with contextlib.suppress(Exception):  # best effort: the page asks again
+                for name in SECTIONS:
+                    start(name, params)
+                if params.get("session"):
+                    start("session/" + params["session"], params)
+
+        answers.pool.submit(prefetch)
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def version(request: Request) -> Response:
-        change = reader.file_token()
-        if change is not None:
-            # A file's version is its stat: no lock, no connection, nothing to cache.
-            return _json({"version": change})
+        if reader.file_token() is not None:
+            # A file's version is its stat: no lock, no connection.
+            return _json({"version": reader.token()})
         try:
-            return _json(await run_in_threadpool(views.version, reader))
-        except StoreMissing:
-            return _json({"version": "missing"})
-        except StoreBusy as exc:
-            return _error(503, f"store busy: {exc}")
-        except StoreError as exc:
-            return _error(500, str(exc))
+            return _json({"version": await run_in_threadpool(reader.token)})
+        except (StoreMissing, StoreBusy, StoreError) as exc:
+            return failure(exc)
 
     async def summary(request: Request) -> Response:
         return await answer("summary", request)

@@ -8,13 +8,15 @@ writer has locked is retried for a short while and then answered as "busy" (HTTP
 keeps what it shows and tries again on its next poll).
 
 Whether anything changed is first decided without opening the store at all: for a DuckDB file,
-by the size and modification time of the file and its write-ahead log (a ``stat``, no lock).
+by the size and modification time of the file and its write-ahead log (a ``stat``, no lock);
+a database (PostgreSQL) is asked for its event count, at most once a second.
 The page polls that twice a second, so an idle dashboard never competes with a writer.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 #: How long a request waits for a writer's lock to go before answering "busy".
 BUSY_WAIT_SECONDS = 1.5
 _RETRY_SECONDS = 0.05
+#: How long a database store's change token (its event count) is reused.
+DB_TOKEN_SECONDS = 1.0
 
 
 class StoreBusy(Exception):
@@ -54,6 +58,26 @@ class Reader:
 
     def __init__(self, location: str) -> None:
         self.location = location
+        self._db_token: tuple[float, str] | None = None
+        self._db_lock = threading.Lock()
+
+    def token(self) -> str:
+        """What changes whenever the store's content does (the page polls it).
+
+        A file's :meth:`file_token`; for a database, its event count (events are only ever
+        added), asked at most once per :data:`DB_TOKEN_SECONDS` however many pages poll.
+        """
+        token = self.file_token()
+        if token is not None:
+            return token
+        with self._db_lock:
+            now = time.monotonic()
+            if self._db_token is None or now - self._db_token[0] >= DB_TOKEN_SECONDS:
+                from agentlytics.query.reports import event_count
+
+                with self.store() as store:
+                    self._db_token = (now, f"events:{event_count(store)}")
+            return self._db_token[1]
 
     def label(self) -> str:
         """What the page shows as the store's name: a file's name, a URL without its password."""

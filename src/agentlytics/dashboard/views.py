@@ -68,13 +68,6 @@ def missing(label: str) -> dict[str, Any]:
     }
 
 
-def version(reader: Reader) -> dict[str, Any]:
-    """The change token of a store that is not a file (a database): its event count."""
-    with reader.store() as store:
-        events = query.event_count(store)
-    return {"version": str(events), "events_label": f"{events:,} events"}
-
-
 def _headline(overview: Overview | None, approvals: list[Any]) -> dict[str, Any]:
     reviews = sum(r.reviews for r in approvals)
     approved = sum(r.approved for r in approvals)
