@@ -42,6 +42,7 @@ def _cards(page: Any) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_page_loads_cleanly_and_the_headline_is_the_reports(
     page: Any, captures_dashboard: Dashboard, captures_warehouse: Path, tmp_path: Path
 ) -> None:
@@ -204,6 +205,7 @@ def test_keyboard_alone_reaches_and_opens_a_session(
     assert page.evaluate("document.activeElement.id") == "session"
 
 
+@pytest.mark.slow
 def test_filters_live_in_the_url_and_match_the_filtered_report(
     page: Any, captures_dashboard: Dashboard, captures_warehouse: Path
 ) -> None:
@@ -262,6 +264,7 @@ def test_phone_layout_has_no_sideways_scroll(
         context.close()
 
 
+@pytest.mark.slow
 def test_an_empty_store_says_what_to_run(page: Any, tmp_path: Path) -> None:
     with Dashboard(tmp_path / "nothing-yet.duckdb", tmp_path) as dash:
         errors = PageErrors(page, dash.url.rstrip("/"))

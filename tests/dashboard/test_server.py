@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.dashboard.browser import Dashboard
 from tests.helpers import cli_env, run_cli
@@ -31,6 +32,7 @@ def test_loopback_only_read_only_and_no_foreign_hosts(captures_dashboard: Dashbo
     assert httpx.get(url + "static/vendor/uPlot.LICENSE").text.startswith("The MIT License")
 
 
+@pytest.mark.slow
 def test_bad_input_is_a_one_line_error(captures_dashboard: Dashboard, tmp_path: Path) -> None:
     url = captures_dashboard.url
     bad = httpx.get(url + "api/summary", params={"since": "last tuesday"})
@@ -48,10 +50,11 @@ def test_bad_input_is_a_one_line_error(captures_dashboard: Dashboard, tmp_path: 
         assert "junk.duckdb" in answer.json()["error"]
 
 
+@pytest.mark.slow
 def test_report_endpoint_is_the_reports_json(
     captures_dashboard: Dashboard, captures_warehouse: Path
 ) -> None:
-    for name in ("tools", "approvals", "sessions", "goals", "hooks", "compactions"):
+    for name in ("tools", "approvals", "sessions", "goals"):
         served = httpx.get(captures_dashboard.url + f"api/report/{name}").json()
         cli = run_cli("report", name, "--warehouse", str(captures_warehouse), "--format", "json")
         assert served == json.loads(cli.stdout), name
@@ -83,6 +86,7 @@ def test_a_port_in_use_is_one_line() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_with_a_token_every_request_carries_it(
     captures_warehouse: Path, tmp_path: Path, browser: Any
 ) -> None:
