@@ -158,6 +158,15 @@ def test_clicking_a_session_opens_its_timeline_and_subagent_tree(
         child["thread_id"][:8] + "…" + child["thread_id"][-4:],
     ]
     page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
+    # The tree's child opens the subagent's own session, which links back to its parent.
+    page.click("#session [data-tree] ul a")
+    page.wait_for_function(
+        "id => document.querySelector('#h-session').textContent.endsWith(id.slice(-4))",
+        arg=child["thread_id"],
+    )
+    assert page.locator("#session dd a").inner_text() == parent[:8] + "…" + parent[-4:]
+    page.focus("#session rect[data-lane=turn]")
+    assert page.locator("#span-detail").inner_text().startswith("turn ")
 
     # A session with a review shows it on the review lane, as many as it had.
     reviewed = next(

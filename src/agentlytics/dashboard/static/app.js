@@ -398,12 +398,14 @@ function renderSession(s) {
   body.replaceChildren(
     el("dl", { class: "kv" },
       el("dt", {}, "thread"), el("dd", { class: "mono" }, s.thread_id),
+      s.parent_thread_id ? [el("dt", {}, "spawned by"), el("dd", {}, sessionLink(s.parent_thread_id))] : null,
       el("dt", {}, "started"), el("dd", {}, when(h.started_at)),
       el("dt", {}, "turns"), el("dd", {}, num(s.turns.length)),
       el("dt", {}, "tokens"), el("dd", {}, num(h.total_tokens)),
       el("dt", {}, "cost"), el("dd", {}, usd(h.cost_usd))),
     el("h3", {}, "Timeline"),
     timeline(s),
+    el("p", { class: "hint", id: "span-detail", "aria-live": "polite" }, "Hover or focus a bar for what it is."),
     el("div", { class: "legend" },
       el("span", {}, el("i", { class: "k-turn", style: "background:var(--blue)" }), "turn"),
       el("span", {}, el("i", { style: "background:var(--orange)" }), "tool call"),
@@ -469,7 +471,11 @@ function timeline(s) {
     const w = Math.max(3, x(sp.start_ms + Math.max(0, sp.duration_ms || 0)) - x(sp.start_ms));
     const cls = sp.lane === "turn" ? "k-turn" : sp.lane === "tool" ? "k-tool" : sp.ok === false ? "k-review-no" : "k-review";
     const r = mk("rect", { x: x(sp.start_ms), y: lane * laneH + 4, width: w, height: laneH - 8, rx: 2, class: cls, tabindex: "0", "data-lane": sp.lane });
-    r.append(mk("title", {}, `${sp.label} — ${ms(sp.duration_ms)} at +${ms(sp.start_ms - t0)}`));
+    const what = `${sp.label} — ${ms(sp.duration_ms)} at +${ms(sp.start_ms - t0)}`;
+    r.append(mk("title", {}, what));
+    const show = () => { const d = $("span-detail"); if (d) d.textContent = what; };
+    r.addEventListener("focus", show);
+    r.addEventListener("mouseenter", show);
     svg.append(r);
   }
   wrap.append(svg);
