@@ -65,6 +65,19 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+def _host_name(host: str) -> str:
+    """The name part of a Host header (``[::1]:8766`` → ``[::1]``, ``localhost`` → itself)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]
+
+
+def _cookie_name(scope: Scope) -> str:
+    """Cookies are per host, not per port: each dashboard's token gets its own name."""
+    server = scope.get("server") or ("", 0)
+    return f"{COOKIE}_{server[1]}"
+
+
 class Guard:
     """ASGI middleware: read-only methods, the token when one is set, loopback Host otherwise."""
 
@@ -81,8 +94,7 @@ class Guard:
             await _error(405, "the dashboard is read-only")(scope, receive, send)
             return
         if self.token is None:
-            host = headers.get("host", "").rsplit(":", 1)[0] if headers.get("host") else ""
-            if host not in LOOPBACK_HOSTS:
+            if _host_name(headers.get("host", "")) not in LOOPBACK_HOSTS:
                 await _error(403, "unexpected Host header")(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -93,7 +105,7 @@ class Guard:
                 scope, receive, send
             )
             return
-        await self.app(scope, receive, self._set_cookie(send))
+        await self.app(scope, receive, self._set_cookie(scope, send))
 
     def _given(self, scope: Scope, headers: dict[str, str]) -> str | None:
         auth = headers.get("authorization", "")
@@ -105,13 +117,14 @@ class Guard:
             return query["token"][0]
         cookie: SimpleCookie = SimpleCookie()
         cookie.load(headers.get("cookie", ""))
-        morsel = cookie.get(COOKIE)
+        morsel = cookie.get(_cookie_name(scope))
         return None if morsel is None else str(morsel.value)
 
-    def _set_cookie(self, send: Send) -> Callable[[Message], Awaitable[None]]:
+    def _set_cookie(self, scope: Scope, send: Send) -> Callable[[Message], Awaitable[None]]:
         """Hand the browser the token as an HttpOnly cookie, so the page's fetches carry it."""
         assert self.token is not None
-        value = f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+        name = _cookie_name(scope)
+        value = f"{name}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":

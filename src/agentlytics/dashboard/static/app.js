@@ -176,7 +176,7 @@ function renderLifecycle(s) {
 }
 
 function renderOptions(o) {
-  for (const [id, values] of [["models", o.models], ["clients", o.clients]]) {
+  for (const [id, values] of [["models", o.models]]) {
     const dl = $(id);
     dl.replaceChildren(...(values || []).map((v) => el("option", { value: v })));
   }
