@@ -15,7 +15,8 @@ const OUTCOMES = [
 ];
 
 const $ = (id) => document.getElementById(id);
-const state = { version: null, summary: null, session: null, charts: {}, loading: 0 };
+// gen: the newest refresh; answers of an older one (filters changed meanwhile) are dropped.
+const state = { version: null, summary: null, charts: {}, loading: 0, gen: 0 };
 
 /* ---------- formatting ---------- */
 const nf = new Intl.NumberFormat("en-US");
@@ -126,17 +127,20 @@ async function refresh(force) {
   catch (e) { live(e.status === 503 ? "busy" : "error", e.status === 503 ? "store busy, retrying…" : "server unreachable, retrying…"); return; }
   if (!force && v.version === state.version) { $("live").classList.remove("busy", "error"); $("live").classList.add("ok"); return; }
   state.loading++;
+  const gen = ++state.gen;
+  const current = (draw) => (body) => { if (gen === state.gen) draw(body); };
   try {
     const q = filterQuery();
     const open = params().get("session");
     // Three requests side by side (the server answers them in parallel); each section is
     // drawn as soon as its answer is in.
     await Promise.all([
-      getJSON("summary", q).then((s) => { state.summary = s; render(s); }),
-      getJSON("sessions", q).then((s) => renderSessions(s.sessions)),
-      getJSON("lifecycle", q).then(renderLifecycle),
-      open ? getJSON("session/" + encodeURIComponent(open), q).catch((e) => ({ error: e.message })).then(renderSession) : null,
+      getJSON("summary", q).then(current((s) => { state.summary = s; render(s); })),
+      getJSON("sessions", q).then(current((s) => renderSessions(s.sessions))),
+      getJSON("lifecycle", q).then(current(renderLifecycle)),
+      open ? getJSON("session/" + encodeURIComponent(open), q).catch((e) => ({ error: e.message })).then(current(renderSession)) : null,
     ]);
+    if (gen !== state.gen) return;
     state.version = v.version;
     problem(null);
     const first = !document.body.dataset.ready;
@@ -145,6 +149,7 @@ async function refresh(force) {
     live("ok" + (first ? "" : " flash"), "live · updated " + new Date().toLocaleTimeString());
     setTimeout(() => $("live").classList.remove("flash"), 600);
   } catch (e) {
+    if (gen !== state.gen) return;
     if (e.status === 503) live("busy", "store busy (a writer holds it), retrying…");
     else {
       // Not a passing state: ask again only once the store changes.
