@@ -546,12 +546,16 @@ def dashboard(
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the page in the default browser.")
     ] = False,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Show the agent's share of this repository's added lines."),
+    ] = None,
 ) -> None:
     """Serve a live, read-only web dashboard of a store on http://127.0.0.1:8766/."""
     from agentlytics.dashboard.serve import DashboardError, serve
 
     try:
-        serve(warehouse, host=host, port=port, token=token, open_browser=open_browser)
+        serve(warehouse, host=host, port=port, token=token, open_browser=open_browser, repo=repo)
     except DashboardError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

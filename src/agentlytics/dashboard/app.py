@@ -169,8 +169,9 @@ def _filters_key(params: Mapping[str, str]) -> str:
     return urlencode([(k, params[k]) for k in views.FILTER_KEYS if params.get(k)])
 
 
-def create_app(location: str, *, token: str | None = None) -> ASGIApp:
-    """The dashboard for the store at ``location`` (a DuckDB path or a database URL)."""
+def create_app(location: str, *, token: str | None = None, repo: Path | None = None) -> ASGIApp:
+    """The dashboard for the store at ``location`` (a DuckDB path or a database URL); with
+    ``repo``, the headline's agent share of code is attributed against that repository."""
     reader = Reader(location)
     answers = _Answers()
 
@@ -181,7 +182,7 @@ def create_app(location: str, *, token: str | None = None) -> ASGIApp:
         if name.startswith("report/"):
             return lambda: views.report(reader, name.removeprefix("report/"), params)
         if name == "summary":
-            return lambda: views.summary(reader, params, change)
+            return lambda: views.summary(reader, params, change, repo)
         if name == "sessions":
             return lambda: views.sessions(reader, params)
         return lambda: views.lifecycle(reader, params)

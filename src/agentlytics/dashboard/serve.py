@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 from agentlytics.dashboard.reader import is_file_store
 
@@ -44,6 +45,7 @@ def serve(
     port: int = 8766,
     token: str | None = None,
     open_browser: bool = False,
+    repo: Path | None = None,
 ) -> None:
     """Serve the dashboard until interrupted."""
     import uvicorn
@@ -51,7 +53,9 @@ def serve(
     from agentlytics.dashboard.app import create_app
 
     check_options(location, host, token)
-    app = create_app(location, token=token)
+    if repo is not None and not repo.is_dir():
+        raise DashboardError(f"--repo {repo} is not a directory")
+    app = create_app(location, token=token, repo=repo)
     # Bind first, so a port in use is one line here, before anything claims to be serving.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from agentlytics.dashboard.reader import Reader
+from agentlytics.dashboard.reader import Reader, is_file_store
 from agentlytics.query import FilterError, Filters
 from agentlytics.query import reports as query
 from agentlytics.query.rows import Overview, SessionDetail, SubagentNode
@@ -83,6 +84,7 @@ def _headline(overview: Overview | None, approvals: list[Any]) -> dict[str, Any]
             "approved": 0,
             "approval_rate": None,
             "agent_share": None,
+            "agent_share_note": None,
             "accepted_agent_lines": 0,
             "unpriced_models": [],
         }
@@ -102,7 +104,23 @@ def _headline(overview: Overview | None, approvals: list[Any]) -> dict[str, Any]
     }
 
 
-def summary(reader: Reader, params: Mapping[str, str], version: str) -> dict[str, Any]:
+def agent_share(reader: Reader, repo: Path) -> tuple[float | None, str | None]:
+    """The agent's share of ``repo``'s added lines (attribution against the store's accepted
+    line fingerprints), and why there is none when there is none."""
+    from agentlytics.warehouse.attribution import AttributionError, attribute
+
+    if not is_file_store(reader.location):
+        return None, "attribution reads a local warehouse file"
+    try:
+        totals = attribute(repo, Path(reader.location)).totals
+    except AttributionError as exc:
+        return None, str(exc)
+    return totals.share, None if totals.share is not None else "no fingerprintable added lines"
+
+
+def summary(
+    reader: Reader, params: Mapping[str, str], version: str, repo: Path | None = None
+) -> dict[str, Any]:
     """The headline, usage over time, tools and approvals for one set of filters.
 
     The sessions list and the lifecycle tables are separate requests (:func:`sessions`,
@@ -110,15 +128,16 @@ def summary(reader: Reader, params: Mapping[str, str], version: str) -> dict[str
     and each section is drawn as soon as its answer is in.
     """
     filters = parse_filters(params)
+    share, share_note = agent_share(reader, repo) if repo is not None else (None, None)
     with reader.store() as store:
-        overview = query.overview(store, filters)
+        overview = query.overview(store, filters, agent_share=share)
         daily = query.daily(store, filters, by_model=True)
         slowest = query.slowest_calls(store, filters, SLOWEST_LIMIT)
     models = sorted({r.model for r in daily if r.model is not None})
     return {
         "version": version,
         "store": reader.label(),
-        "headline": _headline(overview, overview.approvals),
+        "headline": {**_headline(overview, overview.approvals), "agent_share_note": share_note},
         "daily": _rows(daily),
         "unpriced_models": overview.unpriced_models,
         "tools": _rows(overview.tools),

@@ -188,9 +188,9 @@ function renderOptions(o) {
 }
 
 function renderCards(h) {
-  const share = h.agent_share === null
-    ? num(h.accepted_agent_lines) + " accepted agent lines; the share needs a repo: agentlytics attribute"
-    : "of added lines";
+  const share = h.agent_share !== null ? "of the repository's added lines"
+    : h.agent_share_note ? h.agent_share_note
+    : num(h.accepted_agent_lines) + " accepted agent lines; start with --repo PATH for the share";
   const cards = [
     ["sessions", "Sessions", h.sessions, num(h.sessions), "threads", "--blue"],
     ["turns", "Turns", h.turns, num(h.turns), num(h.tool_calls) + " tool calls", "--sky"],
