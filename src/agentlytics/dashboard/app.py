@@ -17,22 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import mimetypes
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentlytics.dashboard import views
@@ -58,6 +59,33 @@ def _json(body: Any, status: int = 200) -> Response:
         status_code=status,
         media_type="application/json",
         headers={"Cache-Control": "no-store"},
+    )
+
+
+class Asset(NamedTuple):
+    body: bytes
+    media_type: str
+
+
+def load_assets() -> dict[str, Asset]:
+    """Every file of ``static/`` (the page, its script and style, the vendored library), read
+    once: served from memory, a page load never waits for a thread to read a file."""
+    assets: dict[str, Asset] = {}
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            kind = mimetypes.guess_type(path.name)[0] or "text/plain"  # the licence
+            if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
+                kind += "; charset=utf-8"
+            assets[path.relative_to(STATIC).as_posix()] = Asset(path.read_bytes(), kind)
+    return assets
+
+
+def _asset(asset: Asset, background: BackgroundTask | None = None) -> Response:
+    return Response(
+        asset.body,
+        media_type=asset.media_type,
+        headers={"Cache-Control": "no-cache"},
+        background=background,
     )
 
 
@@ -174,6 +202,7 @@ def create_app(location: str, *, token: str | None = None, repo: Path | None = N
     ``repo``, the headline's agent share of code is attributed against that repository."""
     reader = Reader(location)
     answers = _Answers()
+    assets = load_assets()
 
     def section(name: str, params: Mapping[str, str], change: str) -> Callable[[], Any]:
         """The computation of one section's answer (a name of :data:`SECTIONS` or a session)."""
@@ -226,8 +255,14 @@ def create_app(location: str, *, token: str | None = None, repo: Path | None = N
                 if params.get("session"):
                     start("session/" + params["session"], params)
 
-        answers.pool.submit(prefetch)
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        # After the page is sent (its scripts then arrive while the answers are computed).
+        return _asset(
+            assets["index.html"], background=BackgroundTask(answers.pool.submit, prefetch)
+        )
+
+    async def static(request: Request) -> Response:
+        found = assets.get(request.path_params["path"])
+        return _error(404, "no such file") if found is None else _asset(found)
 
     async def version(request: Request) -> Response:
         if reader.file_token() is not None:
@@ -266,7 +301,7 @@ def create_app(location: str, *, token: str | None = None, repo: Path | None = N
             Route("/api/session/{thread_id}", session),
             Route("/api/report/{name}", report),
             Route("/api/{rest:path}", not_found),
-            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            Route("/static/{path:path}", static),
         ],
     )
 
