@@ -303,11 +303,14 @@ def unpriced_models(store: Store, filters: Filters) -> list[str]:
     """Models of the filtered turns with tokens that the price table does not know."""
     where, params = _where(filters, "turns", "t")
     sql = f"""
-        SELECT DISTINCT coalesce(t.model, '(unknown model)') FROM turns t
-        WHERE {where} AND coalesce(t.input_tokens, 0) + coalesce(t.output_tokens, 0) > 0
-        ORDER BY 1"""
+        SELECT t.model, sum(coalesce(t.input_tokens, 0) + coalesce(t.output_tokens, 0))
+        FROM turns t WHERE {where} GROUP BY t.model"""
     known = store.prices.models
-    return [r[0] for r in _run(store, sql, params) if r[0] not in known]
+    return sorted(
+        model or "(unknown model)"
+        for model, tokens in _run(store, sql, params)
+        if tokens and model not in known
+    )
 
 
 def _i(value: object) -> int:
@@ -669,9 +672,11 @@ def subagents(store: Store, filters: Filters) -> list[SubagentRow]:
     ]
 
 
-_GOAL_KIND_RANK: Final = (
-    "CASE g.event_kind WHEN 'cleared' THEN 3 WHEN 'status_changed' THEN 2 "
-    "WHEN 'usage_accounted' THEN 1 ELSE 0 END"
+#: A goal event's status behind its kind's rank (one character): the ``max`` of it over a goal
+#: is its latest status, in one aggregate (no window over every goal event).
+_GOAL_STATUS_KEY: Final = (
+    "CASE g.event_kind WHEN 'cleared' THEN '3' WHEN 'status_changed' THEN '2' "
+    "WHEN 'usage_accounted' THEN '1' ELSE '0' END || g.goal_status"
 )
 
 _GOAL_TURNS: Final = "goal_turns gt JOIN turns t ON t.turn_id = gt.turn_id"
@@ -679,40 +684,39 @@ _STANDALONE_TURNS: Final = "standalone s JOIN turns t ON t.turn_id = s.turn_id"
 _KIND: Final = {"trigger": "s.trigger", "reason": "s.reason", "phase": "s.phase"}
 
 
-def goals(store: Store, filters: Filters) -> list[GoalRow]:
-    """One row per goal: its latest status, whether it was cleared, the tokens and time it
-    accounted, and the cost of the turns it accounted usage on.
+def goals(store: Store, filters: Filters, *, limit: int | None = None) -> list[GoalRow]:
+    """One row per goal, largest first (tokens accounted): its latest status, whether it was
+    cleared, the tokens and time it accounted, and the cost of the turns it accounted usage on
+    (only the ``limit`` goals shown are priced).
 
     Goal events carry no time of their own: "latest" is by event kind (cleared, then status
-    change, then usage), then by the tokens accounted so far.
+    change, then usage accounting, then creation); two of one kind: the greater status text.
     """
     where, params = _where(filters, "goals", "g")
+    limit_sql = "" if limit is None else f"LIMIT {int(limit)}"
     sql = f"""
         WITH {_prices_cte(store)},
-        g AS MATERIALIZED (SELECT g.* FROM goals g WHERE {where}),
+        g AS (SELECT g.* FROM goals g WHERE {where}),
         agg AS (
             SELECT goal_id, max(thread_id) AS thread_id, count(*) AS events,
                    bool_or(event_kind = 'cleared') AS cleared,
                    bool_or(has_token_budget) AS budget,
                    max(cumulative_tokens_accounted) AS tokens,
-                   max(cumulative_time_accounted_seconds) * 1000 AS time_ms
+                   max(cumulative_time_accounted_seconds) * 1000 AS time_ms,
+                   max({_GOAL_STATUS_KEY}) AS status_key
             FROM g GROUP BY goal_id),
-        ranked AS (
-            SELECT g.goal_id, g.goal_status,
-                   row_number() OVER (PARTITION BY g.goal_id ORDER BY {_GOAL_KIND_RANK} DESC,
-                                      g.cumulative_tokens_accounted DESC NULLS LAST,
-                                      g.goal_status) AS rn
-            FROM g),
-        goal_turns AS (SELECT DISTINCT goal_id, turn_id FROM g WHERE turn_id IS NOT NULL),
+        sel AS MATERIALIZED (
+            SELECT * FROM agg ORDER BY tokens DESC NULLS LAST, goal_id {limit_sql}),
+        goal_turns AS (SELECT DISTINCT goal_id, turn_id FROM g
+                       WHERE turn_id IS NOT NULL AND goal_id IN (SELECT goal_id FROM sel)),
         {_grouped_cost({"goal_id": "gt.goal_id"}, "TRUE", None, _GOAL_TURNS)},
         gc AS (SELECT goal_id, sum(turns) AS turns, {_ROLLED_COST} AS cost_usd
                FROM costed_groups GROUP BY goal_id)
-        SELECT agg.goal_id, agg.thread_id, ranked.goal_status, agg.events, agg.cleared,
-               agg.budget, agg.tokens, agg.time_ms, coalesce(gc.turns, 0),
+        SELECT sel.goal_id, sel.thread_id, substr(sel.status_key, 2), sel.events, sel.cleared,
+               sel.budget, sel.tokens, sel.time_ms, coalesce(gc.turns, 0),
                CASE WHEN gc.goal_id IS NULL THEN 0.0 ELSE gc.cost_usd END
-        FROM agg JOIN ranked ON ranked.goal_id = agg.goal_id AND ranked.rn = 1
-                 LEFT JOIN gc ON gc.goal_id = agg.goal_id
-        ORDER BY agg.thread_id, agg.goal_id"""
+        FROM sel LEFT JOIN gc ON gc.goal_id = sel.goal_id
+        ORDER BY sel.tokens DESC NULLS LAST, sel.goal_id"""
     return [
         GoalRow(
             goal_id=r[0],
