@@ -24,6 +24,8 @@ from agentlytics.query.rows import Overview, SessionDetail, SubagentNode
 #: Rows of the sessions list (newest first) and of the slowest calls.
 SESSIONS_LIMIT = 200
 SLOWEST_LIMIT = 10
+#: Goals shown (largest first, by tokens accounted).
+GOALS_LIMIT = 50
 FILTER_KEYS = ("since", "until", "model", "project", "client")
 
 
@@ -156,13 +158,18 @@ def sessions(reader: Reader, params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def lifecycle(reader: Reader, params: Mapping[str, str]) -> dict[str, Any]:
-    """Goals, hooks and compactions."""
+    """Goals (the :data:`GOALS_LIMIT` largest), hooks and compactions."""
     filters = parse_filters(params)
     with reader.store() as store:
-        goals = query.goals(store, filters)
+        goals = query.goals(store, filters, limit=GOALS_LIMIT)
         hooks = query.hooks(store, filters)
         compactions = query.compactions(store, filters)
-    return {"goals": _rows(goals), "hooks": _rows(hooks), "compactions": _rows(compactions)}
+    return {
+        "goals": _rows(goals),
+        "goals_limit": GOALS_LIMIT,
+        "hooks": _rows(hooks),
+        "compactions": _rows(compactions),
+    }
 
 
 def _ms(iso: str | None) -> int | None:

@@ -176,6 +176,7 @@ function render(s) {
 
 function renderLifecycle(s) {
   renderSimple("goals", s.goals, "No goals match these filters (replay examples/goals.jsonl to see some).", GOAL_COLUMNS);
+  if (s.goals.length >= s.goals_limit) $("goals").append(el("p", { class: "note" }, `The ${s.goals_limit} largest goals (by tokens).`));
   renderSimple("hooks", s.hooks, "No hook runs match these filters (replay examples/hooks.jsonl to see some).", HOOK_COLUMNS);
   renderSimple("compactions", s.compactions, "No compactions match these filters.", COMPACTION_COLUMNS);
 }
