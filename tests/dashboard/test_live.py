@@ -42,10 +42,7 @@ def test_a_session_stored_by_another_process_shows_within_two_seconds(
         page.wait_for_selector("body[data-ready]")
         # Nothing stored yet: the page says what to run, and keeps watching.
         assert page.locator("#empty").is_visible()
-        # Writers back to back while the page reads after each of them: none may fail (a
-        # writer waits out a reader's brief hold; run_cli checks every exit status).
-        for chunk in (first[0::3], first[1::3], first[2::3]):
-            run_cli("replay", "--quiet", "--warehouse", str(warehouse), *map(str, chunk))
+        run_cli("replay", "--quiet", "--warehouse", str(warehouse), *map(str, first))
         seen = _threads(*first)
         page.wait_for_function(
             "n => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === n",

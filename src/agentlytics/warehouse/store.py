@@ -16,7 +16,6 @@ import duckdb
 import pyarrow as pa
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.warehouse.locks import connect_for_writing
 from agentlytics.warehouse.schema import (
     EVENTS_DDL,
     FAMILY_TABLES,
@@ -109,11 +108,7 @@ class Warehouse:
 
     def __init__(self, path: Path | str = DEFAULT_PATH, *, read_only: bool = False) -> None:
         self.path = str(path)
-        self.con = (
-            duckdb.connect(self.path, read_only=True)
-            if read_only
-            else connect_for_writing(self.path)  # readers hold it briefly: wait for them
-        )
+        self.con = duckdb.connect(self.path, read_only=read_only)
         if not read_only:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             ensure_schema(self.con)
