@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.dashboard.browser import Dashboard
@@ -23,6 +24,16 @@ def _threads(*captures: Path) -> set[str]:
         for e in replay_events(*captures)
         if e["event_type"] in ("codex_thread_initialized", "codex_turn_event")
     }
+
+
+def _settle(page: Any, dash: Dashboard) -> None:
+    """Until the page shows the store as it is now (it reads nothing more until it changes).
+
+    Without this a page still reading after the last write could hold the file just when the
+    next writer opens it; on main, replay waits for such a hold (up to 10 s) instead of failing.
+    """
+    version = httpx.get(dash.url + "api/version").json()["version"]
+    page.wait_for_function("v => document.body.dataset.version === v", arg=version)
 
 
 def _sessions_card(page: Any) -> int:
@@ -49,6 +60,7 @@ def test_a_session_stored_by_another_process_shows_within_two_seconds(
             arg=len(seen),
             timeout=10_000,
         )
+        _settle(page, dash)
         delays = []
         for batch in (later[:1], later[1:]):
             run_cli("replay", "--quiet", "--warehouse", str(warehouse), *map(str, batch))
@@ -64,6 +76,7 @@ def test_a_session_stored_by_another_process_shows_within_two_seconds(
             # The new sessions are rows of the list, too.
             rows = page.locator("[data-table=sessions] tbody tr")
             assert {rows.nth(i).get_attribute("data-thread") for i in range(rows.count())} == seen
+            _settle(page, dash)
         print(f"live delays after each write: {', '.join(f'{d:.2f} s' for d in delays)}")
         assert max(delays) < LIVE_WITHIN_S, delays
         assert _sessions_card(page) == len(seen) == 25
