@@ -183,6 +183,9 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="20k events, one run (a smoke test)")
+    ap.add_argument(
+        "--workdir", type=Path, help="keep the warehouse here and reuse it on the next run"
+    )
     args = ap.parse_args()
     if args.quick:
         args.events, args.runs = 20_000, 1
@@ -191,10 +194,15 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         work = Path(tmp)
-        warehouse = work / "bench.duckdb"
-        stored, build_s = build_warehouse(warehouse, args.events)
-        size_mb = warehouse.stat().st_size / 1e6
-        print(f"warehouse: {stored:,} events stored in {build_s:.1f} s ({size_mb:.0f} MB)")
+        warehouse = (args.workdir or work) / f"dashboard-{args.events}.duckdb"
+        if warehouse.exists():
+            stored = args.events
+            print(f"warehouse: {warehouse} reused ({warehouse.stat().st_size / 1e6:.0f} MB)")
+        else:
+            warehouse.parent.mkdir(parents=True, exist_ok=True)
+            stored, build_s = build_warehouse(warehouse, args.events)
+            size_mb = warehouse.stat().st_size / 1e6
+            print(f"warehouse: {stored:,} events stored in {build_s:.1f} s ({size_mb:.0f} MB)")
         loads = cold_loads(warehouse, args.runs, work)
         for i, load in enumerate(loads, 1):
             print(
