@@ -722,6 +722,38 @@ def migrate(
     run_migrate(str(warehouse))
 
 
+@app.command()
+def dashboard(
+    warehouse: Annotated[
+        str,
+        typer.Option("--warehouse", help="Store to show: a DuckDB file or a postgresql:// URL."),
+    ] = "agentlytics.duckdb",
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8766,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help="Required on every request; needed to bind a non-loopback host."
+        ),
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Show the agent's share of this repository's added lines."),
+    ] = None,
+) -> None:
+    """Serve a live, read-only web dashboard of a store on http://127.0.0.1:8766/."""
+    from agentlytics.dashboard.serve import DashboardError, serve
+
+    try:
+        serve(warehouse, host=host, port=port, token=token, open_browser=open_browser, repo=repo)
+    except DashboardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def main() -> None:
     """Console-script entry point: errors are one line (``--debug`` shows the traceback)."""
     from agentlytics.errors import run
