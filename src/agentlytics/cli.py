@@ -203,6 +203,18 @@ def collect(
     config: Annotated[
         Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="Team store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB instead of a DuckDB "
+            "file (several collectors may share it).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Collector processes (PostgreSQL store only).")
+    ] = 1,
 ) -> None:
     """Receive events over HTTP (POST /codex/analytics-events/events) into a DuckDB file."""
     import msgspec
@@ -221,13 +233,56 @@ def collect(
         overrides["warehouse"] = str(warehouse)
     if token:
         overrides["tokens"] = list(token)
+    if store is not None:
+        overrides["warehouse"] = store
     collector = msgspec.structs.replace(cfg.collector, **overrides)
     if not collector.tokens and not no_auth:
         raise typer.BadParameter(
             "no token configured: pass --token (or AGENTLYTICS_COLLECTOR_TOKENS), or --no-auth",
             param_hint="--token",
         )
-    serve(collector, allow_no_auth=no_auth)
+    _check_store(collector.warehouse, workers)
+    serve(collector, allow_no_auth=no_auth, workers=workers)
+
+
+def _check_store(location: str, workers: int) -> None:
+    """Before serving: a PostgreSQL store must answer and be migrated (else one line, exit 2)."""
+    from agentlytics.warehouse import postgres
+
+    if not postgres.is_postgres_url(location):
+        if workers > 1:
+            typer.echo("agentlytics collect: --workers needs a PostgreSQL --store", err=True)
+            raise typer.Exit(code=2)
+        return
+    try:
+        postgres.migrate_url(location)
+    except postgres.StoreError as exc:
+        typer.echo(f"agentlytics collect: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def migrate(
+    store: Annotated[
+        str, typer.Option("--store", metavar="URL", help="postgresql://USER@HOST/DB to migrate.")
+    ],
+) -> None:
+    """Create or upgrade the agentlytics schema in a PostgreSQL store."""
+    from agentlytics.warehouse import postgres
+
+    if not postgres.is_postgres_url(store):
+        typer.echo(f"agentlytics migrate: not a postgresql:// URL: {store}", err=True)
+        raise typer.Exit(code=2)
+    try:
+        before, after = postgres.migrate_url(store)
+    except postgres.StoreError as exc:
+        typer.echo(f"agentlytics migrate: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    where = postgres.redact(store)
+    if before == after:
+        typer.echo(f"{where}: schema at version {after}, up to date.")
+    else:
+        typer.echo(f"{where}: schema migrated from version {before} to {after}.")
 
 
 spool_app = typer.Typer(help="Inspect the delivery spool: backlog and quarantined events.")

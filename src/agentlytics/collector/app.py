@@ -36,7 +36,9 @@ from starlette.routing import Route
 from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.sinks.http import IDS_HEADER, PATH
+from agentlytics.warehouse.postgres import is_postgres_url, redact
 
+from .pgwriter import PostgresWriter
 from .validation import ValidationFailed, ValidEvent, validate_events
 from .writer import WarehouseProcess
 
@@ -88,14 +90,14 @@ class Store:
     def __init__(self, path: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
         self.path = path
-        self.warehouse: WarehouseProcess | None = None
+        self.warehouse: WarehouseProcess | PostgresWriter | None = None
         self.close_ms: float | None = None
         self._queue: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        self.warehouse = await loop.run_in_executor(self._executor, WarehouseProcess, self.path)
+        self.warehouse = await loop.run_in_executor(self._executor, open_writer, self.path)
 
     async def insert(self, events: Sequence[Envelope]) -> int:
         """Store ``events`` (in a group with concurrent requests); the rows they added."""
@@ -156,6 +158,13 @@ class Store:
             self.close_ms = await loop.run_in_executor(self._executor, self.warehouse.close)
             self.warehouse = None
         self._executor.shutdown(wait=True)
+
+
+def open_writer(location: str) -> WarehouseProcess | PostgresWriter:
+    """The writer for a store location: a PostgreSQL URL, else a DuckDB file path."""
+    if is_postgres_url(location):
+        return PostgresWriter(location)
+    return WarehouseProcess(location)
 
 
 def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exception) -> None:
@@ -299,7 +308,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        emit(msg="collector ready", warehouse=config.warehouse, auth=bool(tokens))
+        emit(msg="collector ready", warehouse=redact(config.warehouse), auth=bool(tokens))
         try:
             yield
         finally:
@@ -318,13 +327,42 @@ def create_app(
     )
 
 
-def serve(config: CollectorConfig, *, allow_no_auth: bool = False) -> None:
-    """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly)."""
+#: How ``serve`` hands its configuration to worker processes (``--workers``): they import the
+#: app by name (:func:`app_from_env`), so it travels in their environment, as JSON.
+_WORKER_ENV = "AGENTLYTICS_COLLECTOR_WORKER"
+
+
+def app_from_env() -> Starlette:
+    """The app of one of ``serve``'s worker processes (a uvicorn factory)."""
+    import os
+
+    spec = msgspec.json.decode(os.environ[_WORKER_ENV], type=dict[str, Any])
+    config = msgspec.convert(spec["config"], CollectorConfig)
+    return create_app(config, allow_no_auth=bool(spec["allow_no_auth"]))
+
+
+def serve(config: CollectorConfig, *, allow_no_auth: bool = False, workers: int = 1) -> None:
+    """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly).
+
+    ``workers`` > 1 (a PostgreSQL store only: a DuckDB file has one writer) runs that many
+    collector processes on the one port (uvicorn's supervisor; the kernel spreads connections).
+    """
+    import os
+
     import uvicorn
 
-    app = create_app(config, allow_no_auth=allow_no_auth)
+    app: Starlette | str
+    if workers > 1:
+        os.environ[_WORKER_ENV] = msgspec.json.encode(
+            {"config": config, "allow_no_auth": allow_no_auth}
+        ).decode()
+        app = f"{__name__}:app_from_env"
+    else:
+        app = create_app(config, allow_no_auth=allow_no_auth)
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=config.host,
         port=config.port,
         # httptools and uvloop (dependencies; h11 and asyncio where they cannot install):

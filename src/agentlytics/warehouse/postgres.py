@@ -1,0 +1,246 @@
+"""The team store: the warehouse's tables and views in PostgreSQL, shared by many collectors.
+
+Why PostgreSQL: a DuckDB file has one writer process and locks out every other process while
+it is open; a team wants several collectors (processes or hosts) writing one store while
+reports and the dashboard read it. Collectors are stateless: everything they share is here.
+
+Schema: versioned by the project (``schema_version``, one row per applied migration). Each
+migration runs in one transaction under an advisory lock, so collectors starting together
+apply it once; a database newer than this code is refused rather than written to.
+
+Writes (:func:`insert_columns`): one transaction per batch, so a batch is stored whole or not
+at all. The batch is ``COPY``-ed into a per-connection temporary staging table, then
+``INSERT … SELECT … ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING event_id``
+moves the new rows: idempotent on the event id, and two collectors storing overlapping batches
+at once take the row locks in the same (id) order, so they wait for each other instead of
+deadlocking. Payloads stay the exact JSON text the client sent (``TEXT``, not ``jsonb``,
+which would reorder keys and reject ``\\u0000``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+
+from agentlytics.warehouse.store import Columns
+
+#: URL schemes that select this store (``--store``/``--warehouse``).
+SCHEMES = ("postgresql://", "postgres://")
+_PASSWORD = re.compile(r"^([a-z]+://[^:@/]*:)[^@/]*@")
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and error messages (even a malformed URL)."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used (unreachable, refused, or a schema this code does not know).
+
+    Its message is one line meant for a person, without the password."""
+
+
+#: Migrations, in order: migration *n* (1-based) takes the schema from version n-1 to n.
+#: Never edit one that has shipped; append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: events, and the family views of the DuckDB warehouse (warehouse/store.py).
+    """
+    CREATE TABLE events (
+        event_id   TEXT PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        thread_id  TEXT,
+        turn_id    TEXT,
+        payload    TEXT NOT NULL
+    );
+    CREATE INDEX events_type_thread ON events (event_type, thread_id);
+    CREATE VIEW turns AS
+    SELECT
+        event_id,
+        p->'event_params'->>'thread_id'                            AS thread_id,
+        p->'event_params'->>'turn_id'                              AS turn_id,
+        p->'event_params'->>'status'                               AS status,
+        p->'event_params'->>'model'                                AS model,
+        p->'event_params'->'app_server_client'->>'client_name'     AS client_name,
+        (p->'event_params'->>'duration_ms')::BIGINT                AS duration_ms,
+        (p->'event_params'->>'total_tool_call_count')::BIGINT      AS tool_calls,
+        (p->'event_params'->>'total_tokens')::BIGINT               AS total_tokens,
+        (p->'event_params'->>'steer_count')::BIGINT                AS steer_count,
+        (p->'event_params'->>'completed_at')::BIGINT               AS completed_at
+    FROM (SELECT event_id, payload::json AS p FROM events
+          WHERE event_type = 'codex_turn_event') e;
+    CREATE VIEW tool_calls AS
+    SELECT
+        event_id,
+        event_type,
+        replace(replace(event_type, 'codex_', ''), '_event', '')   AS kind,
+        p->'event_params'->>'thread_id'                            AS thread_id,
+        p->'event_params'->>'turn_id'                              AS turn_id,
+        p->'event_params'->>'item_id'                              AS item_id,
+        p->'event_params'->>'tool_name'                            AS tool_name,
+        p->'event_params'->>'terminal_status'                      AS terminal_status,
+        p->'event_params'->>'failure_kind'                         AS failure_kind,
+        p->'event_params'->>'final_approval_outcome'               AS final_approval_outcome,
+        (p->'event_params'->>'review_count')::BIGINT               AS review_count,
+        (p->'event_params'->>'duration_ms')::BIGINT                AS duration_ms,
+        (p->'event_params'->>'execution_duration_ms')::BIGINT      AS execution_duration_ms,
+        (p->'event_params'->>'started_at_ms')::BIGINT              AS started_at_ms
+    FROM (SELECT event_id, event_type, payload::json AS p FROM events
+          WHERE event_type IN (
+            'codex_command_execution_event', 'codex_file_change_event',
+            'codex_mcp_tool_call_event', 'codex_dynamic_tool_call_event',
+            'codex_collab_agent_tool_call_event', 'codex_web_search_event',
+            'codex_image_generation_event')) e;
+    CREATE VIEW reviews AS
+    SELECT
+        event_id,
+        p->'event_params'->>'thread_id'          AS thread_id,
+        p->'event_params'->>'turn_id'            AS turn_id,
+        p->'event_params'->>'item_id'            AS item_id,
+        p->'event_params'->>'review_id'          AS review_id,
+        p->'event_params'->>'subject_kind'       AS subject_kind,
+        p->'event_params'->>'subject_name'       AS subject_name,
+        p->'event_params'->>'reviewer'           AS reviewer,
+        p->'event_params'->>'trigger'            AS trigger,
+        p->'event_params'->>'status'             AS status,
+        p->'event_params'->>'resolution'         AS resolution,
+        p->'event_params'->>'command_source'     AS command_source,
+        (p->'event_params'->>'duration_ms')::BIGINT     AS duration_ms,
+        (p->'event_params'->>'started_at_ms')::BIGINT   AS started_at_ms,
+        (p->'event_params'->>'completed_at_ms')::BIGINT AS completed_at_ms,
+        p->'event_params'->>'status' = 'approved'       AS approved
+    FROM (SELECT event_id, payload::json AS p FROM events
+          WHERE event_type = 'codex_review_event') e;
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_STAGING = "agentlytics_staging"
+_COPY = f"COPY {_STAGING} (event_id, event_type, thread_id, turn_id, payload) FROM STDIN"
+_MOVE = f"""
+INSERT INTO events (event_id, event_type, thread_id, turn_id, payload)
+SELECT event_id, event_type, thread_id, turn_id, payload FROM {_STAGING}
+ORDER BY event_id
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+def connect(url: str, *, timeout: float = 10.0, autocommit: bool = False) -> psycopg.Connection:
+    """A connection, or :class:`StoreError` with one line saying why not."""
+    try:
+        return psycopg.connect(url, connect_timeout=max(1, round(timeout)), autocommit=autocommit)
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to {redact(url)}: {first_line(exc)}") from None
+    except psycopg.ProgrammingError as exc:  # a malformed URL / option
+        raise StoreError(f"bad PostgreSQL URL {redact(url)}: {first_line(exc)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """libpq's message on one line: the server's reason when it gave one (after ``FATAL:``),
+    else the first line (which names the address that failed and why)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "FATAL:" in line:
+            return line.split("FATAL:", 1)[1].strip()
+    return lines[0] if lines else type(exc).__name__
+
+
+def schema_version(con: psycopg.Connection) -> int:
+    """The version the database is at (0: no agentlytics schema yet)."""
+    row = con.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: psycopg.Connection) -> tuple[int, int]:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; (version before, version after).
+
+    One transaction under an advisory lock: collectors starting at once apply each migration
+    once, and a failed migration leaves the database as it was."""
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(hashtext('agentlytics schema'))")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        before = schema_version(con)
+        if before > SCHEMA_VERSION:
+            raise StoreError(
+                f"the database schema is at version {before}, newer than this agentlytics "
+                f"knows ({SCHEMA_VERSION}): upgrade agentlytics"
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            con.execute(MIGRATIONS[version - 1].encode())
+            con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+    return before, SCHEMA_VERSION
+
+
+def migrate_url(url: str) -> tuple[int, int]:
+    """:func:`migrate` the database at ``url``; :class:`StoreError` (one line) if it cannot."""
+    con = connect(url)
+    try:
+        return migrate(con)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot migrate {redact(url)}: {first_line(exc)}") from None
+    finally:
+        con.close()
+
+
+def prepare(con: psycopg.Connection) -> None:
+    """Per-connection setup for writing: the temporary staging table (emptied at commit)."""
+    with con.transaction():
+        con.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ("
+            " event_id TEXT, event_type TEXT, thread_id TEXT, turn_id TEXT, payload TEXT)"
+            " ON COMMIT DELETE ROWS"
+        )
+
+
+def _escape(value: bytes) -> bytes:
+    """A value for COPY's text format (backslash, and the separators a JSON body may hold as
+    whitespace); scans in C, and the common case (no tab/newline) does one replace."""
+    value = value.replace(b"\\", b"\\\\")
+    if b"\t" in value or b"\n" in value or b"\r" in value:
+        value = value.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return value
+
+
+def _text(value: str | None) -> bytes:
+    return b"\\N" if value is None else _escape(value.encode())
+
+
+def copy_text(columns: Columns) -> bytes:
+    """The batch as one COPY text-format buffer (what :func:`insert_columns` sends)."""
+    ids, types, threads, turns, payloads = columns
+    return b"".join(
+        [
+            b"%s\t%s\t%s\t%s\t%s\n" % (_text(i), _text(t), _text(th), _text(tu), _escape(p))
+            for i, t, th, tu, p in zip(ids, types, threads, turns, payloads, strict=True)
+        ]
+    )
+
+
+def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
+    """Store one batch in one transaction; the ids it added (already stored ones skipped).
+
+    ``con`` must have been :func:`prepare`-d."""
+    data = copy_text(columns)
+    with con.transaction(), con.cursor() as cur:
+        with cur.copy(_COPY) as copy:
+            copy.write(data)
+        cur.execute(_MOVE)
+        return [row[0] for row in cur.fetchall()]
+
+
+def count(con: psycopg.Connection) -> int:
+    row = con.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
