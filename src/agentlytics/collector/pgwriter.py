@@ -41,12 +41,14 @@ class PostgresWriter:
         postgres.migrate_url(url)
         self._pool = psycopg_pool.ConnectionPool(
             url,
-            min_size=connections,
+            min_size=1,
             max_size=connections,
             kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT))},
             configure=postgres.prepare,
             check=psycopg_pool.ConnectionPool.check_connection,
-            reconnect_timeout=24 * 3600.0,  # keep trying while the server is away
+            # Give up re-opening a lost connection soon: the next request then opens a fresh one
+            # at once, where the pool's doubling back-off would keep a long outage's end waiting.
+            reconnect_timeout=5.0,
             timeout=self.CONNECT_TIMEOUT,
             name="agentlytics-collector",
             open=False,
