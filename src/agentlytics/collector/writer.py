@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.reads import ReadServer
 from agentlytics.warehouse.store import Columns, Warehouse, batch_columns
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -47,6 +48,9 @@ def _serve(path: str, conn: Connection) -> None:
     except Exception as exc:
         conn.send_bytes(_encode({"error": f"cannot open {path}: {exc!r}"}))
         return
+    # Reports (another process) read the file through this process: see warehouse/reads.py.
+    reads = ReadServer(warehouse.con, path)
+    reads.start()
     conn.send_bytes(_encode({"ready": True}))
     while True:
         try:
@@ -63,6 +67,7 @@ def _serve(path: str, conn: Connection) -> None:
             reply = {"error": repr(exc)}
         conn.send_bytes(_encode(reply))
     start = time.perf_counter()
+    reads.close()
     warehouse.close()
     with contextlib.suppress(OSError):  # nobody is listening any more
         conn.send_bytes(_encode({"closed": (time.perf_counter() - start) * 1000}))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.reads import ReadServer
 from agentlytics.warehouse.store import DEFAULT_PATH, Warehouse
 
 
@@ -15,9 +16,15 @@ class DuckDBSink:
     def __init__(self, path: Path | str = DEFAULT_PATH) -> None:
         self.warehouse = Warehouse(path)
         self.stored = 0
+        # While it holds the file, reports in other processes read through it (warehouse/reads).
+        self._reads = ReadServer(self.warehouse.con, path) if str(path) != ":memory:" else None
+        if self._reads is not None:
+            self._reads.start()
 
     def write(self, batch: Sequence[Envelope]) -> None:
         self.stored += self.warehouse.insert(batch)
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         self.warehouse.close()
