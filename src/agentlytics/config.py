@@ -84,9 +84,27 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_events: int = 20_000
 
 
+class ModelPriceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One model's price in USD per 1M tokens (``[pricing.models."NAME"]``)."""
+
+    input: float
+    output: float
+    #: Cached input tokens; default: the input price (no cache discount).
+    cached_input: float | None = None
+    #: Reasoning output tokens; default: the output price.
+    reasoning: float | None = None
+
+
+class PricingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Report cost estimates (``[pricing]``): entries here override the bundled price table."""
+
+    models: dict[str, ModelPriceConfig] = msgspec.field(default_factory=dict)
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
     collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
+    pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
 
 
 class ConfigError(ValueError):

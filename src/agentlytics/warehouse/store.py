@@ -1,19 +1,34 @@
 """The embedded warehouse: one DuckDB file, one ``events`` table, idempotent on event id.
 
 Every event is stored whole (``payload`` is its exact JSON) next to the columns reports filter
-on. Family views (``turns``, ``tool_calls``, ``reviews``, …) extract typed columns from the
-payload, so adding a field to an event never needs a migration.
+on. Each new event also fills a row of its family's typed table (``turns``, ``tool_calls``,
+``reviews``, …; see :mod:`agentlytics.warehouse.schema`) in the same transaction, extracted by
+DuckDB from the JSON: reports then scan typed columns instead of parsing JSON. A file of an
+older layout is upgraded when it is opened for writing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
+from typing import Final
 
 import duckdb
 import pyarrow as pa
 
 from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.schema import (
+    EVENTS_DDL,
+    FAMILY_BY_TABLE,
+    FAMILY_TABLES,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_DDL,
+    TABLE_OF_EVENT_TYPE,
+    THREAD_PROJECTS_DDL,
+    duckdb_fill_sql,
+    family_ddl,
+)
 
 DEFAULT_PATH = Path("agentlytics.duckdb")
 
@@ -24,71 +39,56 @@ DEFAULT_PATH = Path("agentlytics.duckdb")
 #: way; a restart after a crash replays at most this much.
 CHECKPOINT_THRESHOLD = "256MB"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    event_id   VARCHAR PRIMARY KEY,
-    event_type VARCHAR NOT NULL,
-    thread_id  VARCHAR,
-    turn_id    VARCHAR,
-    payload    VARCHAR NOT NULL  -- JSON text; VARCHAR, as JSON would re-validate what the
-                                 -- collector and the sealer already validated (~2 µs/event)
-);
-CREATE OR REPLACE VIEW turns AS
-SELECT
-    event_id,
-    payload->>'$.event_params.thread_id'                    AS thread_id,
-    payload->>'$.event_params.turn_id'                      AS turn_id,
-    payload->>'$.event_params.status'                       AS status,
-    payload->>'$.event_params.model'                        AS model,
-    payload->>'$.event_params.app_server_client.client_name' AS client_name,
-    CAST(payload->>'$.event_params.duration_ms' AS BIGINT)      AS duration_ms,
-    CAST(payload->>'$.event_params.total_tool_call_count' AS BIGINT) AS tool_calls,
-    CAST(payload->>'$.event_params.total_tokens' AS BIGINT)     AS total_tokens,
-    CAST(payload->>'$.event_params.steer_count' AS BIGINT)      AS steer_count,
-    CAST(payload->>'$.event_params.completed_at' AS BIGINT)     AS completed_at
-FROM events WHERE event_type = 'codex_turn_event';
-CREATE OR REPLACE VIEW tool_calls AS
-SELECT
-    event_id,
-    event_type,
-    replace(replace(event_type, 'codex_', ''), '_event', '')   AS kind,
-    payload->>'$.event_params.thread_id'                      AS thread_id,
-    payload->>'$.event_params.turn_id'                        AS turn_id,
-    payload->>'$.event_params.item_id'                        AS item_id,
-    payload->>'$.event_params.tool_name'                      AS tool_name,
-    payload->>'$.event_params.terminal_status'                AS terminal_status,
-    payload->>'$.event_params.failure_kind'                   AS failure_kind,
-    payload->>'$.event_params.final_approval_outcome'         AS final_approval_outcome,
-    CAST(payload->>'$.event_params.review_count' AS BIGINT)       AS review_count,
-    CAST(payload->>'$.event_params.duration_ms' AS BIGINT)        AS duration_ms,
-    CAST(payload->>'$.event_params.execution_duration_ms' AS BIGINT) AS execution_duration_ms,
-    CAST(payload->>'$.event_params.started_at_ms' AS BIGINT)      AS started_at_ms
-FROM events
-WHERE event_type IN (
-    'codex_command_execution_event', 'codex_file_change_event', 'codex_mcp_tool_call_event',
-    'codex_dynamic_tool_call_event', 'codex_collab_agent_tool_call_event',
-    'codex_web_search_event', 'codex_image_generation_event'
-);
-CREATE OR REPLACE VIEW reviews AS
-SELECT
-    event_id,
-    payload->>'$.event_params.thread_id'       AS thread_id,
-    payload->>'$.event_params.turn_id'         AS turn_id,
-    payload->>'$.event_params.item_id'         AS item_id,
-    payload->>'$.event_params.review_id'       AS review_id,
-    payload->>'$.event_params.subject_kind'    AS subject_kind,
-    payload->>'$.event_params.subject_name'    AS subject_name,
-    payload->>'$.event_params.reviewer'        AS reviewer,
-    payload->>'$.event_params.trigger'         AS trigger,
-    payload->>'$.event_params.status'          AS status,
-    payload->>'$.event_params.resolution'      AS resolution,
-    payload->>'$.event_params.command_source'  AS command_source,
-    CAST(payload->>'$.event_params.duration_ms' AS BIGINT)   AS duration_ms,
-    CAST(payload->>'$.event_params.started_at_ms' AS BIGINT) AS started_at_ms,
-    CAST(payload->>'$.event_params.completed_at_ms' AS BIGINT) AS completed_at_ms,
-    payload->>'$.event_params.status' = 'approved'           AS approved
-FROM events WHERE event_type = 'codex_review_event';
-"""
+
+class SchemaError(Exception):
+    """The file is not a warehouse this version can use (too new, or not one at all)."""
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The layout version of an open warehouse: None when it has no ``events`` table."""
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "events" not in tables:
+        return None
+    if "schema_version" not in tables:
+        return 1
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 1
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Create the current layout, or upgrade an older one in place; the version found before.
+
+    Version 1 files (``events`` and JSON-extracting views) get their views replaced by the
+    typed tables, filled from the stored events in one pass each — one transaction, so an
+    interrupted upgrade leaves the file as it was.
+    """
+    found = schema_version(con)
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaError(
+            f"warehouse schema version {found} is newer than this agentlytics "
+            f"understands ({SCHEMA_VERSION}); upgrade agentlytics"
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(EVENTS_DDL)
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        for family in FAMILY_TABLES:
+            if family.table in views:
+                con.execute(f"DROP VIEW {family.table}")
+            con.execute(family_ddl(family))
+            if found is not None:
+                con.execute(duckdb_fill_sql(family, "events"))
+        con.execute(THREAD_PROJECTS_DDL)
+        con.execute(SCHEMA_VERSION_DDL)
+        con.execute("DELETE FROM schema_version")
+        con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return found
 
 
 #: A batch as the five columns of ``events``: ids, types, thread ids, turn ids, payload bytes.
@@ -114,7 +114,7 @@ class Warehouse:
         self.con = duckdb.connect(self.path, read_only=read_only)
         if not read_only:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-            self.con.execute(SCHEMA)
+            ensure_schema(self.con)
 
     def insert(self, batch: Sequence[Envelope]) -> int:
         """Store a batch; events whose id is already stored are skipped. Returns rows added."""
@@ -153,20 +153,50 @@ class Warehouse:
                 "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
             }
         )
+        families = _fill_statements(event_types)
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
         try:
             # The relation API spares registering a view per batch (~0.4 ms a statement).
-            self.con.from_arrow(table).insert_into("events")
-            return None
+            con.from_arrow(table).insert_into("events")
         except duckdb.ConstraintException:
-            pass
-        self.con.register("batch", table)
+            con.execute("ROLLBACK")
+        else:
+            try:
+                if families:
+                    con.register("batch", table)
+                    try:
+                        for sql in families:
+                            con.execute(sql)
+                    finally:
+                        con.unregister("batch")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return None
+        con.register("batch", table)
+        con.execute("BEGIN TRANSACTION")
         try:
-            rows = self.con.execute(
+            rows = con.execute(
                 "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
             ).fetchall()
+            new = [row[0] for row in rows]
+            if new and families:
+                # Only the events just added (once each, however often the batch repeats one).
+                con.register("new_ids", pa.table({"event_id": pa.array(new, pa.string())}))
+                try:
+                    for sql in _fill_statements(event_types, _NEW_ONLY):
+                        con.execute(sql)
+                finally:
+                    con.unregister("new_ids")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         finally:
-            self.con.unregister("batch")
-        return [row[0] for row in rows]
+            con.unregister("batch")
+        return new
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
@@ -180,3 +210,20 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_NEW_ONLY: Final = (
+    "(SELECT DISTINCT ON (event_id) event_id, event_type, payload FROM batch "
+    "WHERE event_id IN (SELECT event_id FROM new_ids))"
+)
+
+
+@cache
+def _fill_sql(table: str, source: str) -> str:
+    return duckdb_fill_sql(FAMILY_BY_TABLE[table], source)
+
+
+def _fill_statements(event_types: list[str], source: str = "batch") -> list[str]:
+    """The typed-table inserts a batch needs: one per family present in it."""
+    tables = {TABLE_OF_EVENT_TYPE.get(t) for t in set(event_types)}
+    return [_fill_sql(f.table, source) for f in FAMILY_TABLES if f.table in tables]
