@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import msgspec
 import pytest
 
 from agentlytics.sinks.duckdb import DuckDBSink
@@ -110,3 +111,34 @@ def test_a_socket_left_by_a_dead_writer_is_replaced(tmp_path: Path) -> None:
         client.close()
     finally:
         sink.close()
+
+
+def test_open_store_reads_a_collectors_file_and_never_stops_it_from_starting(
+    tmp_path: Path,
+) -> None:
+    from agentlytics import query
+    from agentlytics.query import Filters, open_store
+
+    events = expected(flat_facts(200, seed=13))
+    collector = Collector(tmp_path).start()
+    sink = HttpSink(collector.url, token=TOKEN)
+    try:
+        sink.write(events[: len(events) // 2])
+        store = open_store(str(collector.warehouse))  # while collect holds the file
+        assert query.event_count(store) == len(events) // 2
+        # Reports are dashboard-ready while it writes: the second half shows up at once.
+        sink.write(events[len(events) // 2 :])
+        assert query.event_count(store) == len(events)
+        live = msgspec.to_builtins(query.tools(store, Filters()))
+        collector.stop()
+        # The writer is gone: the same store object reads the file directly now ...
+        assert msgspec.to_builtins(query.tools(store, Filters())) == live
+        # ... and holds no lock between queries, so the collector can come back meanwhile.
+        collector.start()
+        sink.write(events[:10])  # repeats: nothing new
+        assert query.event_count(store) == len(events)
+        assert live and sum(r["calls"] for r in live) > 0
+        store.close()
+    finally:
+        sink.close()
+        collector.stop()

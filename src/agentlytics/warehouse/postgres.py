@@ -20,9 +20,11 @@ which would reorder keys and reject ``\\u0000``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import psycopg
 
+from agentlytics.warehouse.schema import FAMILY_TABLES, Family
 from agentlytics.warehouse.store import Columns
 
 #: URL schemes that select this store (``--store``/``--warehouse``).
@@ -43,6 +45,68 @@ class StoreError(RuntimeError):
     """The store cannot be used (unreachable, refused, or a schema this code does not know).
 
     Its message is one line meant for a person, without the password."""
+
+
+_PG_TYPES = {"VARCHAR": "TEXT", "BIGINT": "BIGINT", "BOOLEAN": "BOOLEAN"}
+#: Every event type a family table holds.
+_FAMILY_TYPES = tuple(t for f in FAMILY_TABLES for t in f.event_types)
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _family_ddl(family: Family) -> str:
+    """The PostgreSQL ``CREATE TABLE`` of a family (the columns of DuckDB's, same order)."""
+    columns = ", ".join(
+        ["event_id TEXT NOT NULL", *(f"{c.name} {_PG_TYPES[c.type]}" for c in family.columns)]
+    )
+    return f"CREATE TABLE {family.table} ({columns})"
+
+
+def _family_fill(family: Family, parsed: str) -> str:
+    """``INSERT … SELECT`` of a family's rows from ``parsed`` (event_id, event_type, and the
+    payload as ``jsonb`` ``j``): extraction as DuckDB's ``from_json`` does it, then the derived
+    columns over the extracted ones."""
+    extracted = []
+    for c in family.columns:
+        if c.expr is not None:
+            continue
+        path = "".join(f"->'{k}'" for k in c.path[:-1])
+        value = f"(j->'event_params'{path}->>'{c.path[-1]}')"
+        if c.type != "VARCHAR":
+            value = f"{value}::{_PG_TYPES[c.type]}"
+        extracted.append(f"{value} AS {c.name}")
+    outer = ", ".join(c.name if c.expr is None else f"{c.expr} AS {c.name}" for c in family.columns)
+    names = ", ".join(["event_id", *(c.name for c in family.columns)])
+    return (
+        f"INSERT INTO {family.table} ({names}) SELECT event_id, {outer} FROM ("
+        f"SELECT event_id, event_type, {', '.join(extracted)} FROM {parsed} "
+        f"WHERE event_type IN ({_sql_list(family.event_types)})) AS extracted"
+    )
+
+
+#: ``jsonb`` of a payload: parsed once, read by key cheaply. ``jsonb`` refuses ``\u0000``
+#: (PostgreSQL text cannot hold NUL), which JSON allows: for the typed columns (never for the
+#: stored payload) it reads as U+FFFD instead of failing the whole batch.
+_PARSE = r"replace(payload, '\u0000', '\ufffd')::jsonb"
+
+
+def _v2() -> str:
+    backfill = (
+        f"CREATE TEMP TABLE agentlytics_parsed ON COMMIT DROP AS SELECT event_id, event_type, "
+        f"{_PARSE} AS j FROM events WHERE event_type IN ({_sql_list(_FAMILY_TYPES)})"
+    )
+    return ";\n".join(
+        [
+            *(f"DROP VIEW IF EXISTS {f.table}" for f in FAMILY_TABLES),
+            *(_family_ddl(f) for f in FAMILY_TABLES),
+            "CREATE TABLE thread_projects (thread_id TEXT PRIMARY KEY, repo_hash TEXT,"
+            " repo_name TEXT, branch TEXT)",
+            backfill,
+            *(_family_fill(f, "agentlytics_parsed") for f in FAMILY_TABLES),
+        ]
+    )
 
 
 #: Migrations, in order: migration *n* (1-based) takes the schema from version n-1 to n.
@@ -116,19 +180,27 @@ MIGRATIONS: tuple[str, ...] = (
     FROM (SELECT event_id, payload::json AS p FROM events
           WHERE event_type = 'codex_review_event') e;
     """,
+    # 2: the typed family tables of warehouse/schema.py (the views of 1 give way to them,
+    # filled from the events already stored) and thread_projects, as in DuckDB's version 2.
+    _v2(),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _STAGING = "agentlytics_staging"
 _COPY = f"COPY {_STAGING} (event_id, event_type, thread_id, turn_id, payload) FROM STDIN"
-_MOVE = f"""
-INSERT INTO events (event_id, event_type, thread_id, turn_id, payload)
-SELECT event_id, event_type, thread_id, turn_id, payload FROM {_STAGING}
-ORDER BY event_id
-ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id
-"""
+#: One statement: move the new rows into ``events`` (in id order, see the module doc), then
+#: their family rows, from a single ``jsonb`` parse of each new event.
+_MOVE = (
+    "WITH moved AS (INSERT INTO events (event_id, event_type, thread_id, turn_id, payload)"
+    f" SELECT event_id, event_type, thread_id, turn_id, payload FROM {_STAGING}"
+    " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING"
+    " RETURNING event_id, event_type, payload),"
+    f" parsed AS (SELECT event_id, event_type, {_PARSE} AS j FROM moved"
+    f" WHERE event_type IN ({_sql_list(_FAMILY_TYPES)})),"
+    + ", ".join(f"f{i} AS ({_family_fill(f, 'parsed')})" for i, f in enumerate(FAMILY_TABLES))
+    + " SELECT event_id FROM moved"
+)
 
 
 def connect(url: str, *, timeout: float = 10.0, autocommit: bool = False) -> psycopg.Connection:

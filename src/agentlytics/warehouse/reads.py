@@ -11,7 +11,7 @@ file (hundreds of MB at a million events) at every publication and reading stale
 between; an answer costs the writer only the query itself, and it is current to the last
 commit. Measured in docs/scaling.md.
 
-Only ``SELECT`` (and ``EXPLAIN``) statements are answered, so a reader can never change the
+Only ``SELECT`` statements are answered, so a reader can never change the
 warehouse. Answers are Arrow IPC streams, so the reader gets the same column types as a direct
 connection would. The socket is the owner's only (mode 0600), in the temporary directory (a
 Unix socket path is limited to ~100 bytes, and warehouse paths can be long), named by a hash of
@@ -27,6 +27,7 @@ import socket
 import struct
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import pyarrow as pa
 
 _HEADER = struct.Struct("!BI")  # status (0 ok, 1 error), payload length
 _LENGTH = struct.Struct("!I")
-_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_ALLOWED = {duckdb.StatementType.SELECT}
 
 
 class ReadRefused(RuntimeError):
@@ -141,11 +142,11 @@ class ReadServer:
         statements = cursor.extract_statements(request.sql)
         if len(statements) != 1 or statements[0].type not in _ALLOWED:
             raise ReadRefused("only one SELECT statement per query is answered")
-        result = cursor.execute(request.sql, request.params)
+        # The relation API hands Arrow over without the extra copy a DB-API result makes.
+        relation = cursor.sql(request.sql, params=request.params)
         # DuckDB 2 renamed fetch_arrow_table (1.x) to to_arrow_table.
-        name = "to_arrow_table" if hasattr(result, "to_arrow_table") else "fetch_arrow_table"
-        fetch = getattr(result, name)
-        table: pa.Table = fetch()
+        name = "to_arrow_table" if hasattr(relation, "to_arrow_table") else "fetch_arrow_table"
+        table: pa.Table = getattr(relation, name)()
         return table
 
     def close(self) -> None:
@@ -212,3 +213,53 @@ def connect_writer(database: str | Path) -> ReadClient | None:
         return ReadClient(database)
     except OSError:
         return None
+
+
+def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    """An Arrow answer as DuckDB's ``fetchall`` would give it: tuples of Python values."""
+    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+
+
+class FileReader:
+    """Queries a warehouse file without holding it: answered by its writer when one runs,
+    else by opening the file read-only for that one query.
+
+    A read-only DuckDB connection takes a shared lock on the file, and a collector, tap or
+    replay could not open it for writing while it is held: a dashboard that kept one open
+    would stop the collector from (re)starting. So no connection outlives a query. Opening
+    costs a few milliseconds (docs/scaling.md); when a writer runs, its socket answers.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._client: ReadClient | None = None
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Every row of one SELECT; raises ``duckdb.Error`` or :class:`ReadRefused`."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:  # a writer may start or stop between two looks
+            if self._client is None:
+                self._client = connect_writer(self.path)
+            if self._client is not None:
+                try:
+                    return _rows(self._client.query(sql, params))
+                except (ConnectionError, OSError):  # the writer stopped: read the file
+                    self._client.close()
+                    self._client = None
+            try:
+                con = duckdb.connect(self.path, read_only=True)
+            except duckdb.IOException as exc:
+                if "lock" in str(exc).lower():
+                    time.sleep(0.02)  # a writer took the file meanwhile: ask it
+                    continue
+                raise
+            try:
+                return con.execute(sql, params).fetchall()
+            finally:
+                con.close()
+        raise ReadRefused(f"{self.path} is locked by a process that does not answer reads")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
