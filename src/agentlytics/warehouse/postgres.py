@@ -19,12 +19,15 @@ which would reorder keys and reject ``\\u0000``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
+import msgspec
 import psycopg
 
-from agentlytics.warehouse.schema import FAMILY_TABLES, Family
+from agentlytics.warehouse.schema import FAMILY_TABLES, Column, Family
 from agentlytics.warehouse.store import Columns
 
 #: URL schemes that select this store (``--store``/``--warehouse``).
@@ -189,16 +192,39 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _STAGING = "agentlytics_staging"
 _COPY = f"COPY {_STAGING} (event_id, event_type, thread_id, turn_id, payload) FROM STDIN"
+#: Per family: the columns read from the payload (the derived ones are computed by SQL).
+_EXTRACTED: dict[str, tuple[Column, ...]] = {
+    f.table: tuple(c for c in f.columns if c.expr is None) for f in FAMILY_TABLES
+}
+_FAMILY_OF: dict[str, Family] = {t: f for f in FAMILY_TABLES for t in f.event_types}
+
+
+def _stage(family: Family) -> str:
+    return f"agentlytics_stage_{family.table}"
+
+
+def _stage_copy(family: Family) -> str:
+    names = ", ".join(["event_id", "event_type", *(c.name for c in _EXTRACTED[family.table])])
+    return f"COPY {_stage(family)} ({names}) FROM STDIN"
+
+
+def _stage_move(family: Family) -> str:
+    """The family's rows of the events just moved, from its staging table."""
+    outer = ", ".join(c.name if c.expr is None else f"{c.expr} AS {c.name}" for c in family.columns)
+    names = ", ".join(["event_id", *(c.name for c in family.columns)])
+    return (
+        f"INSERT INTO {family.table} ({names}) SELECT event_id, {outer} FROM {_stage(family)}"
+        " WHERE event_id IN (SELECT event_id FROM moved)"
+    )
+
+
 #: One statement: move the new rows into ``events`` (in id order, see the module doc), then
-#: their family rows, from a single ``jsonb`` parse of each new event.
+#: the family rows of exactly those (the collector extracted them; PostgreSQL only copies).
 _MOVE = (
     "WITH moved AS (INSERT INTO events (event_id, event_type, thread_id, turn_id, payload)"
     f" SELECT event_id, event_type, thread_id, turn_id, payload FROM {_STAGING}"
-    " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING"
-    " RETURNING event_id, event_type, payload),"
-    f" parsed AS (SELECT event_id, event_type, {_PARSE} AS j FROM moved"
-    f" WHERE event_type IN ({_sql_list(_FAMILY_TYPES)})),"
-    + ", ".join(f"f{i} AS ({_family_fill(f, 'parsed')})" for i, f in enumerate(FAMILY_TABLES))
+    " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
+    + ", ".join(f"f{i} AS ({_stage_move(f)})" for i, f in enumerate(FAMILY_TABLES))
     + " SELECT event_id FROM moved"
 )
 
@@ -268,13 +294,22 @@ def migrate_url(url: str) -> tuple[int, int]:
 
 
 def prepare(con: psycopg.Connection) -> None:
-    """Per-connection setup for writing: the temporary staging table (emptied at commit)."""
+    """Per-connection setup for writing: the temporary staging tables (emptied at commit)."""
     with con.transaction():
         con.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ("
             " event_id TEXT, event_type TEXT, thread_id TEXT, turn_id TEXT, payload TEXT)"
             " ON COMMIT DELETE ROWS"
         )
+        for family in FAMILY_TABLES:
+            columns = ", ".join(
+                ["event_id TEXT", "event_type TEXT"]
+                + [f"{c.name} {_PG_TYPES[c.type]}" for c in _EXTRACTED[family.table]]
+            )
+            con.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_stage(family)} ({columns})"
+                " ON COMMIT DELETE ROWS"
+            )
 
 
 def _escape(value: bytes) -> bytes:
@@ -291,7 +326,7 @@ def _text(value: str | None) -> bytes:
 
 
 def copy_text(columns: Columns) -> bytes:
-    """The batch as one COPY text-format buffer (what :func:`insert_columns` sends)."""
+    """The batch as one COPY text-format buffer for the staging table."""
     ids, types, threads, turns, payloads = columns
     return b"".join(
         [
@@ -301,16 +336,96 @@ def copy_text(columns: Columns) -> bytes:
     )
 
 
+_decode_any = msgspec.json.Decoder().decode
+_encode_any = msgspec.json.Encoder().encode
+
+
+def _cell(value: Any, type_: str) -> bytes:
+    """One extracted value as COPY text, converted as DuckDB's ``from_json`` converts it (the
+    warehouse's typed tables are filled that way): a string stays text, any other JSON value
+    read as text is its compact JSON; a number or boolean read as BIGINT/BOOLEAN is cast;
+    what cannot be cast is NULL. PostgreSQL text cannot hold NUL: it becomes U+FFFD."""
+    if value is None:
+        return b"\\N"
+    if type_ == "VARCHAR":
+        text = value.encode() if isinstance(value, str) else _encode_any(value)
+        return _escape(text.replace(b"\x00", "\ufffd".encode()))
+    if type_ == "BIGINT":
+        if isinstance(value, bool):
+            return b"1" if value else b"0"
+        if isinstance(value, float):
+            value = int(math.copysign(math.floor(abs(value) + 0.5), value))
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            value = int(value)
+        if isinstance(value, int) and -(2**63) <= value < 2**63:
+            return b"%d" % value
+        return b"\\N"
+    if isinstance(value, bool | int | float):  # BOOLEAN
+        return b"t" if value else b"f"
+    return b"\\N"
+
+
+def family_copies(columns: Columns) -> dict[str, list[bytes]]:
+    """Per family table, the COPY text lines of its staging table for the batch's events."""
+    ids, types, _, _, payloads = columns
+    out: dict[str, list[bytes]] = {}
+    for event_id, event_type, payload in zip(ids, types, payloads, strict=True):
+        family = _FAMILY_OF.get(event_type)
+        if family is None:
+            continue
+        try:
+            doc = _decode_any(payload)
+            params = doc.get("event_params") if isinstance(doc, dict) else None
+        except msgspec.DecodeError:
+            params = None
+        cells = [_text(event_id), _text(event_type)]
+        for column in _EXTRACTED[family.table]:
+            node: Any = params
+            for key in column.path:
+                node = node.get(key) if isinstance(node, dict) else None
+            cells.append(_cell(node, column.type))
+        out.setdefault(family.table, []).append(b"\t".join(cells) + b"\n")
+    return out
+
+
 def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
     """Store one batch in one transaction; the ids it added (already stored ones skipped).
 
+    The collector does the per-event work (COPY formatting, reading the typed columns out of
+    each payload), so the shared server only copies rows: collectors scale out, it does not.
     ``con`` must have been :func:`prepare`-d."""
+    columns = _unique(columns)
     data = copy_text(columns)
+    families = family_copies(columns)
     with con.transaction(), con.cursor() as cur:
         with cur.copy(_COPY) as copy:
             copy.write(data)
+        for family in FAMILY_TABLES:
+            lines = families.get(family.table)
+            if lines:
+                with cur.copy(_stage_copy(family)) as copy:
+                    copy.write(b"".join(lines))
         cur.execute(_MOVE)
         return [row[0] for row in cur.fetchall()]
+
+
+def _unique(columns: Columns) -> Columns:
+    """The batch without repeats of an id (the first is kept), so a family row is staged once
+    per event even when a batch carries an event twice."""
+    ids = columns[0]
+    if len(set(ids)) == len(ids):
+        return columns
+    first: dict[str, int] = {}
+    for i, event_id in enumerate(ids):
+        first.setdefault(event_id, i)
+    keep = sorted(first.values())
+    return (
+        [ids[i] for i in keep],
+        [columns[1][i] for i in keep],
+        [columns[2][i] for i in keep],
+        [columns[3][i] for i in keep],
+        [columns[4][i] for i in keep],
+    )
 
 
 def count(con: psycopg.Connection) -> int:
