@@ -158,3 +158,28 @@ def test_a_store_that_cannot_be_used_is_one_line_and_a_non_zero_exit(
         assert reason in lines[0]
         assert "wrong" not in lines[0] and "pg-test-pw" not in lines[0]
         assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("thread", "stored"),
+    [
+        ("", ""),  # one empty string is one value, not an empty column
+        (None, None),
+        ("a\x1fb\x1ec\x00d", "a\ufffdb\ufffdc\ufffdd"),  # the separators and NUL cannot be kept
+        ("\x1e", "\ufffd"),
+    ],
+)
+def test_a_one_event_batch_keeps_its_thread_id(
+    pg_url: str, thread: str | None, stored: str | None
+) -> None:
+    postgres.migrate_url(pg_url)
+    payload = b'{"event_type":"codex_turn_event","event_params":{"model":"m\\u001fx","status":""}}'
+    with postgres.connect(pg_url) as con:
+        assert len(postgres.insert_columns(con, _columns([payload], thread=thread))) == 1
+        assert con.execute("SELECT thread_id, payload FROM events").fetchall() == [
+            (stored, payload.decode())
+        ]
+        # The typed row: read out of the payload by the collector, as DuckDB reads it.
+        assert con.execute("SELECT model, status, duration_ms FROM turns").fetchall() == [
+            ("m\ufffdx", "", None)
+        ]

@@ -3,7 +3,7 @@
 It has the interface of :class:`~agentlytics.collector.writer.WarehouseProcess` (``send`` a
 group, ``receive`` the answers in order), so the collector's group commit works unchanged. No
 child process: PostgreSQL does the inserting in its own processes, and the collector only
-formats the COPY buffer. Each group sent runs on a pooled connection of its own, so the two
+prepares the batch's columns. Each group sent runs on a pooled connection of its own, so the two
 groups the collector keeps in flight are stored concurrently.
 
 Outages: a group that fails (server down, connection lost, pool exhausted) raises
