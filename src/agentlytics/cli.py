@@ -112,6 +112,11 @@ def replay(
                 f"{result.facts} facts → {result.events} events; "
                 f"{store.stored} new in {where} ({store.warehouse.count()} stored in all)."
             )
+            console.print(
+                "The tables below cover this run only."
+                if no_warehouse
+                else f"The tables below cover the whole warehouse {where}, not only this run."
+            )
             reports.render(reports.summary(store.warehouse), console)
             _render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
     finally:
@@ -556,6 +561,27 @@ def schema(
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}", err=True)
+
+
+def _add_report() -> None:
+    from agentlytics.query.command import report_app
+
+    app.add_typer(report_app, name="report")
+
+
+_add_report()
+
+
+@app.command()
+def migrate(
+    warehouse: Annotated[
+        Path, typer.Option("--warehouse", help="DuckDB warehouse file to upgrade in place.")
+    ] = Path("agentlytics.duckdb"),
+) -> None:
+    """Upgrade a warehouse written by an older agentlytics to the current layout."""
+    from agentlytics.query.command import migrate as run_migrate
+
+    run_migrate(str(warehouse))
 
 
 def main() -> None:

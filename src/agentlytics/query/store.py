@@ -38,6 +38,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 class DuckDBStore:
     """A warehouse file (or ``:memory:``) opened for reports."""

@@ -3,7 +3,7 @@
 ``events`` stays the source of truth (every event's exact JSON, once per id). Reports read the
 family tables below instead of extracting JSON at query time, which at millions of events is
 most of a report's cost. Each table is described once here — name, the catalog event types it
-holds, and per column the path of its value under ``event_params`` (or an SQL expression over
+holds, and per column the path of its value under ``event_params`` (or a fixed derivation from
 the other columns) — and both the DuckDB DDL/insert SQL and, for other stores, the same logical
 shape are generated from that description.
 
@@ -18,6 +18,7 @@ import json
 from typing import Final, NamedTuple
 
 from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.fingerprints import AcceptedLineFingerprints
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadInitialized
 from agentlytics.events.reviews import GuardianReviewEvent, ReviewEvent
 from agentlytics.events.tools import ToolItemBase
@@ -29,12 +30,38 @@ SCHEMA_VERSION: Final = 2
 
 
 class Column(NamedTuple):
-    """One typed column: extracted from ``event_params`` at ``path``, or derived by ``expr``."""
+    """One typed column: extracted from ``event_params`` at ``path``, or derived by ``derive``.
+
+    A derivation is one of a few fixed forms, so that SQL (:func:`duckdb_fill_sql`) and
+    Python (:mod:`agentlytics.warehouse.typed`) compute it alike: ``("null",)``,
+    ``("ms", col, …)`` (the first non-null of the columns, seconds × 1000),
+    ``("copy", col)``, ``("event_type",)``, ``("kind",)`` (the event type without its
+    ``codex_``/``_event``) and ``("eq", col, value)``.
+    """
 
     name: str
     type: str  # VARCHAR | BIGINT | BOOLEAN — portable SQL types
     path: tuple[str, ...] = ()
-    expr: str | None = None  # SQL over the extracted columns and ``event_type``
+    derive: tuple[str, ...] | None = None
+
+    def sql(self) -> str:
+        """The derivation as SQL over the extracted columns and ``event_type``."""
+        assert self.derive is not None
+        form, *args = self.derive
+        if form == "null":
+            return f"CAST(NULL AS {self.type})"
+        if form == "ms":
+            inner = args[0] if len(args) == 1 else f"coalesce({', '.join(args)})"
+            return f"{inner} * 1000"
+        if form == "copy":
+            return args[0]
+        if form == "event_type":
+            return "event_type"
+        if form == "kind":
+            return "replace(replace(event_type, 'codex_', ''), '_event', '')"
+        if form == "eq":
+            return f"({args[0]} = '{args[1]}')"
+        raise ValueError(f"unknown derivation {self.derive!r}")
 
 
 class Family(NamedTuple):
@@ -49,8 +76,8 @@ def _col(name: str, type_: str = "VARCHAR", *path: str) -> Column:
     return Column(name, type_, path or (name,))
 
 
-def _derived(name: str, type_: str, expr: str) -> Column:
-    return Column(name, type_, (), expr)
+def _derived(name: str, type_: str, *derive: str) -> Column:
+    return Column(name, type_, (), derive)
 
 
 _CLIENT = (
@@ -86,8 +113,8 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             *_LINEAGE,
             _col("forked_from_thread_id"),
             _col("created_at", "BIGINT"),
-            _derived("turn_id", "VARCHAR", "CAST(NULL AS VARCHAR)"),
-            _derived("ts_ms", "BIGINT", "created_at * 1000"),
+            _derived("turn_id", "VARCHAR", "null"),
+            _derived("ts_ms", "BIGINT", "ms", "created_at"),
         ),
     ),
     Family(
@@ -108,7 +135,7 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             *_TOKENS,
             _col("started_at", "BIGINT"),
             _col("completed_at", "BIGINT"),
-            _derived("ts_ms", "BIGINT", "coalesce(started_at, completed_at) * 1000"),
+            _derived("ts_ms", "BIGINT", "ms", "started_at", "completed_at"),
         ),
     ),
     Family(
@@ -116,7 +143,7 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
         TOOL_EVENT_TYPES,
         (
             _derived("event_type", "VARCHAR", "event_type"),
-            _derived("kind", "VARCHAR", "replace(replace(event_type, 'codex_', ''), '_event', '')"),
+            _derived("kind", "VARCHAR", "kind"),
             _col("thread_id"),
             _col("turn_id"),
             _col("item_id"),
@@ -137,7 +164,7 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
                 ("command_execution_source",),
             ),
             _col("exit_code", "BIGINT"),
-            _derived("ts_ms", "BIGINT", "started_at_ms"),
+            _derived("ts_ms", "BIGINT", "copy", "started_at_ms"),
         ),
     ),
     Family(
@@ -159,8 +186,8 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             _col("duration_ms", "BIGINT"),
             _col("started_at_ms", "BIGINT"),
             _col("completed_at_ms", "BIGINT"),
-            _derived("approved", "BOOLEAN", "status = 'approved'"),
-            _derived("ts_ms", "BIGINT", "started_at_ms"),
+            _derived("approved", "BOOLEAN", "eq", "status", "approved"),
+            _derived("ts_ms", "BIGINT", "copy", "started_at_ms"),
         ),
     ),
     Family(
@@ -185,7 +212,7 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             _col("started_at", "BIGINT"),
             _col("completed_at", "BIGINT"),
             *_TOKENS,
-            _derived("ts_ms", "BIGINT", "started_at * 1000"),
+            _derived("ts_ms", "BIGINT", "ms", "started_at"),
         ),
     ),
     Family(
@@ -194,13 +221,13 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
         (
             _col("thread_id"),
             _col("turn_id"),
-            _derived("client_name", "VARCHAR", "CAST(NULL AS VARCHAR)"),
+            _derived("client_name", "VARCHAR", "null"),
             _col("product_client_id"),
             _col("model_slug"),
             _col("hook_name"),
             _col("hook_source"),
             _col("status"),
-            _derived("ts_ms", "BIGINT", "CAST(NULL AS BIGINT)"),
+            _derived("ts_ms", "BIGINT", "null"),
         ),
     ),
     Family(
@@ -216,7 +243,7 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             _col("has_token_budget", "BOOLEAN"),
             _col("cumulative_tokens_accounted", "BIGINT"),
             _col("cumulative_time_accounted_seconds", "BIGINT"),
-            _derived("ts_ms", "BIGINT", "CAST(NULL AS BIGINT)"),
+            _derived("ts_ms", "BIGINT", "null"),
         ),
     ),
     Family(
@@ -239,7 +266,23 @@ FAMILY_TABLES: Final[tuple[Family, ...]] = (
             _col("duration_ms", "BIGINT"),
             _col("started_at", "BIGINT"),
             _col("completed_at", "BIGINT"),
-            _derived("ts_ms", "BIGINT", "started_at * 1000"),
+            _derived("ts_ms", "BIGINT", "ms", "started_at"),
+        ),
+    ),
+    Family(
+        "accepted_lines",
+        (AcceptedLineFingerprints.EVENT_TYPE,),
+        (
+            _col("thread_id"),
+            _col("turn_id"),
+            _derived("client_name", "VARCHAR", "null"),
+            _derived("product_client_id", "VARCHAR", "null"),
+            _col("model_slug"),
+            _col("repo_hash"),
+            _col("accepted_added_lines", "BIGINT"),
+            _col("accepted_deleted_lines", "BIGINT"),
+            _col("completed_at", "BIGINT"),
+            _derived("ts_ms", "BIGINT", "ms", "completed_at"),
         ),
     ),
 )
@@ -285,7 +328,7 @@ def _json_shape(family: Family) -> str:
     """The ``from_json`` structure of the extracted columns: one JSON parse per event."""
     shape: dict[str, object] = {}
     for column in family.columns:
-        if column.expr is not None:
+        if column.derive is not None:
             continue
         node = shape
         for key in column.path[:-1]:
@@ -302,11 +345,13 @@ def duckdb_fill_sql(family: Family, source: str) -> str:
     ``source`` is a table or subquery with ``event_id``, ``event_type`` and ``payload``: a batch
     being inserted, or ``events`` itself when an older warehouse is upgraded.
     """
-    extracted = [c for c in family.columns if c.expr is None]
+    extracted = [c for c in family.columns if c.derive is None]
     inner = ", ".join(
         "j.event_params." + ".".join(f'"{k}"' for k in c.path) + f" AS {c.name}" for c in extracted
     )
-    outer = ", ".join(c.name if c.expr is None else f"{c.expr} AS {c.name}" for c in family.columns)
+    outer = ", ".join(
+        c.name if c.derive is None else f"{c.sql()} AS {c.name}" for c in family.columns
+    )
     types = ", ".join(f"'{t}'" for t in family.event_types)
     names = ", ".join(["event_id", *(c.name for c in family.columns)])
     shape = _json_shape(family).replace("'", "''")

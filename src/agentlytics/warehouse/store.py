@@ -10,9 +10,7 @@ older layout is upgraded when it is opened for writing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
-from typing import Final
 
 import duckdb
 import pyarrow as pa
@@ -20,15 +18,14 @@ import pyarrow as pa
 from agentlytics.events.envelope import Envelope
 from agentlytics.warehouse.schema import (
     EVENTS_DDL,
-    FAMILY_BY_TABLE,
     FAMILY_TABLES,
     SCHEMA_VERSION,
     SCHEMA_VERSION_DDL,
-    TABLE_OF_EVENT_TYPE,
     THREAD_PROJECTS_DDL,
     duckdb_fill_sql,
     family_ddl,
 )
+from agentlytics.warehouse.typed import typed_tables
 
 DEFAULT_PATH = Path("agentlytics.duckdb")
 
@@ -153,7 +150,6 @@ class Warehouse:
                 "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
             }
         )
-        families = _fill_statements(event_types)
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -163,13 +159,7 @@ class Warehouse:
             con.execute("ROLLBACK")
         else:
             try:
-                if families:
-                    con.register("batch", table)
-                    try:
-                        for sql in families:
-                            con.execute(sql)
-                    finally:
-                        con.unregister("batch")
+                self._fill(event_ids, event_types, payloads)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -182,14 +172,19 @@ class Warehouse:
                 "INSERT OR IGNORE INTO events SELECT * FROM batch RETURNING event_id"
             ).fetchall()
             new = [row[0] for row in rows]
-            if new and families:
-                # Only the events just added (once each, however often the batch repeats one).
-                con.register("new_ids", pa.table({"event_id": pa.array(new, pa.string())}))
-                try:
-                    for sql in _fill_statements(event_types, _NEW_ONLY):
-                        con.execute(sql)
-                finally:
-                    con.unregister("new_ids")
+            if new:
+                # Only the events just added, once each however often the batch repeats one.
+                fresh = set(new)
+                first = {}
+                for i, event_id in enumerate(event_ids):
+                    if event_id in fresh and event_id not in first:
+                        first[event_id] = i
+                order = list(first.values())
+                self._fill(
+                    [event_ids[i] for i in order],
+                    [event_types[i] for i in order],
+                    [payloads[i] for i in order],
+                )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -197,6 +192,13 @@ class Warehouse:
         finally:
             con.unregister("batch")
         return new
+
+    def _fill(
+        self, event_ids: list[str], event_types: list[str], payloads: Sequence[bytes | str]
+    ) -> None:
+        """Add the typed-table rows of events just stored (see :mod:`.typed`)."""
+        for table, rows in typed_tables(event_ids, event_types, payloads):
+            self.con.from_arrow(rows).insert_into(table)
 
     def count(self) -> int:
         row = self.con.execute("SELECT count(*) FROM events").fetchone()
@@ -210,20 +212,3 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_NEW_ONLY: Final = (
-    "(SELECT DISTINCT ON (event_id) event_id, event_type, payload FROM batch "
-    "WHERE event_id IN (SELECT event_id FROM new_ids))"
-)
-
-
-@cache
-def _fill_sql(table: str, source: str) -> str:
-    return duckdb_fill_sql(FAMILY_BY_TABLE[table], source)
-
-
-def _fill_statements(event_types: list[str], source: str = "batch") -> list[str]:
-    """The typed-table inserts a batch needs: one per family present in it."""
-    tables = {TABLE_OF_EVENT_TYPE.get(t) for t in set(event_types)}
-    return [_fill_sql(f.table, source) for f in FAMILY_TABLES if f.table in tables]

@@ -1,0 +1,558 @@
+"""``agentlytics report SECTION``: each section a sub-command over the query layer.
+
+Every section takes the same store, filter and format options; this module only parses them,
+opens the store, calls the report function and hands its rows to :mod:`.render`. Failures a
+user can cause (no file, not a warehouse, an older layout, a bad filter, an empty warehouse)
+are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import msgspec
+import typer
+
+if TYPE_CHECKING:
+    from agentlytics.query.filters import Filters
+    from agentlytics.query.render import Format, Output
+    from agentlytics.query.store import Store
+
+report_app = typer.Typer(
+    help="Reports over a warehouse: cost, sessions, tools, approvals, subagents, projects.\n\n"
+    "Every section takes --since/--until (a date such as 2026-12-01, a duration back from "
+    "now such as 7d, 12h, 2w, or an ISO date-time; UTC), --model, --project (repository name "
+    "or hash), --client, and --format table|json|csv|markdown.",
+    no_args_is_help=True,
+)
+
+WarehouseOpt = Annotated[
+    str,
+    typer.Option(
+        "--warehouse",
+        help="DuckDB warehouse file (or a postgresql:// URL with the PostgreSQL backend).",
+    ),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="From (inclusive): 2026-12-01, 7d, 12h, ISO time.")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Until (exclusive; a date means its end).")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Only turns of this model.")]
+ProjectOpt = Annotated[
+    str | None, typer.Option("--project", help="Only threads of this repository (name or hash).")
+]
+ClientOpt = Annotated[
+    str | None, typer.Option("--client", help="Only this app-server client (name or id).")
+]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="table, json, csv or markdown.", metavar="FORMAT")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Configuration file (its [pricing] section).")
+]
+BreakdownOpt = Annotated[
+    str | None, typer.Option("--breakdown", help="'model': one row per period and model.")
+]
+
+DEFAULT_WAREHOUSE = "agentlytics.duckdb"
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"agentlytics report: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _Options:
+    """The options every section shares, parsed once."""
+
+    def __init__(
+        self,
+        warehouse: str,
+        since: str | None,
+        until: str | None,
+        model: str | None,
+        project: str | None,
+        client: str | None,
+        fmt: str,
+        config: Path | None,
+    ) -> None:
+        from agentlytics.query.filters import FilterError, Filters
+        from agentlytics.query.render import FORMATS
+
+        if fmt not in FORMATS:
+            _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+        self.fmt: Format = fmt
+        self.warehouse = warehouse
+        self.config = config
+        try:
+            self.filters: Filters = Filters.parse(
+                since=since, until=until, model=model, project=project, client=client
+            )
+        except FilterError as exc:
+            _fail(str(exc))
+
+
+def _run(opts: _Options, build: Callable[[Store, Filters], Output]) -> None:
+    """Open the store, build the report, print it; user errors become one line."""
+    from agentlytics.config import ConfigError, load
+    from agentlytics.query.pricing import bundled
+    from agentlytics.query.render import write
+    from agentlytics.query.reports import event_count
+    from agentlytics.query.store import StoreError, open_store
+
+    try:
+        prices = bundled().with_overrides(load(opts.config).pricing)
+    except ConfigError as exc:
+        _fail(str(exc))
+    try:
+        store = open_store(opts.warehouse, prices=prices)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        if event_count(store) == 0:
+            _fail(f"{opts.warehouse} holds no events yet (replay or collect into it first)", 1)
+        output = build(store, opts.filters)
+    except StoreError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    try:
+        write(output, opts.fmt)
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        raise typer.Exit(0) from None
+
+
+def _unpriced_note(store: Store, filters: Filters) -> list[str]:
+    from agentlytics.query.reports import unpriced_models
+
+    missing = unpriced_models(store, filters)
+    if not missing:
+        return []
+    return [
+        f"unpriced models (cost shown as null/—): {', '.join(missing)}; "
+        'add them as [pricing.models."NAME"] in agentlytics.toml'
+    ]
+
+
+def _flat(title: str, rows: list[object], columns: tuple[str, ...] = ()) -> Output:
+    import msgspec
+
+    from agentlytics.query.render import Output, Section
+    from agentlytics.query.rows import Row
+
+    typed = [r for r in rows if isinstance(r, Row)]
+    return Output([msgspec.to_builtins(r) for r in typed], [Section(title, typed, columns)])
+
+
+def _fields(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    return tuple(row_type.__struct_fields__)
+
+
+@report_app.command("overview")
+def overview_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    project: ProjectOpt = None,
+    client: ClientOpt = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option("--repo", help="Also give the agent's share of this repository's lines."),
+    ] = None,
+) -> None:
+    """Totals (threads, turns, tokens, cost, agent lines) and the replay summary tables."""
+    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+
+    def build(store: Store, filters: Filters) -> Output:
+        import msgspec
+
+        from agentlytics.query import reports
+        from agentlytics.query.render import Output, Section
+        from agentlytics.query.rows import CountRow
+
+        share = _agent_share(repo, opts.warehouse) if repo is not None else None
+        ov = reports.overview(store, filters, agent_share=share)
+        totals = [
+            CountRow(name=name, count=getattr(ov, name))
+            for name in (
+                "events",
+                "threads",
+                "turns",
+                "input_tokens",
+                "cached_input_tokens",
+                "output_tokens",
+                "reasoning_output_tokens",
+                "total_tokens",
+                "tool_calls",
+                "reviews",
+                "accepted_agent_lines",
+            )
+        ]
+        cost = "—" if ov.cost_usd is None else f"{ov.cost_usd:.4f}"
+        share_text = "—" if ov.agent_share is None else f"{ov.agent_share:.1%}"
+        notes = [f"cost_usd: {cost}   agent_share: {share_text}", *_unpriced_note(store, filters)]
+        sections = [
+            Section("Totals", totals),
+            Section("Events by type", ov.events_by_type),
+            Section("Turns by status", ov.turns_by_status),
+            Section("Tool calls by kind", ov.tools),
+            Section("Reviews by subject and reviewer", ov.approvals),
+        ]
+        return Output(msgspec.to_builtins(ov), sections, notes)
+
+    _run(opts, build)
+
+
+def _agent_share(repo: Path, warehouse: str) -> float | None:
+    from agentlytics.warehouse import attribution
+
+    try:
+        return attribution.attribute(repo, Path(warehouse)).totals.share
+    except attribution.AttributionError as exc:
+        _fail(str(exc))
+
+
+def _period_command(unit: str) -> Callable[..., None]:
+    def command(
+        warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+        since: SinceOpt = None,
+        until: UntilOpt = None,
+        model: ModelOpt = None,
+        project: ProjectOpt = None,
+        client: ClientOpt = None,
+        fmt: FormatOpt = "table",
+        config: ConfigOpt = None,
+        breakdown: BreakdownOpt = None,
+    ) -> None:
+        opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+        if breakdown not in (None, "model"):
+            _fail(f"unknown --breakdown {breakdown!r}: the only breakdown is 'model'")
+
+        def build(store: Store, filters: Filters) -> Output:
+            from agentlytics.query import reports
+            from agentlytics.query.rows import DailyRow, MonthlyRow, WeeklyRow
+
+            period = {"daily": "day", "weekly": "week", "monthly": "month"}[unit]
+            row_type = {"daily": DailyRow, "weekly": WeeklyRow, "monthly": MonthlyRow}[unit]
+            rows = reports.periods(
+                store,
+                filters,
+                period,  # type: ignore[arg-type]
+                by_model=breakdown == "model",
+            )
+            out = _flat(f"Turns, tokens and cost per {period} (UTC)", list(rows), _fields(row_type))
+            out.notes += _unpriced_note(store, filters)
+            return out
+
+        _run(opts, build)
+
+    command.__doc__ = {
+        "daily": "One row per UTC day (x model with --breakdown model): turns, tokens, cost.",
+        "weekly": "One row per ISO week (x model with --breakdown model): turns, tokens, cost.",
+        "monthly": "One row per month (x model with --breakdown model): turns, tokens, cost.",
+    }[unit]
+    return command
+
+
+for _unit in ("daily", "weekly", "monthly"):
+    report_app.command(_unit)(_period_command(_unit))
+
+
+@report_app.command("sessions")
+def sessions_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    project: ProjectOpt = None,
+    client: ClientOpt = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="Newest N threads; 0 = all.")] = 50,
+) -> None:
+    """One row per thread (newest first): duration, turns, tokens, cost, tools, reviews."""
+    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+
+    def build(store: Store, filters: Filters) -> Output:
+        from agentlytics.query import reports
+        from agentlytics.query.rows import SessionRow
+
+        rows = reports.sessions(store, filters, limit=limit or None)
+        out = _flat("Sessions (newest first)", list(rows), _fields(SessionRow))
+        out.notes += _unpriced_note(store, filters)
+        return out
+
+    _run(opts, build)
+
+
+@report_app.command("session")
+def session_cmd(
+    thread_id: Annotated[str, typer.Argument(help="The thread to drill into.")],
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+) -> None:
+    """One thread: its turns in order with tools, reviews and tokens; its subagent tree."""
+    opts = _Options(warehouse, None, None, None, None, None, fmt, config)
+
+    def build(store: Store, filters: Filters) -> Output:
+        import msgspec
+
+        from agentlytics.query import reports
+        from agentlytics.query.render import Output, Section
+        from agentlytics.query.rows import (
+            SubagentNode,
+            SubagentTreeLine,
+            TurnLine,
+            TurnReviewLine,
+            TurnToolLine,
+        )
+
+        detail = reports.session(store, thread_id)
+        if detail is None:
+            _fail(f"no thread {thread_id} in {opts.warehouse}", 1)
+        # The flat views: turns without their lists; tools and reviews in their own tables.
+        turn_rows = [
+            TurnLine(**{k: getattr(t, k) for k in _fields(TurnLine)}) for t in detail.turns
+        ]
+        tool_rows = [
+            TurnToolLine(turn=i + 1, **msgspec.structs.asdict(tool))
+            for i, t in enumerate(detail.turns)
+            for tool in t.tools
+        ]
+        review_rows = [
+            TurnReviewLine(turn=i + 1, **msgspec.structs.asdict(r))
+            for i, t in enumerate(detail.turns)
+            for r in t.reviews
+        ]
+        tree: list[SubagentTreeLine] = []
+
+        def walk(nodes: list[SubagentNode], depth: int) -> None:
+            for node in nodes:
+                tree.append(
+                    SubagentTreeLine(
+                        thread_id="  " * depth + node.thread_id,
+                        subagent_source=node.subagent_source,
+                        turns=node.turns,
+                        total_tokens=node.total_tokens,
+                        cost_usd=node.cost_usd,
+                    )
+                )
+                walk(node.children, depth + 1)
+
+        walk(detail.subagents, 0)
+        head = (
+            f"thread {detail.thread_id}  model {detail.model or '—'}  started "
+            f"{detail.started_at or '—'}  duration_ms {detail.duration_ms}"
+            + (f"  parent {detail.parent_thread_id}" if detail.parent_thread_id else "")
+        )
+        sections = [
+            Section("Turns (in order)", turn_rows, _fields(TurnLine)),
+            Section("Tool calls", tool_rows, _fields(TurnToolLine)),
+            Section("Reviews", review_rows, _fields(TurnReviewLine)),
+            Section("Subagents", tree, _fields(SubagentTreeLine)),
+        ]
+        return Output(msgspec.to_builtins(detail), sections, [head])
+
+    _run(opts, build)
+
+
+@report_app.command("tools")
+def tools_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    project: ProjectOpt = None,
+    client: ClientOpt = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    slowest: Annotated[
+        int | None, typer.Option("--slowest", help="List the N slowest single calls instead.")
+    ] = None,
+) -> None:
+    """Per tool kind and name: calls, failures, p50/p95/p99 duration (or --slowest N)."""
+    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+
+    def build(store: Store, filters: Filters) -> Output:
+        from agentlytics.query import reports
+        from agentlytics.query.rows import SlowCallRow, ToolRow
+
+        if slowest is not None:
+            rows = reports.slowest_calls(store, filters, max(slowest, 0))
+            return _flat(f"The {slowest} slowest tool calls", list(rows), _fields(SlowCallRow))
+        return _flat("Tool calls by kind", list(reports.tools(store, filters)), _fields(ToolRow))
+
+    _run(opts, build)
+
+
+@report_app.command("approvals")
+def approvals_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    project: ProjectOpt = None,
+    client: ClientOpt = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by", help="subject (per subject and reviewer), source (command_source) or risk."
+        ),
+    ] = "subject",
+) -> None:
+    """Reviews: approved / denied / aborted / timed out and latency, per subject and reviewer
+    (--by source: per command_source; --by risk: guardian risk levels)."""
+    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+    if by not in ("subject", "source", "risk"):
+        _fail(f"unknown --by {by!r}: use subject, source or risk")
+
+    def build(store: Store, filters: Filters) -> Output:
+        from agentlytics.query import reports
+        from agentlytics.query.rows import ApprovalRow, ApprovalSourceRow, GuardianRiskRow
+
+        if by == "source":
+            rows: list[object] = list(reports.approval_sources(store, filters))
+            return _flat("Command approvals by command_source", rows, _fields(ApprovalSourceRow))
+        if by == "risk":
+            rows = list(reports.guardian_risk(store, filters))
+            return _flat("Guardian reviews by risk level", rows, _fields(GuardianRiskRow))
+        rows = list(reports.approvals(store, filters))
+        return _flat("Reviews by subject and reviewer", rows, _fields(ApprovalRow))
+
+    _run(opts, build)
+
+
+def _simple(name: str, title: str, doc: str) -> None:
+    def command(
+        warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+        since: SinceOpt = None,
+        until: UntilOpt = None,
+        model: ModelOpt = None,
+        project: ProjectOpt = None,
+        client: ClientOpt = None,
+        fmt: FormatOpt = "table",
+        config: ConfigOpt = None,
+    ) -> None:
+        opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+
+        def build(store: Store, filters: Filters) -> Output:
+            from agentlytics.query import reports, rows
+
+            fn = getattr(reports, name)
+            types: dict[str, type[msgspec.Struct]] = {
+                "subagents": rows.SubagentRow,
+                "goals": rows.GoalRow,
+                "hooks": rows.HookRow,
+                "compactions": rows.CompactionRow,
+            }
+            row_type = types[name]
+            out = _flat(title, list(fn(store, filters)), _fields(row_type))
+            if name != "hooks":
+                out.notes += _unpriced_note(store, filters)
+            return out
+
+        _run(opts, build)
+
+    command.__doc__ = doc
+    report_app.command(name)(command)
+
+
+_simple(
+    "subagents",
+    "Subagents: parent -> child",
+    "Per parent -> child thread: turns, tokens, cost, tool calls (costliest first).",
+)
+_simple(
+    "goals",
+    "Goals",
+    "One row per goal: status, cleared, tokens and time accounted, cost of its turns.",
+)
+_simple("hooks", "Hooks", "One row per hook (name, source): runs by outcome, turns.")
+_simple(
+    "compactions",
+    "Compactions by kind",
+    "One row per compaction kind: outcomes, duration, context tokens, standalone cost.",
+)
+
+
+@report_app.command("attribution")
+def attribution_cmd(
+    repo: Annotated[Path, typer.Option("--repo", help="Git repository to attribute.")],
+    warehouse: Annotated[
+        str, typer.Option("--warehouse", help="DuckDB warehouse with fingerprint events.")
+    ] = DEFAULT_WAREHOUSE,
+    revisions: Annotated[
+        str | None,
+        typer.Option("--revisions", help="Commits to attribute: REV, or SINCE..UNTIL."),
+    ] = None,
+    fmt: FormatOpt = "table",
+    limit: Annotated[int, typer.Option("--limit", help="Rows per table (table format).")] = 20,
+) -> None:
+    """Share of the repository's added lines that match lines the agent wrote."""
+    import msgspec
+
+    from agentlytics.query.render import FORMATS, Output, Section, write
+    from agentlytics.query.rows import AuthorLine
+    from agentlytics.warehouse import attribution
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    since, until = None, revisions
+    if revisions is not None and ".." in revisions:
+        since, until = revisions.split("..", 1)
+    try:
+        result = attribution.attribute(repo, Path(warehouse), since or None, until or None)
+    except attribution.AttributionError as exc:
+        _fail(str(exc))
+    if fmt == "table":
+        attribution.render_report(result, limit=limit)
+        return
+    if fmt == "json":
+        typer.echo(attribution.report_json(result).decode(), nl=False)
+        return
+    authors = [AuthorLine(**msgspec.structs.asdict(a)) for a in result.authors]
+    write(
+        Output(msgspec.to_builtins(result), [Section("Authors", authors, _fields(AuthorLine))]),
+        fmt,
+    )
+
+
+def migrate(warehouse: str) -> None:
+    """Upgrade a warehouse file to the current layout in place (``agentlytics migrate``)."""
+    import duckdb
+
+    from agentlytics.warehouse.schema import SCHEMA_VERSION
+    from agentlytics.warehouse.store import SchemaError, ensure_schema, schema_version
+
+    path = Path(warehouse)
+    if not path.is_file():
+        _fail(f"no warehouse at {warehouse}")
+    try:
+        con = duckdb.connect(warehouse)
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _fail(f"cannot open {warehouse}: {first}")
+    try:
+        if schema_version(con) is None:
+            _fail(f"{warehouse} is not an agentlytics warehouse (it has no events table)")
+        found = ensure_schema(con)
+        count = con.execute("SELECT count(*) FROM events").fetchone()
+    except (SchemaError, duckdb.Error) as exc:
+        _fail(str(exc).splitlines()[0])
+    finally:
+        con.close()
+    events = count[0] if count else 0
+    if found == SCHEMA_VERSION:
+        typer.echo(f"{warehouse}: already at schema {SCHEMA_VERSION} ({events} events)")
+    else:
+        typer.echo(f"{warehouse}: upgraded schema {found} -> {SCHEMA_VERSION} ({events} events)")
