@@ -266,18 +266,10 @@ def _check_store(location: str, workers: int) -> None:
         raise typer.Exit(code=2) from None
 
 
-@app.command()
-def migrate(
-    store: Annotated[
-        str, typer.Option("--store", metavar="URL", help="postgresql://USER@HOST/DB to migrate.")
-    ],
-) -> None:
-    """Create or upgrade the agentlytics schema in a PostgreSQL store."""
+def _migrate_store(store: str) -> None:
+    """``migrate --store URL``: create or upgrade a PostgreSQL store's schema."""
     from agentlytics.warehouse import postgres
 
-    if not postgres.is_postgres_url(store):
-        typer.echo(f"agentlytics migrate: not a postgresql:// URL: {store}", err=True)
-        raise typer.Exit(code=2)
     try:
         before, after = postgres.migrate_url(store)
     except postgres.StoreError as exc:
@@ -577,8 +569,17 @@ def migrate(
     warehouse: Annotated[
         Path, typer.Option("--warehouse", help="DuckDB warehouse file to upgrade in place.")
     ] = Path("agentlytics.duckdb"),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", metavar="URL", help="Instead: create/upgrade a postgresql:// store."
+        ),
+    ] = None,
 ) -> None:
     """Upgrade a warehouse written by an older agentlytics to the current layout."""
+    if store is not None:
+        _migrate_store(store)
+        return
     from agentlytics.query.command import migrate as run_migrate
 
     run_migrate(str(warehouse))

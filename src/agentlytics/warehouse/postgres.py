@@ -20,16 +20,14 @@ sent (``TEXT``, not ``jsonb``, which would reorder keys and reject ``\\u0000``).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from typing import Any
 
-import msgspec
 import psycopg
 
-from agentlytics.warehouse.schema import FAMILY_TABLES, Column, Family
+from agentlytics.warehouse.schema import FAMILY_TABLES, Family
 from agentlytics.warehouse.store import Columns
+from agentlytics.warehouse.typed import typed_tables
 
 #: URL schemes that select this store (``--store``/``--warehouse``).
 SCHEMES = ("postgresql://", "postgres://")
@@ -74,14 +72,16 @@ def _family_fill(family: Family, parsed: str) -> str:
     columns over the extracted ones."""
     extracted = []
     for c in family.columns:
-        if c.expr is not None:
+        if c.derive is not None:
             continue
         path = "".join(f"->'{k}'" for k in c.path[:-1])
         value = f"(j->'event_params'{path}->>'{c.path[-1]}')"
         if c.type != "VARCHAR":
             value = f"{value}::{_PG_TYPES[c.type]}"
         extracted.append(f"{value} AS {c.name}")
-    outer = ", ".join(c.name if c.expr is None else f"{c.expr} AS {c.name}" for c in family.columns)
+    outer = ", ".join(
+        c.name if c.derive is None else f"{c.sql()} AS {c.name}" for c in family.columns
+    )
     names = ", ".join(["event_id", *(c.name for c in family.columns)])
     return (
         f"INSERT INTO {family.table} ({names}) SELECT event_id, {outer} FROM ("
@@ -193,17 +193,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: One statement per batch: the batch arrives as one parameter per column (``unnest``), the
 #: new rows go into ``events`` in id order (see the module doc), and the family rows of
-#: exactly those (the collector read them out of the payloads) into their tables. Measured
-#: against COPY into temporary staging tables then ``INSERT … SELECT``: about half the
-#: server's CPU per event (the staging tables' writes and per-commit truncation cost more).
-_EXTRACTED: dict[str, tuple[Column, ...]] = {
-    f.table: tuple(c for c in f.columns if c.expr is None) for f in FAMILY_TABLES
-}
-_FAMILY_OF: dict[str, Family] = {t: f for f in FAMILY_TABLES for t in f.event_types}
-
-
+#: exactly those — read out of the payloads by the collector, with the warehouse's own code
+#: (:mod:`agentlytics.warehouse.typed`), so both stores hold the same typed rows — into their
+#: tables. Measured against COPY into temporary staging tables then ``INSERT … SELECT``: a
+#: seventh of the server's CPU per event (the staging tables' writes and per-commit
+#: truncation dominated).
+#:
 #: A column travels as one text parameter, its values joined by U+001F with U+001E for NULL,
-#: split by ``string_to_array`` in the server: psycopg's own list adaptation costs the
+#: split by ``string_to_array`` in the server: psycopg's own list adaptation cost the
 #: collector about 200 µs an event in Python, a join costs next to nothing (a JSON payload
 #: cannot hold either control character; other text has them replaced, as NUL, by U+FFFD).
 _SEP, _NULL = "\x1f", "\x1e"
@@ -215,14 +212,10 @@ def _array(type_: str) -> str:
 
 
 def _family_insert(family: Family) -> str:
-    extracted = _EXTRACTED[family.table]
-    arrays = ", ".join([_SPLIT, _SPLIT, *(_array(c.type) for c in extracted)])
-    aliases = ", ".join(["event_id", "event_type", *(c.name for c in extracted)])
-    outer = ", ".join(c.name if c.expr is None else f"{c.expr} AS {c.name}" for c in family.columns)
+    arrays = ", ".join([_SPLIT, *(_array(c.type) for c in family.columns)])
     names = ", ".join(["event_id", *(c.name for c in family.columns)])
     return (
-        f"INSERT INTO {family.table} ({names}) SELECT event_id, {outer}"
-        f" FROM unnest({arrays}) AS s({aliases})"
+        f"INSERT INTO {family.table} ({names}) SELECT * FROM unnest({arrays}) AS s({names})"
         " WHERE event_id IN (SELECT event_id FROM moved)"
     )
 
@@ -338,80 +331,24 @@ def prepare(con: psycopg.Connection) -> None:
     pool's ``configure`` has one place to grow)."""
 
 
-_decode_any = msgspec.json.Decoder().decode
-_encode_any = msgspec.json.Encoder().encode
-
-
-def _value(value: Any, type_: str) -> str | int | bool | None:
-    """One extracted value, converted as DuckDB's ``from_json`` converts it (the warehouse's
-    typed tables are filled that way): a string stays text, any other JSON value read as text
-    is its compact JSON; a number or boolean read as BIGINT/BOOLEAN is cast; what cannot be
-    cast is NULL."""
-    if value is None:
-        return None
-    if type_ == "VARCHAR":
-        return value if isinstance(value, str) else _encode_any(value).decode()
-    if type_ == "BIGINT":
-        if isinstance(value, bool):
-            return int(value)
-        if isinstance(value, float):
-            value = int(math.copysign(math.floor(abs(value) + 0.5), value))
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            value = int(value)
-        if isinstance(value, int) and -(2**63) <= value < 2**63:
-            return value
-        return None
-    if isinstance(value, bool | int | float):  # BOOLEAN
-        return bool(value)
-    return None
-
-
-def family_columns(columns: Columns) -> dict[str, list[list[Any]]]:
-    """Per family table, its extracted columns (event_id, event_type, then each column read
-    out of ``event_params``) for the batch's events of that family."""
-    ids, types, _, _, payloads = columns
-    out: dict[str, list[list[Any]]] = {}
-    for event_id, event_type, payload in zip(ids, types, payloads, strict=True):
-        family = _FAMILY_OF.get(event_type)
-        if family is None:
-            continue
-        try:
-            doc = _decode_any(payload)
-            params = doc.get("event_params") if isinstance(doc, dict) else None
-        except msgspec.DecodeError:
-            params = None
-        extracted = _EXTRACTED[family.table]
-        cols = out.get(family.table)
-        if cols is None:
-            cols = out[family.table] = [[] for _ in range(2 + len(extracted))]
-        cols[0].append(event_id)
-        cols[1].append(event_type)
-        for i, column in enumerate(extracted, 2):
-            node: Any = params
-            for key in column.path:
-                node = node.get(key) if isinstance(node, dict) else None
-            cols[i].append(_value(node, column.type))
-    return out
-
-
 def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
     """Store one batch in one transaction (one statement); the ids it added (already stored
     ones skipped).
 
-    The collector does the per-event work (reading the typed columns out of each payload), so
-    the shared server only stores rows: collectors scale out, it does not."""
+    The collector does the per-event work (the typed rows of each payload), so the shared
+    server only stores rows: collectors scale out, it does not."""
     columns = _unique(columns)
     ids, types, threads, turns, payloads = columns
-    families = family_columns(columns)
-    # A JSON payload holds no control character: joined and decoded at once.
+    families = dict(typed_tables(ids, types, payloads))
     tail = f"{_SEP}{_NULL}"
     params: list[str] = [_SEP.join(ids) + tail, _SEP.join(types) + tail]
     params += [_pack(threads), _pack(turns), _SEP.encode().join(payloads).decode() + tail]
     for family in FAMILY_TABLES:
-        cols = families.get(family.table)
-        params += (
-            [_pack(c) for c in cols] if cols else [_NULL] * (2 + len(_EXTRACTED[family.table]))
-        )
+        rows = families.get(family.table)
+        if rows is None:
+            params += [_NULL] * (1 + len(family.columns))
+        else:
+            params += [_pack(column.to_pylist()) for column in rows.columns]
     with con.transaction(), con.cursor() as cur:
         cur.execute(_INSERT.encode(), params)
         return [row[0] for row in cur.fetchall()]
