@@ -75,7 +75,6 @@ def test_payloads_and_ids_round_trip_byte_for_byte(pg_url: str) -> None:
     ]
     odd_thread = "th\tre\\ad\nid"
     with postgres.connect(pg_url) as con:
-        postgres.prepare(con)
         new = postgres.insert_columns(con, _columns(payloads, thread=odd_thread))
         assert sorted(new) == sorted(hashlib.sha256(p).hexdigest() for p in payloads)
         rows = con.execute("SELECT thread_id, turn_id, payload FROM events").fetchall()
@@ -87,7 +86,6 @@ def test_a_batch_is_idempotent_and_repeats_within_it_count_once(pg_url: str) -> 
     postgres.migrate_url(pg_url)
     payloads = [b'{"event_type":"codex_turn_event","event_params":{"n":%d}}' % i for i in range(50)]
     with postgres.connect(pg_url) as con:
-        postgres.prepare(con)
         assert len(postgres.insert_columns(con, _columns(payloads[:30]))) == 30
         doubled = _columns(payloads + payloads)
         assert sorted(postgres.insert_columns(con, doubled)) == sorted(
@@ -111,7 +109,6 @@ def test_overlapping_batches_at_once_store_each_event_once_without_deadlock(pg_u
         order = mine[::-1] if k % 2 else mine
         try:
             with postgres.connect(pg_url) as con:
-                postgres.prepare(con)
                 for i in range(0, len(order), 250):
                     added.append(postgres.insert_columns(con, _columns(order[i : i + 250])))
         except BaseException as exc:
@@ -183,3 +180,11 @@ def test_a_one_event_batch_keeps_its_thread_id(
         assert con.execute("SELECT model, status, duration_ms FROM turns").fetchall() == [
             ("m\ufffdx", "", None)
         ]
+
+
+def test_workers_need_a_postgresql_store() -> None:
+    proc = run_cli("collect", "--no-auth", "--workers", "2", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "agentlytics collect: --workers needs a PostgreSQL --store"
+    ]

@@ -44,7 +44,6 @@ class PostgresWriter:
             min_size=1,
             max_size=connections,
             kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT))},
-            configure=postgres.prepare,
             check=psycopg_pool.ConnectionPool.check_connection,
             # Give up re-opening a lost connection soon: the next request then opens a fresh one
             # at once, where the pool's doubling back-off would keep a long outage's end waiting.

@@ -326,11 +326,6 @@ def migrate_url(url: str) -> tuple[int, int]:
         con.close()
 
 
-def prepare(con: psycopg.Connection) -> None:
-    """Per-connection setup for writing (nothing since batches travel as arrays; kept so a
-    pool's ``configure`` has one place to grow)."""
-
-
 def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
     """Store one batch in one transaction (one statement); the ids it added (already stored
     ones skipped).
