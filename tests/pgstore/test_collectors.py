@@ -143,8 +143,8 @@ def test_postgres_stopped_mid_stream_and_restarted_loses_and_duplicates_nothing(
 def test_a_collector_killed_mid_batch_stores_nothing_of_it_then_the_retry_stores_it_once(
     tmp_path: Path, pg_url: str
 ) -> None:
-    batch = expected(flat_facts(4_000, seed=9))[:15_000]
-    assert len(batch) == 15_000
+    batch = expected(flat_facts(2_600, seed=9))[:10_000]
+    assert len(batch) == 10_000
     collector = PgCollector(tmp_path, pg_url).start()
     assert collector.proc is not None
     sink = HttpSink(collector.url, token=TOKEN, timeout=30)
@@ -182,5 +182,5 @@ def test_a_collector_killed_mid_batch_stores_nothing_of_it_then_the_retry_stores
     HttpSink(collector.url, token=TOKEN, timeout=60).write(batch)  # a retry that had succeeded
     collector.stop()
     rows, ids = stored(pg_url)
-    assert rows == len(ids) == 15_000
+    assert rows == len(ids) == 10_000
     assert ids == {e.event_id for e in batch}

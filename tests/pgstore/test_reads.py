@@ -18,10 +18,11 @@ from ..collector_proc import TOKEN, Collector
 from ..streams import expected, flat_facts
 
 
+@pytest.mark.slow
 def test_reads_while_the_collector_writes_see_every_commit_and_never_block_it(
     tmp_path: Path,
 ) -> None:
-    events = expected(flat_facts(1_500, seed=11))
+    events = expected(flat_facts(600, seed=11))
     collector = Collector(tmp_path).start()
     sink = HttpSink(collector.url, token=TOKEN)
     try:
@@ -40,8 +41,8 @@ def test_reads_while_the_collector_writes_see_every_commit_and_never_block_it(
 
         reader = threading.Thread(target=read_loop)
         reader.start()
-        for i in range(0, len(events), 250):
-            sink.write(events[i : i + 250])
+        for i in range(0, len(events), 100):
+            sink.write(events[i : i + 100])
         done.set()
         reader.join()
         final = client.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events")
@@ -113,6 +114,7 @@ def test_a_socket_left_by_a_dead_writer_is_replaced(tmp_path: Path) -> None:
         sink.close()
 
 
+@pytest.mark.slow
 def test_open_store_reads_a_collectors_file_and_never_stops_it_from_starting(
     tmp_path: Path,
 ) -> None:

@@ -113,11 +113,13 @@ class Store:
         warehouse = self.warehouse
         assert warehouse is not None
         sent: deque[list[tuple[Sequence[Envelope], asyncio.Future[int]]]] = deque()
+        # A PostgreSQL store takes several groups at once (one transaction per connection).
+        in_flight = getattr(warehouse, "GROUPS_IN_FLIGHT", self.GROUPS_IN_FLIGHT)
         while self._queue or sent:
             queued = sum(len(events) for events, _ in self._queue)
             if self._queue and (
                 not sent
-                or (len(sent) < self.GROUPS_IN_FLIGHT and queued >= self.LINGER_BELOW_EVENTS)
+                or (len(sent) < in_flight and queued >= self.LINGER_BELOW_EVENTS)
             ):
                 if not sent and queued < self.LINGER_BELOW_EVENTS:
                     await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join

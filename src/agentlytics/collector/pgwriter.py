@@ -33,8 +33,11 @@ class PostgresWriter:
 
     #: Seconds a group waits for a connection before it fails (and its requests get a 503).
     CONNECT_TIMEOUT = 3.0
+    #: Groups the collector may have in flight (each its own connection and transaction): a
+    #: group's time is mostly its commit's WAL flush, and concurrent commits share one flush.
+    GROUPS_IN_FLIGHT = 4
 
-    def __init__(self, url: str, *, connections: int = 2) -> None:
+    def __init__(self, url: str, *, connections: int = GROUPS_IN_FLIGHT) -> None:
         self.url = url
         # Fail at start with one clear line (bad URL, wrong password, no such database), and
         # bring the schema up to date before any connection writes.
