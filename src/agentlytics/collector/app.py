@@ -118,8 +118,7 @@ class Store:
         while self._queue or sent:
             queued = sum(len(events) for events, _ in self._queue)
             if self._queue and (
-                not sent
-                or (len(sent) < in_flight and queued >= self.LINGER_BELOW_EVENTS)
+                not sent or (len(sent) < in_flight and queued >= self.LINGER_BELOW_EVENTS)
             ):
                 if not sent and queued < self.LINGER_BELOW_EVENTS:
                     await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join

@@ -3,8 +3,8 @@
 It has the interface of :class:`~agentlytics.collector.writer.WarehouseProcess` (``send`` a
 group, ``receive`` the answers in order), so the collector's group commit works unchanged. No
 child process: PostgreSQL does the inserting in its own processes, and the collector only
-prepares the batch's columns. Each group sent runs on a pooled connection of its own, so the two
-groups the collector keeps in flight are stored concurrently.
+prepares the batch's columns. Each group sent runs on a pooled connection of its own, so the
+groups the collector keeps in flight (``GROUPS_IN_FLIGHT``) are stored concurrently.
 
 Outages: a group that fails (server down, connection lost, pool exhausted) raises
 :class:`~agentlytics.collector.writer.WriterError`; the collector answers 503 and the client
@@ -57,7 +57,7 @@ class PostgresWriter:
         )
         self._pool.open(wait=False)
         self._executor = ThreadPoolExecutor(connections, thread_name_prefix="collector-pg")
-        self._sent: deque[tuple[list[str], Future[list[str]]]] = deque()
+        self._sent: deque[Future[list[str]]] = deque()
 
     def _store(self, columns: Columns) -> list[str]:
         with self._pool.connection() as con:
@@ -76,12 +76,11 @@ class PostgresWriter:
 
     def send(self, batch: Sequence[Envelope]) -> None:
         """Start storing a non-empty batch on a pooled connection (answer: :meth:`receive`)."""
-        columns = batch_columns(batch)
-        self._sent.append((columns[0], self._executor.submit(self._store, columns)))
+        self._sent.append(self._executor.submit(self._store, batch_columns(batch)))
 
     def receive(self) -> set[str]:
         """The ids the oldest sent batch added; :class:`WriterError` if it was not stored."""
-        _, future = self._sent.popleft()
+        future = self._sent.popleft()
         try:
             return set(future.result())
         except psycopg_pool.PoolTimeout:
