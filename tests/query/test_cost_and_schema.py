@@ -148,3 +148,14 @@ def test_typed_rows_are_added_once_whatever_path_a_batch_takes(
         version = w.con.execute("SELECT version FROM schema_version").fetchall()
     assert turns == [("t-a",), ("t-b",)]
     assert version == [(SCHEMA_VERSION,)]
+
+
+def test_a_value_beyond_int64_keeps_the_event_but_not_its_typed_row(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    huge = _turn_event(events, turn_id="t-huge", duration_ms=2**64 - 1)
+    fine = _turn_event(events, turn_id="t-fine")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        assert w.insert([huge, fine]) == 2
+        assert w.con.execute("SELECT turn_id FROM turns").fetchall() == [("t-fine",)]
+        assert w.count() == 2

@@ -451,7 +451,6 @@ def _simple(name: str, title: str, doc: str) -> None:
             fn = getattr(reports, name)
             types: dict[str, type[msgspec.Struct]] = {
                 "subagents": rows.SubagentRow,
-                "goals": rows.GoalRow,
                 "hooks": rows.HookRow,
                 "compactions": rows.CompactionRow,
             }
@@ -472,17 +471,39 @@ _simple(
     "Subagents: parent -> child",
     "Per parent -> child thread: turns, tokens, cost, tool calls (costliest first).",
 )
-_simple(
-    "goals",
-    "Goals",
-    "One row per goal: status, cleared, tokens and time accounted, cost of its turns.",
-)
 _simple("hooks", "Hooks", "One row per hook (name, source): runs by outcome, turns.")
 _simple(
     "compactions",
     "Compactions by kind",
     "One row per compaction kind: outcomes, duration, context tokens, standalone cost.",
 )
+
+
+@report_app.command("goals")
+def goals_cmd(
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    model: ModelOpt = None,
+    project: ProjectOpt = None,
+    client: ClientOpt = None,
+    fmt: FormatOpt = "table",
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="Largest N goals; 0 = all.")] = 50,
+) -> None:
+    """One row per goal (largest first): status, cleared, tokens and time accounted, cost."""
+    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+
+    def build(store: Store, filters: Filters) -> Output:
+        from agentlytics.query import reports
+        from agentlytics.query.rows import GoalRow
+
+        rows = reports.goals(store, filters, limit=limit or None)
+        out = _flat("Goals (largest first)", list(rows), _fields(GoalRow))
+        out.notes += _unpriced_note(store, filters)
+        return out
+
+    _run(opts, build)
 
 
 @report_app.command("attribution")

@@ -18,8 +18,9 @@ class Dialect(Protocol):
 
     name: str
 
-    def quantile(self, expr: str, q: float) -> str:
-        """Continuous (interpolated) quantile ``q`` of ``expr`` over the group, as a double."""
+    def quantiles(self, expr: str, qs: tuple[float, ...]) -> str:
+        """Continuous (interpolated) quantiles ``qs`` of ``expr`` over the group: one sort for
+        all of them, as an array of doubles (NULLs when the group has no value, never NULL)."""
         ...
 
     def period(self, unit: Period, ts_ms: str) -> str:
@@ -35,8 +36,9 @@ class Dialect(Protocol):
 class DuckDBDialect:
     name = "duckdb"
 
-    def quantile(self, expr: str, q: float) -> str:
-        return f"quantile_cont({expr}, {q!r})"
+    def quantiles(self, expr: str, qs: tuple[float, ...]) -> str:
+        nulls = ", ".join("CAST(NULL AS DOUBLE)" for _ in qs)
+        return f"coalesce(quantile_cont({expr}, [{', '.join(map(repr, qs))}]), [{nulls}])"
 
     def period(self, unit: Period, ts_ms: str) -> str:
         fmt = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}[unit]
@@ -51,8 +53,10 @@ class PostgresDialect:
 
     name = "postgresql"
 
-    def quantile(self, expr: str, q: float) -> str:
-        return f"percentile_cont({q!r}) WITHIN GROUP (ORDER BY {expr})"
+    def quantiles(self, expr: str, qs: tuple[float, ...]) -> str:
+        array = f"ARRAY[{', '.join(map(repr, qs))}]"
+        nulls = f"CAST(ARRAY[{', '.join('NULL' for _ in qs)}] AS double precision[])"
+        return f"coalesce(percentile_cont({array}) WITHIN GROUP (ORDER BY {expr}), {nulls})"
 
     def period(self, unit: Period, ts_ms: str) -> str:
         fmt = {"day": "YYYY-MM-DD", "week": 'IYYY-"W"IW', "month": "YYYY-MM"}[unit]

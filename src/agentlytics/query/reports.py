@@ -137,17 +137,46 @@ def _turn_cost(t: str = "t", p: str = "p") -> str:
     )
 
 
-def _group_cost(t: str = "t", p: str = "p") -> str:
-    """Aggregate USD of a group of turns; NULL if a turn with tokens is unpriced."""
-    return (
-        f"CASE WHEN bool_or({p}.model IS NULL AND "
-        f"coalesce({t}.input_tokens, 0) + coalesce({t}.output_tokens, 0) > 0) THEN NULL "
-        f"ELSE coalesce(sum({_turn_cost(t, p)}), 0) / 1000000.0 END"
-    )
+def _grouped_cost(
+    keys: dict[str, str],
+    where: str,
+    extra: dict[str, str] | None = None,
+    source: str = "turns t",
+) -> str:
+    """CTEs ``by_model`` and ``costed_groups``: the filtered turns grouped by ``keys`` (name →
+    SQL over ``t``) and model, with token sums (``turns``, ``i``, ``ci``, ``o``, ``ro``,
+    ``tt``), any ``extra`` aggregates, and each group's cost (``cost_e6``: USD × 1e6, NULL when
+    unpriced; ``unpriced``: it has tokens on a model the price table lacks).
+
+    Cost is linear in the token counts, so it is priced per group rather than per turn: the
+    price join then touches a few rows per key instead of every turn. Roll up with
+    :data:`_ROLLED_COST`. ``source`` may join other tables to ``turns t`` for the keys.
+    """
+    select = "".join(f"{expr} AS {name}, " for name, expr in keys.items())
+    group = "".join(f"{expr}, " for expr in keys.values())
+    extras = "".join(f", {expr} AS {name}" for name, expr in (extra or {}).items())
+    return f"""by_model AS (
+        SELECT {select}t.model AS model, count(*) AS turns,
+               coalesce(sum(t.input_tokens), 0) AS i,
+               coalesce(sum(t.cached_input_tokens), 0) AS ci,
+               coalesce(sum(t.output_tokens), 0) AS o,
+               coalesce(sum(t.reasoning_output_tokens), 0) AS ro,
+               coalesce(sum(t.total_tokens), 0) AS tt{extras}
+        FROM {source} WHERE {where} GROUP BY {group}t.model),
+    costed_groups AS (
+        SELECT b.*, ((b.i - b.ci) * p.p_in + b.ci * p.p_cached + (b.o - b.ro) * p.p_out
+                     + b.ro * p.p_reason) AS cost_e6,
+               (p.model IS NULL AND b.i + b.o > 0) AS unpriced
+        FROM by_model b LEFT JOIN prices p ON p.model = b.model)"""
 
 
 def _run(store: Store, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-    return store.rows(store.dialect.placeholders(sql), params)
+    """Rows of ``sql``; an array cell (quantiles, see the dialect) is spliced into the row."""
+    rows = store.rows(store.dialect.placeholders(sql), params)
+    return [
+        tuple(v for cell in row for v in (cell if isinstance(cell, list) else (cell,)))
+        for row in rows
+    ]
 
 
 def iso_ms(ms: int | None) -> str | None:
@@ -175,11 +204,11 @@ def tools(store: Store, filters: Filters) -> list[ToolRow]:
     """Per tool kind and name: calls, failures (any terminal status but ``completed``) and
     duration percentiles (calls of unknown duration are counted, not in the percentiles)."""
     where, params = _where(filters, "tool_calls", "c")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     sql = f"""
         SELECT c.kind, c.tool_name, count(*),
                count(*) FILTER (WHERE c.terminal_status <> 'completed'),
-               {q("c.duration_ms", 0.5)}, {q("c.duration_ms", 0.95)}, {q("c.duration_ms", 0.99)}
+               {q("c.duration_ms", (0.5, 0.95, 0.99))}
         FROM tool_calls c WHERE {where}
         GROUP BY c.kind, c.tool_name ORDER BY 3 DESC, 1, 2"""
     return [
@@ -232,17 +261,15 @@ def periods(
     """One row per UTC day / ISO week / month a turn started in (× the turn's model when
     ``by_model``): turns, the four token kinds, total tokens and cost."""
     where, params = _where(filters, "turns", "t")
-    period = store.dialect.period(unit, "t.ts_ms")
-    model = "t.model" if by_model else "CAST(NULL AS VARCHAR)"
+    # Bucket by UTC day number first (cheap integer grouping), then label the few groups.
+    day = "CAST(floor(t.ts_ms / 86400000.0) AS BIGINT)"
+    period = store.dialect.period(unit, "day_no * 86400000")
+    model = "model" if by_model else "CAST(NULL AS VARCHAR)"
     sql = f"""
-        WITH {_prices_cte(store)}
-        SELECT {period} AS period, {model} AS model, count(*),
-               coalesce(sum(t.input_tokens), 0), coalesce(sum(t.cached_input_tokens), 0),
-               coalesce(sum(t.output_tokens), 0), coalesce(sum(t.reasoning_output_tokens), 0),
-               coalesce(sum(t.total_tokens), 0), {_group_cost()}
-        FROM turns t LEFT JOIN prices p ON p.model = t.model
-        WHERE {where}
-        GROUP BY 1, 2 ORDER BY 1, 2"""
+        WITH {_prices_cte(store)}, {_grouped_cost({"day_no": day}, where)}
+        SELECT {period} AS period, {model} AS model, sum(turns), sum(i), sum(ci), sum(o),
+               sum(ro), sum(tt), {_ROLLED_COST}
+        FROM costed_groups GROUP BY 1, 2 ORDER BY 1, 2"""
     row_type = _PERIOD_ROW[unit]
     out: list[PeriodRow] = []
     for r in _run(store, sql, params):
@@ -276,11 +303,14 @@ def unpriced_models(store: Store, filters: Filters) -> list[str]:
     """Models of the filtered turns with tokens that the price table does not know."""
     where, params = _where(filters, "turns", "t")
     sql = f"""
-        SELECT DISTINCT coalesce(t.model, '(unknown model)') FROM turns t
-        WHERE {where} AND coalesce(t.input_tokens, 0) + coalesce(t.output_tokens, 0) > 0
-        ORDER BY 1"""
+        SELECT t.model, sum(coalesce(t.input_tokens, 0) + coalesce(t.output_tokens, 0))
+        FROM turns t WHERE {where} GROUP BY t.model"""
     known = store.prices.models
-    return [r[0] for r in _run(store, sql, params) if r[0] not in known]
+    return sorted(
+        model or "(unknown model)"
+        for model, tokens in _run(store, sql, params)
+        if tokens and model not in known
+    )
 
 
 def _i(value: object) -> int:
@@ -316,6 +346,13 @@ _LINKS: Final = """links AS (
         GROUP BY thread_id)"""
 
 
+#: Per thread: first turn start and last turn end (start + duration), epoch ms.
+_SPAN: Final = {
+    "first_ms": "min(t.ts_ms)",
+    "last_ms": "max(t.ts_ms + coalesce(t.duration_ms, 0))",
+}
+
+
 def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> list[SessionRow]:
     """One row per thread, newest first: its start, wall-clock duration (first turn start to
     last turn end), turns, tokens, cost, tool calls, reviews and subagents (all it spawned)."""
@@ -324,38 +361,38 @@ def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> lis
     cw, cp = _where(filters, "tool_calls", "c")
     rw, rp = _where(filters, "reviews", "r")
     limit_sql = "" if limit is None else f"LIMIT {int(limit)}"
+    # The threads to show first (a start time per thread is all that needs every row); only
+    # their turns, tool calls and reviews are then summed and priced.
+    chosen = "SELECT thread_id FROM starts"
     sql = f"""
-        WITH {_prices_cte(store)}, {_costed_turns(tw)}, {_LINKS},
+        WITH {_prices_cte(store)}, {_LINKS},
+        starts AS MATERIALIZED (
+            SELECT thread_id, min(ts_ms) AS started_ms FROM (
+                SELECT t.thread_id, t.ts_ms FROM turns t WHERE {tw}
+                UNION ALL
+                SELECT h.thread_id, h.ts_ms FROM threads h WHERE {hw}) AS s
+            GROUP BY thread_id
+            ORDER BY started_ms DESC NULLS LAST, thread_id {limit_sql}),
+        {_grouped_cost({"thread_id": "t.thread_id"}, f"{tw} AND t.thread_id IN ({chosen})", _SPAN)},
         per_turns AS (
-            SELECT thread_id, min(ts_ms) AS first_ms,
-                   max(ts_ms + coalesce(duration_ms, 0)) AS last_ms, count(*) AS turns,
-                   coalesce(sum(total_tokens), 0) AS total_tokens, {_ROLLED_COST} AS cost_usd
-            FROM costed GROUP BY thread_id),
-        per_thread AS (
-            SELECT h.thread_id, min(h.ts_ms) AS created_ms FROM threads h WHERE {hw}
-            GROUP BY h.thread_id),
-        ids AS (SELECT thread_id FROM per_turns UNION SELECT thread_id FROM per_thread),
-        sel AS (
-            SELECT ids.thread_id, coalesce(least(pt.created_ms, tu.first_ms), tu.first_ms,
-                                           pt.created_ms) AS started_ms,
-                   tu.last_ms - tu.first_ms AS duration_ms, coalesce(tu.turns, 0) AS turns,
-                   coalesce(tu.total_tokens, 0) AS total_tokens,
-                   CASE WHEN tu.thread_id IS NULL THEN 0.0 ELSE tu.cost_usd END AS cost_usd
-            FROM ids LEFT JOIN per_turns tu ON tu.thread_id = ids.thread_id
-                     LEFT JOIN per_thread pt ON pt.thread_id = ids.thread_id
-            ORDER BY started_ms DESC NULLS LAST, ids.thread_id {limit_sql}),
+            SELECT thread_id, min(first_ms) AS first_ms, max(last_ms) AS last_ms,
+                   sum(turns) AS turns, sum(tt) AS total_tokens, {_ROLLED_COST} AS cost_usd
+            FROM costed_groups GROUP BY thread_id),
         tc AS (SELECT c.thread_id, count(*) AS n FROM tool_calls c
-               WHERE {cw} AND c.thread_id IN (SELECT thread_id FROM sel) GROUP BY c.thread_id),
+               WHERE {cw} AND c.thread_id IN ({chosen}) GROUP BY c.thread_id),
         rc AS (SELECT r.thread_id, count(*) AS n FROM reviews r
-               WHERE {rw} AND r.thread_id IN (SELECT thread_id FROM sel) GROUP BY r.thread_id),
+               WHERE {rw} AND r.thread_id IN ({chosen}) GROUP BY r.thread_id),
         kids AS (SELECT parent_thread_id AS thread_id, count(*) AS n FROM links
-                 GROUP BY parent_thread_id)
-        SELECT sel.thread_id, sel.started_ms, sel.duration_ms, sel.turns, sel.total_tokens,
-               sel.cost_usd, coalesce(tc.n, 0), coalesce(rc.n, 0), coalesce(kids.n, 0)
-        FROM sel LEFT JOIN tc ON tc.thread_id = sel.thread_id
-                 LEFT JOIN rc ON rc.thread_id = sel.thread_id
-                 LEFT JOIN kids ON kids.thread_id = sel.thread_id
-        ORDER BY sel.started_ms DESC NULLS LAST, sel.thread_id"""
+                 WHERE parent_thread_id IN ({chosen}) GROUP BY parent_thread_id)
+        SELECT s.thread_id, s.started_ms, tu.last_ms - tu.first_ms, coalesce(tu.turns, 0),
+               coalesce(tu.total_tokens, 0),
+               CASE WHEN tu.thread_id IS NULL THEN 0.0 ELSE tu.cost_usd END,
+               coalesce(tc.n, 0), coalesce(rc.n, 0), coalesce(kids.n, 0)
+        FROM starts s LEFT JOIN per_turns tu ON tu.thread_id = s.thread_id
+                      LEFT JOIN tc ON tc.thread_id = s.thread_id
+                      LEFT JOIN rc ON rc.thread_id = s.thread_id
+                      LEFT JOIN kids ON kids.thread_id = s.thread_id
+        ORDER BY s.started_ms DESC NULLS LAST, s.thread_id"""
     return [
         SessionRow(
             thread_id=r[0],
@@ -368,7 +405,7 @@ def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> lis
             reviews=int(r[7]),
             subagents=int(r[8]),
         )
-        for r in _run(store, sql, [*tp, *hp, *cp, *rp])
+        for r in _run(store, sql, [*tp, *hp, *tp, *cp, *rp])
     ]
 
 
@@ -518,10 +555,10 @@ def approvals(store: Store, filters: Filters) -> list[ApprovalRow]:
     """Reviews per subject kind and reviewer (user / guardian): outcomes and latency (request
     to answer; reviews of unknown duration are counted, not in the percentiles)."""
     where, params = _where(filters, "reviews", "r")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     sql = f"""
         SELECT r.subject_kind, r.reviewer, count(*), {_outcomes("status", "r")},
-               {q("r.duration_ms", 0.5)}, {q("r.duration_ms", 0.95)}
+               {q("r.duration_ms", (0.5, 0.95))}
         FROM reviews r WHERE {where}
         GROUP BY r.subject_kind, r.reviewer ORDER BY 3 DESC, 1, 2"""
     return [
@@ -544,10 +581,10 @@ def approval_sources(store: Store, filters: Filters) -> list[ApprovalSourceRow]:
     """Command approvals per ``command_source`` (shell / unified_exec / user_shell) and
     reviewer."""
     where, params = _where(filters, "reviews", "r")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     sql = f"""
         SELECT r.command_source, r.reviewer, count(*), {_outcomes("status", "r")},
-               {q("r.duration_ms", 0.5)}, {q("r.duration_ms", 0.95)}
+               {q("r.duration_ms", (0.5, 0.95))}
         FROM reviews r WHERE {where} AND r.subject_kind = 'command_execution'
         GROUP BY r.command_source, r.reviewer ORDER BY 3 DESC, 1 NULLS LAST, 2"""
     return [
@@ -569,11 +606,11 @@ def approval_sources(store: Store, filters: Filters) -> list[ApprovalSourceRow]:
 def guardian_risk(store: Store, filters: Filters) -> list[GuardianRiskRow]:
     """Guardian reviews per assigned risk level: terminal outcomes and completion latency."""
     where, params = _where(filters, "guardian_reviews", "g")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     sql = f"""
         SELECT g.risk_level, count(*), {_outcomes("terminal_status", "g")},
                count(*) FILTER (WHERE g.terminal_status = 'failed_closed'),
-               {q("g.completion_latency_ms", 0.5)}, {q("g.completion_latency_ms", 0.95)}
+               {q("g.completion_latency_ms", (0.5, 0.95))}
         FROM guardian_reviews g WHERE {where}
         GROUP BY g.risk_level ORDER BY 2 DESC, 1 NULLS LAST"""
     return [
@@ -598,15 +635,13 @@ def subagents(store: Store, filters: Filters) -> list[SubagentRow]:
     tw, tp = _where(filters, "turns", "t")
     cw, cp = _where(filters, "tool_calls", "c")
     keep = "" if filters.empty else "WHERE tu.thread_id IS NOT NULL OR tc.thread_id IS NOT NULL"
+    children = f"{tw} AND t.thread_id IN (SELECT thread_id FROM links)"
     sql = f"""
-        WITH {_prices_cte(store)}, {_LINKS}, {_costed_turns(tw)},
-        tu AS (SELECT thread_id, count(*) AS turns, coalesce(sum(input_tokens), 0) AS i,
-                      coalesce(sum(cached_input_tokens), 0) AS ci,
-                      coalesce(sum(output_tokens), 0) AS o,
-                      coalesce(sum(reasoning_output_tokens), 0) AS ro,
-                      coalesce(sum(total_tokens), 0) AS tt, {_ROLLED_COST} AS cost_usd
-               FROM costed WHERE thread_id IN (SELECT thread_id FROM links)
-               GROUP BY thread_id),
+        WITH {_prices_cte(store)}, {_LINKS},
+        {_grouped_cost({"thread_id": "t.thread_id"}, children)},
+        tu AS (SELECT thread_id, sum(turns) AS turns, sum(i) AS i, sum(ci) AS ci, sum(o) AS o,
+                      sum(ro) AS ro, sum(tt) AS tt, {_ROLLED_COST} AS cost_usd
+               FROM costed_groups GROUP BY thread_id),
         tc AS (SELECT c.thread_id, count(*) AS n FROM tool_calls c
                WHERE {cw} AND c.thread_id IN (SELECT thread_id FROM links)
                GROUP BY c.thread_id)
@@ -637,48 +672,51 @@ def subagents(store: Store, filters: Filters) -> list[SubagentRow]:
     ]
 
 
-_GOAL_KIND_RANK: Final = (
-    "CASE g.event_kind WHEN 'cleared' THEN 3 WHEN 'status_changed' THEN 2 "
-    "WHEN 'usage_accounted' THEN 1 ELSE 0 END"
+#: A goal event's status behind its kind's rank (one character): the ``max`` of it over a goal
+#: is its latest status, in one aggregate (no window over every goal event).
+_GOAL_STATUS_KEY: Final = (
+    "CASE g.event_kind WHEN 'cleared' THEN '3' WHEN 'status_changed' THEN '2' "
+    "WHEN 'usage_accounted' THEN '1' ELSE '0' END || g.goal_status"
 )
 
+_GOAL_TURNS: Final = "goal_turns gt JOIN turns t ON t.turn_id = gt.turn_id"
+_STANDALONE_TURNS: Final = "standalone s JOIN turns t ON t.turn_id = s.turn_id"
+_KIND: Final = {"trigger": "s.trigger", "reason": "s.reason", "phase": "s.phase"}
 
-def goals(store: Store, filters: Filters) -> list[GoalRow]:
-    """One row per goal: its latest status, whether it was cleared, the tokens and time it
-    accounted, and the cost of the turns it accounted usage on.
+
+def goals(store: Store, filters: Filters, *, limit: int | None = None) -> list[GoalRow]:
+    """One row per goal, largest first (tokens accounted): its latest status, whether it was
+    cleared, the tokens and time it accounted, and the cost of the turns it accounted usage on
+    (only the ``limit`` goals shown are priced).
 
     Goal events carry no time of their own: "latest" is by event kind (cleared, then status
-    change, then usage), then by the time of the event's turn.
+    change, then usage accounting, then creation); two of one kind: the greater status text.
     """
     where, params = _where(filters, "goals", "g")
+    limit_sql = "" if limit is None else f"LIMIT {int(limit)}"
     sql = f"""
         WITH {_prices_cte(store)},
         g AS (SELECT g.* FROM goals g WHERE {where}),
-        ranked AS (
-            SELECT g.goal_id, g.goal_status,
-                   row_number() OVER (PARTITION BY g.goal_id ORDER BY {_GOAL_KIND_RANK} DESC,
-                                      tu.ts_ms DESC NULLS LAST,
-                                      g.cumulative_tokens_accounted DESC NULLS LAST) AS rn
-            FROM g LEFT JOIN turns tu ON tu.turn_id = g.turn_id),
         agg AS (
             SELECT goal_id, max(thread_id) AS thread_id, count(*) AS events,
                    bool_or(event_kind = 'cleared') AS cleared,
                    bool_or(has_token_budget) AS budget,
                    max(cumulative_tokens_accounted) AS tokens,
                    max(cumulative_time_accounted_seconds) * 1000 AS time_ms,
-                   count(DISTINCT turn_id) AS turns
+                   max({_GOAL_STATUS_KEY}) AS status_key
             FROM g GROUP BY goal_id),
-        goal_turns AS (SELECT DISTINCT goal_id, turn_id FROM g WHERE turn_id IS NOT NULL),
-        {_costed_turns("t.turn_id IN (SELECT turn_id FROM goal_turns)")},
-        gc AS (SELECT gt.goal_id, {_ROLLED_COST} AS cost_usd
-               FROM goal_turns gt JOIN costed ON costed.turn_id = gt.turn_id
-               GROUP BY gt.goal_id)
-        SELECT agg.goal_id, agg.thread_id, ranked.goal_status, agg.events, agg.cleared,
-               agg.budget, agg.tokens, agg.time_ms, agg.turns,
+        sel AS MATERIALIZED (
+            SELECT * FROM agg ORDER BY tokens DESC NULLS LAST, goal_id {limit_sql}),
+        goal_turns AS (SELECT DISTINCT goal_id, turn_id FROM g
+                       WHERE turn_id IS NOT NULL AND goal_id IN (SELECT goal_id FROM sel)),
+        {_grouped_cost({"goal_id": "gt.goal_id"}, "TRUE", None, _GOAL_TURNS)},
+        gc AS (SELECT goal_id, sum(turns) AS turns, {_ROLLED_COST} AS cost_usd
+               FROM costed_groups GROUP BY goal_id)
+        SELECT sel.goal_id, sel.thread_id, substr(sel.status_key, 2), sel.events, sel.cleared,
+               sel.budget, sel.tokens, sel.time_ms, coalesce(gc.turns, 0),
                CASE WHEN gc.goal_id IS NULL THEN 0.0 ELSE gc.cost_usd END
-        FROM agg JOIN ranked ON ranked.goal_id = agg.goal_id AND ranked.rn = 1
-                 LEFT JOIN gc ON gc.goal_id = agg.goal_id
-        ORDER BY agg.thread_id, agg.goal_id"""
+        FROM sel LEFT JOIN gc ON gc.goal_id = sel.goal_id
+        ORDER BY sel.tokens DESC NULLS LAST, sel.goal_id"""
     return [
         GoalRow(
             goal_id=r[0],
@@ -727,7 +765,7 @@ def compactions(store: Store, filters: Filters) -> list[CompactionRow]:
     """One row per compaction kind (trigger, reason, phase): outcomes, duration, context
     tokens before and after (summed), and the cost of the turns that only compacted."""
     where, params = _where(filters, "compactions", "k")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     outcomes = ", ".join(
         f"count(*) FILTER (WHERE k.status = '{s}')" for s in ("completed", "failed", "interrupted")
     )
@@ -736,16 +774,15 @@ def compactions(store: Store, filters: Filters) -> list[CompactionRow]:
         k AS (SELECT k.* FROM compactions k WHERE {where}),
         agg AS (
             SELECT k.trigger, k.reason, k.phase, count(*) AS n, {outcomes},
-                   {q("k.duration_ms", 0.5)} AS p50,
+                   {q("k.duration_ms", (0.5,))} AS p50,
                    sum(k.active_context_tokens_before) AS before_t,
                    sum(k.active_context_tokens_after) AS after_t
             FROM k GROUP BY k.trigger, k.reason, k.phase),
         standalone AS (SELECT DISTINCT trigger, reason, phase, turn_id FROM k
                        WHERE phase = 'standalone_turn'),
-        {_costed_turns("t.turn_id IN (SELECT turn_id FROM standalone)")},
-        sc AS (SELECT s.trigger, s.reason, s.phase, {_ROLLED_COST} AS cost_usd
-               FROM standalone s JOIN costed ON costed.turn_id = s.turn_id
-               GROUP BY s.trigger, s.reason, s.phase)
+        {_grouped_cost(_KIND, "TRUE", None, _STANDALONE_TURNS)},
+        sc AS (SELECT trigger, reason, phase, {_ROLLED_COST} AS cost_usd
+               FROM costed_groups GROUP BY trigger, reason, phase)
         SELECT agg.*, sc.cost_usd FROM agg LEFT JOIN sc
             ON sc.trigger = agg.trigger AND sc.reason IS NOT DISTINCT FROM agg.reason
                AND sc.phase = agg.phase
@@ -789,10 +826,10 @@ def events_by_type(store: Store, filters: Filters) -> list[CountRow]:
 def turns_by_status(store: Store, filters: Filters) -> list[TurnStatusRow]:
     """Turns per terminal status (``in progress`` for turns without one)."""
     where, params = _where(filters, "turns", "t")
-    q = store.dialect.quantile
+    q = store.dialect.quantiles
     sql = f"""
         SELECT coalesce(t.status, 'in progress'), count(*),
-               {q("t.duration_ms", 0.5)}, {q("t.duration_ms", 0.95)},
+               {q("t.duration_ms", (0.5, 0.95))},
                coalesce(sum(t.total_tokens), 0), coalesce(sum(t.tool_calls), 0)
         FROM turns t WHERE {where} GROUP BY 1 ORDER BY 2 DESC, 1"""
     return [
@@ -817,14 +854,13 @@ def overview(store: Store, filters: Filters, *, agent_share: float | None = None
     rw, rp = _where(filters, "reviews", "r")
     aw, ap = _where(filters, "accepted_lines", "a")
     sql = f"""
-        WITH {_prices_cte(store)}, {_costed_turns(tw)},
-        tot AS (SELECT count(*) AS turns, coalesce(sum(input_tokens), 0) AS i,
-                       coalesce(sum(cached_input_tokens), 0) AS ci,
-                       coalesce(sum(output_tokens), 0) AS o,
-                       coalesce(sum(reasoning_output_tokens), 0) AS ro,
-                       coalesce(sum(total_tokens), 0) AS tt, {_ROLLED_COST} AS cost_usd
-                FROM costed),
-        th AS (SELECT count(*) AS n FROM (SELECT thread_id FROM costed UNION
+        WITH {_prices_cte(store)}, {_grouped_cost({}, tw)},
+        tot AS (SELECT coalesce(sum(turns), 0) AS turns, coalesce(sum(i), 0) AS i,
+                       coalesce(sum(ci), 0) AS ci, coalesce(sum(o), 0) AS o,
+                       coalesce(sum(ro), 0) AS ro, coalesce(sum(tt), 0) AS tt,
+                       {_ROLLED_COST} AS cost_usd
+                FROM costed_groups),
+        th AS (SELECT count(*) AS n FROM (SELECT t.thread_id FROM turns t WHERE {tw} UNION
                                           SELECT h.thread_id FROM threads h WHERE {hw}) AS u),
         tc AS (SELECT count(*) AS n FROM tool_calls c WHERE {cw}),
         rc AS (SELECT count(*) AS n FROM reviews r WHERE {rw}),
@@ -832,7 +868,7 @@ def overview(store: Store, filters: Filters, *, agent_share: float | None = None
                    SELECT max(a.accepted_added_lines) AS lines FROM accepted_lines a
                    WHERE {aw} GROUP BY a.turn_id) AS per_turn)
         SELECT th.n, tot.*, tc.n, rc.n, al.n FROM tot, th, tc, rc, al"""
-    r = _run(store, sql, [*tp, *hp, *cp, *rp, *ap])[0]
+    r = _run(store, sql, [*tp, *tp, *hp, *cp, *rp, *ap])[0]
     by_type = events_by_type(store, filters)
     return Overview(
         events=sum(row.count for row in by_type),

@@ -27,6 +27,7 @@ from typing import Final
 import duckdb
 import msgspec
 
+from agentlytics.events.fingerprints import AcceptedLineFingerprints
 from agentlytics.fingerprints.diff import (
     effective_lines,
     fingerprint_hash,
@@ -35,7 +36,7 @@ from agentlytics.fingerprints.diff import (
 )
 from agentlytics.fingerprints.remote import repo_hash_for_cwd, safe_git_command, safe_git_env
 
-FINGERPRINT_EVENT_TYPE: Final = "codex_accepted_line_fingerprints"
+FINGERPRINT_EVENT_TYPE: Final = AcceptedLineFingerprints.EVENT_TYPE
 DEFAULT_TIME_SLACK_S: Final = 24 * 3600
 
 _FINGERPRINT_SQL: Final = """

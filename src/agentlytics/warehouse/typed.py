@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pyarrow as pa
@@ -24,7 +24,13 @@ from agentlytics.warehouse.schema import (
     Family,
 )
 
-_PY_TYPES: dict[str, Any] = {"VARCHAR": str, "BIGINT": int, "BOOLEAN": bool}
+#: BIGINT is checked on decode: a value outside int64 leaves the event out of its typed table
+#: (it stays in ``events``) instead of failing the whole batch's insert.
+_PY_TYPES: dict[str, Any] = {
+    "VARCHAR": str,
+    "BIGINT": Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)],
+    "BOOLEAN": bool,
+}
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "BIGINT": pa.int64(),
