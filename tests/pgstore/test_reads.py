@@ -144,3 +144,38 @@ def test_open_store_reads_a_collectors_file_and_never_stops_it_from_starting(
     finally:
         sink.close()
         collector.stop()
+
+
+@pytest.mark.slow
+def test_a_reader_querying_back_to_back_does_not_keep_a_collector_from_starting(
+    tmp_path: Path,
+) -> None:
+    from agentlytics import query
+    from agentlytics.query import open_store
+
+    path = tmp_path / "collected.duckdb"
+    sink = DuckDBSink(path)
+    sink.write(expected(flat_facts(30, seed=14)))
+    stored = sink.stored
+    sink.close()
+    store = open_store(str(path))
+    done = threading.Event()
+    counts: list[int] = []
+
+    def reader() -> None:
+        while not done.is_set():
+            counts.append(query.event_count(store))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    collector = Collector(tmp_path)
+    try:
+        time.sleep(0.5)  # the reader holds the file now
+        collector.start()  # waits for the lock, then answers the reader through its socket
+        assert connect_writer(path) is not None
+    finally:
+        done.set()
+        thread.join()
+        collector.stop()
+        store.close()
+    assert counts and set(counts) == {stored}

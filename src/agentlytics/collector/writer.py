@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.warehouse.reads import ReadServer
+from agentlytics.warehouse.reads import ReadServer, open_for_writing
 from agentlytics.warehouse.store import Columns, Warehouse, batch_columns
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -44,7 +44,7 @@ def _serve(path: str, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        warehouse = Warehouse(path)
+        warehouse = open_for_writing(lambda: Warehouse(path))
     except Exception as exc:
         conn.send_bytes(_encode({"error": f"cannot open {path}: {exc!r}"}))
         return

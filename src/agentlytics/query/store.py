@@ -47,6 +47,7 @@ class DuckDBStore:
     """A warehouse file (or ``:memory:``) opened for reports."""
 
     dialect: Dialect = DuckDBDialect()
+    _reader: FileReader | None = None
 
     def __init__(
         self, path: str, *, read_only: bool = True, prices: PriceTable | None = None

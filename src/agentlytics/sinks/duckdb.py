@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.warehouse.reads import ReadServer
+from agentlytics.warehouse.reads import ReadServer, open_for_writing
 from agentlytics.warehouse.store import DEFAULT_PATH, Warehouse
 
 
@@ -14,7 +14,7 @@ class DuckDBSink:
     """Writes batches into a warehouse file; ``stored`` counts rows that were new."""
 
     def __init__(self, path: Path | str = DEFAULT_PATH) -> None:
-        self.warehouse = Warehouse(path)
+        self.warehouse = open_for_writing(lambda: Warehouse(path))
         self.stored = 0
         # While it holds the file, reports in other processes read through it (warehouse/reads).
         self._reads = ReadServer(self.warehouse.con, path) if str(path) != ":memory:" else None

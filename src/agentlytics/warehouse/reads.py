@@ -28,12 +28,15 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import msgspec
 import pyarrow as pa
+
+T = TypeVar("T")
 
 _HEADER = struct.Struct("!BI")  # status (0 ok, 1 error), payload length
 _LENGTH = struct.Struct("!I")
@@ -221,45 +224,93 @@ def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
 
 
 class FileReader:
-    """Queries a warehouse file without holding it: answered by its writer when one runs,
-    else by opening the file read-only for that one query.
+    """Queries a warehouse file without keeping it from a writer: answered by its writer when
+    one runs, else by the file opened read-only, closed again once idle.
 
     A read-only DuckDB connection takes a shared lock on the file, and a collector, tap or
-    replay could not open it for writing while it is held: a dashboard that kept one open
-    would stop the collector from (re)starting. So no connection outlives a query. Opening
-    costs a few milliseconds (docs/scaling.md); when a writer runs, its socket answers.
+    replay cannot open it for writing while it is held: a dashboard that kept one open would
+    stop the collector from (re)starting. So the connection is closed :data:`IDLE_SECONDS`
+    after the last query (the queries of one report share it and its warm cache; a cold open
+    costs a report a few hundred ms at 200,000 events, docs/scaling.md), and writers wait that
+    long for the lock (:func:`open_for_writing`). When a writer runs, its socket answers.
     """
+
+    IDLE_SECONDS = 1.0
+    #: Queries back to back keep a connection at most this long, then leave the file free
+    #: for :data:`GAP_SECONDS`, so a writer waiting for it gets it (and then answers reads).
+    MAX_HOLD_SECONDS = 2.0
+    GAP_SECONDS = 0.2
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._client: ReadClient | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._opened = 0.0
 
     def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """Every row of one SELECT; raises ``duckdb.Error`` or :class:`ReadRefused`."""
         deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:  # a writer may start or stop between two looks
-            if self._client is None:
-                self._client = connect_writer(self.path)
-            if self._client is not None:
-                try:
-                    return _rows(self._client.query(sql, params))
-                except (ConnectionError, OSError):  # the writer stopped: read the file
-                    self._client.close()
-                    self._client = None
+            if self._con is not None and time.monotonic() - self._opened > self.MAX_HOLD_SECONDS:
+                self._release()
+                time.sleep(self.GAP_SECONDS)
+            if self._con is None:
+                if self._client is None:
+                    self._client = connect_writer(self.path)
+                if self._client is not None:
+                    try:
+                        return _rows(self._client.query(sql, params))
+                    except (ConnectionError, OSError):  # the writer stopped: read the file
+                        self._client.close()
+                        self._client = None
             try:
-                con = duckdb.connect(self.path, read_only=True)
+                return self._direct(sql, params)
             except duckdb.IOException as exc:
                 if "lock" in str(exc).lower():
                     time.sleep(0.02)  # a writer took the file meanwhile: ask it
                     continue
                 raise
-            try:
-                return con.execute(sql, params).fetchall()
-            finally:
-                con.close()
         raise ReadRefused(f"{self.path} is locked by a process that does not answer reads")
 
+    def _direct(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._con is None:
+                self._con = duckdb.connect(self.path, read_only=True)
+                self._opened = time.monotonic()
+            try:
+                return self._con.execute(sql, params).fetchall()
+            finally:
+                self._timer = threading.Timer(self.IDLE_SECONDS, self._release)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._release()
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def open_for_writing(open_file: Callable[[], T], *, wait: float = 3.0) -> T:
+    """``open_file()`` (a writable DuckDB open), retried while a reader's idle connection
+    (:class:`FileReader`) still holds the file's lock: it lets go within a second."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return open_file()
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
