@@ -188,3 +188,18 @@ def test_workers_need_a_postgresql_store() -> None:
     assert proc.stderr.strip().splitlines() == [
         "agentlytics collect: --workers needs a PostgreSQL --store"
     ]
+
+
+def test_report_on_a_store_it_cannot_use_says_why_in_one_line(pg: PgServer, pg_url: str) -> None:
+    for url, reason in (
+        (
+            pg.url("postgres", password="wrong"),
+            'password authentication failed for user "agentlytics"',
+        ),
+        (pg_url, "has no agentlytics schema: run `agentlytics migrate --store URL`"),
+    ):
+        proc = run_cli("report", "tools", "--warehouse", url, check=False)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("agentlytics report: ")
+        assert reason in lines[0] and "pg-test-pw" not in lines[0]
