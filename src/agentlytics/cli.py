@@ -346,6 +346,18 @@ def collect(
     metrics_open: Annotated[
         bool, typer.Option("--metrics-open", help="Serve GET /metrics without the token.")
     ] = False,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="Team store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB instead of a DuckDB "
+            "file (several collectors may share it).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Collector processes (PostgreSQL store only).")
+    ] = 1,
 ) -> None:
     """Receive events over HTTP (POST /codex/analytics-events/events) into a DuckDB file."""
     import msgspec
@@ -366,18 +378,56 @@ def collect(
         overrides["tokens"] = list(token)
     if metrics_open:
         overrides["metrics_open"] = True
+    if store is not None:
+        overrides["warehouse"] = store
     collector = msgspec.structs.replace(cfg.collector, **overrides)
     if not collector.tokens and not no_auth:
         raise typer.BadParameter(
             "no token configured: pass --token (or AGENTLYTICS_COLLECTOR_TOKENS), or --no-auth",
             param_hint="--token",
         )
+    _check_store(collector.warehouse, workers)
     if otlp is not None:
+        if workers > 1:
+            typer.echo("agentlytics collect: --otlp runs with one collector process", err=True)
+            raise typer.Exit(code=2)
         from agentlytics.otel.collect import serve_exporting
 
         serve_exporting(collector, cfg, otlp, allow_no_auth=no_auth)
         return
-    serve(collector, allow_no_auth=no_auth)
+    serve(collector, allow_no_auth=no_auth, workers=workers)
+
+
+def _check_store(location: str, workers: int) -> None:
+    """Before serving: a PostgreSQL store must answer and be migrated (else one line, exit 2)."""
+    from agentlytics.warehouse import postgres
+
+    if not postgres.is_postgres_url(location):
+        if workers > 1:
+            typer.echo("agentlytics collect: --workers needs a PostgreSQL --store", err=True)
+            raise typer.Exit(code=2)
+        return
+    try:
+        postgres.migrate_url(location)
+    except postgres.StoreError as exc:
+        typer.echo(f"agentlytics collect: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _migrate_store(store: str) -> None:
+    """``migrate --store URL``: create or upgrade a PostgreSQL store's schema."""
+    from agentlytics.warehouse import postgres
+
+    try:
+        before, after = postgres.migrate_url(store)
+    except postgres.StoreError as exc:
+        typer.echo(f"agentlytics migrate: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    where = postgres.redact(store)
+    if before == after:
+        typer.echo(f"{where}: schema at version {after}, up to date.")
+    else:
+        typer.echo(f"{where}: schema migrated from version {before} to {after}.")
 
 
 spool_app = typer.Typer(help="Inspect the delivery spool: backlog and quarantined events.")
@@ -715,8 +765,17 @@ def migrate(
     warehouse: Annotated[
         Path, typer.Option("--warehouse", help="DuckDB warehouse file to upgrade in place.")
     ] = Path("agentlytics.duckdb"),
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", metavar="URL", help="Instead: create/upgrade a postgresql:// store."
+        ),
+    ] = None,
 ) -> None:
     """Upgrade a warehouse written by an older agentlytics to the current layout."""
+    if store is not None:
+        _migrate_store(store)
+        return
     from agentlytics.query.command import migrate as run_migrate
 
     run_migrate(str(warehouse))

@@ -81,6 +81,7 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     host: str = "127.0.0.1"
     port: int = 8765
+    #: A DuckDB file, or a ``postgresql://`` URL: the team store (``--store``, docs/scaling.md).
     warehouse: str = "collected.duckdb"
     #: Accepted bearer tokens. Empty = the collector refuses to start unless ``--no-auth``.
     tokens: list[str] = msgspec.field(default_factory=list)

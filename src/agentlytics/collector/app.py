@@ -34,10 +34,12 @@ from starlette.routing import Route
 from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope
 from agentlytics.sinks.http import IDS_HEADER, PATH
+from agentlytics.warehouse.postgres import is_postgres_url
 
 from .limits import BodyTimeout, read_body
 from .limits import TooLarge as _TooLarge
 from .metrics import CollectorMetrics
+from .pgwriter import PostgresWriter
 from .validation import ValidationFailed, ValidEvent, event_ids, validate_events
 from .writer import WarehouseProcess
 
@@ -88,7 +90,7 @@ class Store:
     def __init__(self, path: str) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
         self.path = path
-        self.warehouse: WarehouseProcess | None = None
+        self.warehouse: WarehouseProcess | PostgresWriter | None = None
         self.close_ms: float | None = None
         self._queue: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -97,7 +99,7 @@ class Store:
         if self.warehouse is not None:  # opened before the server started (serve.py)
             return
         loop = asyncio.get_running_loop()
-        self.warehouse = await loop.run_in_executor(self._executor, WarehouseProcess, self.path)
+        self.warehouse = await loop.run_in_executor(self._executor, open_writer, self.path)
 
     async def insert(self, events: Sequence[Envelope]) -> int:
         """Store ``events`` (in a group with concurrent requests); the rows they added."""
@@ -113,11 +115,12 @@ class Store:
         warehouse = self.warehouse
         assert warehouse is not None
         sent: deque[list[tuple[Sequence[Envelope], asyncio.Future[int]]]] = deque()
+        # A PostgreSQL store takes several groups at once (one transaction per connection).
+        in_flight = getattr(warehouse, "GROUPS_IN_FLIGHT", self.GROUPS_IN_FLIGHT)
         while self._queue or sent:
             queued = sum(len(events) for events, _ in self._queue)
             if self._queue and (
-                not sent
-                or (len(sent) < self.GROUPS_IN_FLIGHT and queued >= self.LINGER_BELOW_EVENTS)
+                not sent or (len(sent) < in_flight and queued >= self.LINGER_BELOW_EVENTS)
             ):
                 if not sent and queued < self.LINGER_BELOW_EVENTS:
                     await asyncio.sleep(self.LINGER_SECONDS)  # let concurrent requests join
@@ -162,6 +165,13 @@ class Store:
             self.close_ms = await loop.run_in_executor(self._executor, self.warehouse.close)
             self.warehouse = None
         self._executor.shutdown(wait=True)
+
+
+def open_writer(location: str) -> WarehouseProcess | PostgresWriter:
+    """The writer for a store location: a PostgreSQL URL, else a DuckDB file path."""
+    if is_postgres_url(location):
+        return PostgresWriter(location)
+    return WarehouseProcess(location)
 
 
 def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exception) -> None:
@@ -213,7 +223,7 @@ def create_app(
     log: JsonLog | None = None,
     metrics: CollectorMetrics | None = None,
     on_stored: Callable[[Sequence[Envelope]], None] | None = None,
-    warehouse: WarehouseProcess | None = None,
+    warehouse: WarehouseProcess | PostgresWriter | None = None,
 ) -> Starlette:
     """The collector app for a configuration (tokens, limits, warehouse path).
 

@@ -7,6 +7,9 @@ ready" is printed only once the socket is bound and the warehouse open, with its
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,11 +17,12 @@ from typing import Any
 from agentlytics.config import CollectorConfig
 from agentlytics.errors import UserError, os_reason, warehouse_error
 from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.postgres import redact
 
-from .app import JsonLog, create_app
+from .app import JsonLog, create_app, open_writer
 from .limits import HttpParser, Limits, guarded, protocol_class
 from .metrics import CollectorMetrics
-from .writer import WarehouseProcess, WriterError
+from .writer import WriterError
 
 
 def limits_of(config: CollectorConfig) -> Limits:
@@ -101,14 +105,21 @@ def serve(
     allow_no_auth: bool = False,
     metrics: CollectorMetrics | None = None,
     on_stored: Callable[[Sequence[Envelope]], None] | None = None,
+    workers: int = 1,
 ) -> None:
     """Run the collector until interrupted (SIGINT/SIGTERM shut it down cleanly).
 
-    ``metrics`` and ``on_stored`` are handed to :func:`create_app` (``collect --otlp``)."""
+    ``metrics`` and ``on_stored`` are handed to :func:`create_app` (``collect --otlp``).
+    ``workers`` > 1 (a PostgreSQL store only: a DuckDB file has one writer) forks that many
+    collector processes onto the one bound socket (the kernel spreads the connections), each
+    behind the same head limits; the parent only waits and forwards SIGINT/SIGTERM."""
     sock = bind(config.host, config.port)
     try:
+        if workers > 1:
+            _serve_workers(config, sock, allow_no_auth, workers)
+            return
         try:
-            warehouse = WarehouseProcess(config.warehouse)
+            warehouse = open_writer(config.warehouse)
         except WriterError as exc:
             raise UserError(warehouse_error(config.warehouse, exc)) from exc
         log = JsonLog()
@@ -120,9 +131,55 @@ def serve(
             metrics=metrics,
             on_stored=on_stored,
         )
-        host, port = sock.getsockname()[:2]
-        address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        ready = {"address": address, "warehouse": config.warehouse, "auth": bool(config.tokens)}
-        run_server(uvicorn_config(app, config), sock, log, ready)
+        run_server(uvicorn_config(app, config), sock, log, _ready(config, sock))
     finally:
         sock.close()
+
+
+def _ready(config: CollectorConfig, sock: socket.socket, **extra: Any) -> dict[str, Any]:
+    """The fields of the "collector ready" line: where it listens, what it stores into (a
+    PostgreSQL URL with its password masked)."""
+    host, port = sock.getsockname()[:2]
+    address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return {
+        "address": address,
+        "warehouse": redact(config.warehouse),
+        "auth": bool(config.tokens),
+        **extra,
+    }
+
+
+def _worker(config: CollectorConfig, sock: socket.socket, allow_no_auth: bool, n: int) -> None:
+    """One forked collector process: its own app, writer (pool) and event loop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    log = JsonLog()
+    app = create_app(config, allow_no_auth=allow_no_auth, log=log)
+    run_server(uvicorn_config(app, config), sock, log, _ready(config, sock, worker=n))
+
+
+def _serve_workers(
+    config: CollectorConfig, sock: socket.socket, allow_no_auth: bool, workers: int
+) -> None:
+    # fork, not spawn: the children inherit the bound socket and the guarded protocol class
+    # (a class made at run time, which spawn could not pickle).
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_worker, args=(config, sock, allow_no_auth, n), daemon=False)
+        for n in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for child in children:
+            child.join()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.events.envelope import Envelope
+from agentlytics.warehouse.reads import ReadServer, open_for_writing
 from agentlytics.warehouse.store import Columns, Warehouse, batch_columns
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -43,10 +44,13 @@ def _serve(path: str, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        warehouse = Warehouse(path)
+        warehouse = open_for_writing(lambda: Warehouse(path))
     except Exception as exc:
         conn.send_bytes(_encode({"error": f"cannot open {path}: {exc!r}"}))
         return
+    # Reports (another process) read the file through this process: see warehouse/reads.py.
+    reads = ReadServer(warehouse.con, path)
+    reads.start()
     conn.send_bytes(_encode({"ready": True}))
     while True:
         try:
@@ -63,6 +67,7 @@ def _serve(path: str, conn: Connection) -> None:
             reply = {"error": repr(exc)}
         conn.send_bytes(_encode(reply))
     start = time.perf_counter()
+    reads.close()
     warehouse.close()
     with contextlib.suppress(OSError):  # nobody is listening any more
         conn.send_bytes(_encode({"closed": (time.perf_counter() - start) * 1000}))

@@ -16,6 +16,7 @@ import duckdb
 
 from agentlytics.query.dialect import Dialect, DuckDBDialect
 from agentlytics.query.pricing import PriceTable, bundled
+from agentlytics.warehouse.reads import FileReader, ReadRefused
 from agentlytics.warehouse.schema import SCHEMA_VERSION
 from agentlytics.warehouse.store import SchemaError, ensure_schema, schema_version
 
@@ -46,6 +47,7 @@ class DuckDBStore:
     """A warehouse file (or ``:memory:``) opened for reports."""
 
     dialect: Dialect = DuckDBDialect()
+    _reader: FileReader | None = None
 
     def __init__(
         self, path: str, *, read_only: bool = True, prices: PriceTable | None = None
@@ -57,17 +59,38 @@ class DuckDBStore:
             raise StoreError(f"no warehouse at {path} (replay or collect events into it first)")
         if not memory and Path(path).is_dir():
             raise StoreError(f"{path} is a directory, not a warehouse file")
+        # Interface 5: a file that a collector/tap writes is read through the writer, and a
+        # read-only store holds no lock between queries (warehouse/reads.py says why).
+        self._reader = FileReader(path) if read_only and not memory else None
+        self.con: duckdb.DuckDBPyConnection | None = None
+        if self._reader is not None:
+            self._check_version(self._reader_version())
+            return
         try:
-            self.con = duckdb.connect(path, read_only=read_only and not memory)
+            self.con = duckdb.connect(path)
         except duckdb.Error as exc:
             raise StoreError(_open_error(path, exc)) from None
         try:
-            self._check(read_only and not memory)
+            self._check(False)
         except BaseException:
             self.con.close()
             raise
 
+    def _reader_version(self) -> int | None:
+        assert self._reader is not None
+        try:
+            tables = {r[0] for r in self._reader.rows("SELECT table_name FROM duckdb_tables()", [])}
+            if "events" not in tables:
+                return None
+            if "schema_version" not in tables:
+                return 1
+            row = self._reader.rows("SELECT max(version) FROM schema_version", [])
+        except (duckdb.Error, ReadRefused) as exc:
+            raise StoreError(_open_error(self.location, exc)) from None
+        return int(row[0][0]) if row and row[0][0] is not None else 1
+
     def _check(self, read_only: bool) -> None:
+        assert self.con is not None
         try:
             if not read_only:
                 ensure_schema(self.con)
@@ -77,6 +100,9 @@ class DuckDBStore:
             raise StoreError(f"{self.location}: {exc}") from None
         except duckdb.Error as exc:
             raise StoreError(f"cannot read {self.location}: {_first_line(exc)}") from None
+        self._check_version(found)
+
+    def _check_version(self, found: int | None) -> None:
         if found is None:
             raise StoreError(
                 f"{self.location} is a DuckDB file but not an agentlytics warehouse "
@@ -96,12 +122,18 @@ class DuckDBStore:
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
+            if self._reader is not None:
+                return self._reader.rows(sql, list(params))
+            assert self.con is not None
             return self.con.execute(sql, list(params)).fetchall()
-        except duckdb.Error as exc:
+        except (duckdb.Error, ReadRefused) as exc:
             raise StoreError(f"query failed on {self.location}: {_first_line(exc)}") from exc
 
     def close(self) -> None:
-        self.con.close()
+        if self._reader is not None:
+            self._reader.close()
+        if self.con is not None:
+            self.con.close()
 
     def __enter__(self) -> DuckDBStore:
         return self
@@ -115,7 +147,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _open_error(path: str, exc: duckdb.Error) -> str:
+def _open_error(path: str, exc: Exception) -> str:
     text = str(exc)
     if "lock" in text.lower():
         return f"{path} is open for writing by another process: {_first_line(exc)}"

@@ -8,6 +8,7 @@ from pathlib import Path
 from agentlytics.events.envelope import Envelope
 from agentlytics.protocol.wire import ThreadRepo
 from agentlytics.warehouse.projects import store_thread_projects
+from agentlytics.warehouse.reads import ReadServer, open_for_writing
 from agentlytics.warehouse.store import DEFAULT_PATH, Warehouse
 
 
@@ -15,8 +16,12 @@ class DuckDBSink:
     """Writes batches into a warehouse file; ``stored`` counts rows that were new."""
 
     def __init__(self, path: Path | str = DEFAULT_PATH) -> None:
-        self.warehouse = Warehouse(path)
+        self.warehouse = open_for_writing(lambda: Warehouse(path))
         self.stored = 0
+        # While it holds the file, reports in other processes read through it (warehouse/reads).
+        self._reads = ReadServer(self.warehouse.con, path) if str(path) != ":memory:" else None
+        if self._reads is not None:
+            self._reads.start()
 
     def write(self, batch: Sequence[Envelope]) -> None:
         self.stored += self.warehouse.insert(batch)
@@ -26,4 +31,6 @@ class DuckDBSink:
         store_thread_projects(self.warehouse.con, repos)
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         self.warehouse.close()
