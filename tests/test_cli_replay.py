@@ -99,3 +99,11 @@ def test_readme_main_job_examples_replay(tmp_cwd: Path) -> None:
     proc = run_cli("replay", *[p.name for p in examples], cwd=tmp_cwd)
     assert "Tool calls by kind" in proc.stdout
     assert (tmp_cwd / "agentlytics.duckdb").exists()
+
+
+def test_piped_summary_never_cuts_a_name() -> None:
+    """Issue 15: piped, the replay's tables are as wide as their content (``command_ex…``)."""
+    proc = run_cli("replay", "--no-warehouse", *map(str, sorted(ROOT.glob("examples/*.jsonl"))))
+    assert "…" not in proc.stdout
+    for name in ("command_execution", "unified_exec", "apply_patch", "mcp_tool_call"):
+        assert f" {name} " in proc.stdout

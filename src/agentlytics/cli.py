@@ -123,7 +123,12 @@ def replay(
     from agentlytics.warehouse import reports
 
     _check_captures(captures)
-    console = Console(stderr=events == "-")
+    import sys
+
+    stream = sys.stderr if events == "-" else sys.stdout
+    # Piped, the tables are as wide as their content, so a name is never cut (``command_ex…``);
+    # on a terminal, its width (as ``report`` does).
+    console = Console(file=stream, width=None if stream.isatty() else 100_000)
     sinks: list[Sink] = []
     jsonl = None
     if events:
