@@ -36,6 +36,8 @@ class ReplayResult:
     thread_repos: int = 0
     #: Files skipped because their first lines show they are not captures: (path, why).
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: Processes the files were replayed in (``replay --jobs``; 1 = this one).
+    jobs: int = 1
 
 
 def replay(
