@@ -157,11 +157,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=8, help="capture files for --jobs")
-    parser.add_argument("--quick", action="store_true", help="200k messages, one run")
+    parser.add_argument("--quick", action="store_true", help="100k messages, one run")
     parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args()
     if args.quick:
-        args.messages, args.runs = 200_000, 1
+        args.messages, args.runs = 100_000, 1
     med = statistics.median
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="agentlytics-bench-") as tmp:
