@@ -75,8 +75,8 @@ def replay(
                             flush()
         result.lines += observer.lineno
         pending += pipeline.close(observer)
-        for source in observer.synth.repo_sources.values():
-            result.repo_sources[source] = result.repo_sources.get(source, 0) + 1
+        for source, n in observer.synth.repo_source_counts().items():
+            result.repo_sources[source] = result.repo_sources.get(source, 0) + n
         repos = list(observer.synth.recorded_repos.values())
         if repos:
             result.thread_repos += len(repos)

@@ -109,7 +109,7 @@ def replay_file(connection: int, capture: str) -> FileReplay:
                         add("turn:" + turn_id)
                 ingest_into(facts, out)
     out += pipeline.close(observer)
-    sources: Counter[str] = Counter(observer.synth.repo_sources.values())
+    sources = observer.synth.repo_source_counts()
     state = pipeline.reducer.state
     return FileReplay(
         events=msgspec.msgpack.encode(out),

@@ -34,7 +34,7 @@ from agentlytics.facts import (
     TurnInterruptResponse,
     TurnStarted,
 )
-from agentlytics.observe.synthesize import Synthesizer
+from agentlytics.observe.synthesize import IDLE_SWEEP_MESSAGES, Synthesizer
 from agentlytics.protocol import types as t
 from agentlytics.protocol.depth import MAX_DEPTH, too_deep
 from agentlytics.protocol.methods import (
@@ -210,6 +210,7 @@ class WireObserver:
             "pending server requests", MAX_PENDING_REQUESTS, self._evicted
         )
         self.messages = 0
+        self._sweep_at = IDLE_SWEEP_MESSAGES
         #: Where drops are reported from: the capture's name and the current line number.
         self.source = ""
         self.lineno = 0
@@ -295,6 +296,9 @@ class WireObserver:
 
     def _observe(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
         self.messages += 1
+        if self.messages >= self._sweep_at:
+            self._sweep_at = self.messages + IDLE_SWEEP_MESSAGES
+            self.synth.sweep_idle()
         try:
             if msg.method is not None:
                 if msg.id is not None:
