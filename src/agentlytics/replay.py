@@ -62,17 +62,18 @@ def replay(
             continue
         observer = pipeline.connection()
         observer.source = Path(capture).name
-        observe, ingest = observer.observe_line, pipeline.ingest
+        # The per-line loop: locals only, and events appended straight to the pending batch.
+        observe, ingest_into = observer.observe_line, pipeline.ingest_into
+        facts_seen = 0
         with open_capture(capture) as lines:
             for line in lines:
                 facts = observe(line)
                 if facts:
-                    result.facts += len(facts)
-                    events = ingest(facts)
-                    if events:
-                        pending += events
-                        if len(pending) >= BATCH:
-                            flush()
+                    facts_seen += len(facts)
+                    ingest_into(facts, pending)
+                    if len(pending) >= BATCH:
+                        flush()
+        result.facts += facts_seen
         result.lines += observer.lineno
         pending += pipeline.close(observer)
         for source, n in observer.synth.repo_source_counts().items():
