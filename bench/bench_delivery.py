@@ -556,6 +556,10 @@ def main() -> None:
             "track_p99_busy_us": b99,
             "posthog_capture_p99_us": p99,
             "track_p99_vs_posthog_busy": p99 / b99,
+            # Paired per run (posthog's p99 swings with its GC pauses: read these too).
+            "track_p99_vs_posthog_busy_runs": [
+                c[1] / b[1] for c, b in zip(capture, busy, strict=True)
+            ],
             "track_p99_idle_us": t99,
             "track_busy_backlog_left": min(x[2] for x in busy),
         }
