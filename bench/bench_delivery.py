@@ -20,6 +20,14 @@ Run: ``python bench/bench_delivery.py [--calls N] [--copies N] [--runs N] [--qui
    gunzip and catalog validation of 500-event requests, DuckDB's own bulk load), each timed
    alone. And what one of the requests that must travel alone (a fingerprint chunk) costs each
    process, spread over the stream's events.
+   Beside it, issue 14's P3 baseline: the minimal hand-built path (``bench/minimal_path.py``) on
+   the same sealed events and request shapes — msgspec encode → gzip → one keep-alive
+   ``http.client`` POST per batch → gunzip → msgspec decode → DuckDB Arrow insert — with its
+   CPU µs/event per process; end to end ÷ minimal is the P3 figure (target ≥ 50%), the
+   reducer's own CPU µs/event (in the floor row) beside it.
+   And P2: ``track_*`` p99 while the delivery is busy — a backlog of facts submitted (untimed)
+   just before, so its threads reduce and spool while the host's calls are timed — against
+   posthog ``capture()`` (target ≥ 20× cheaper).
 3. Collector ingest: pre-built gzipped 500-event requests posted by two client threads to a
    fresh collector, events/s stored — the time to the last answer plus the closing of its
    warehouse (the final checkpoint, from the collector's log) — against DuckDB's own bulk load (``read_json`` of the same rows as NDJSON
@@ -126,6 +134,66 @@ def bench_track(calls: list[HostCall], spool: Path) -> tuple[float, float]:
     assert delivery.stats()["delivered"] > 0 and not delivery.stats()["dropped"]
     delivery.close(30)
     return _pct(lat, 0.5), _pct(lat, 0.99)
+
+
+def bench_track_busy(
+    calls: list[HostCall], backlog: list[Fact], spool: Path
+) -> tuple[float, float, int]:
+    """``track_*`` p50/p99 while the delivery works through ``backlog`` (submitted just before,
+    untimed); also how many backlog facts were still queued when the last call returned."""
+    delivery = BackgroundDelivery(
+        Discard, spool_dir=spool, queue_size=len(calls) + len(backlog) + 10
+    )
+    for fact in backlog:
+        delivery.submit(fact)
+    clients: dict[int, AnalyticsClient] = {}
+    clock = time.perf_counter_ns
+    lat = []
+    for copy, name, args, kwargs in calls:
+        client = clients.get(copy)
+        if client is None:
+            client = clients[copy] = AnalyticsClient(delivery, connection_id=1_000_000 + copy)
+        call = getattr(client, name)
+        t = clock()
+        call(*args, **kwargs)
+        lat.append(clock() - t)
+    still_queued = int(delivery.stats()["queued"])
+    assert delivery.flush(300), delivery.stats()
+    delivery.close(30)
+    return _pct(lat, 0.5), _pct(lat, 0.99), still_queued
+
+
+def bench_minimal(events: list[Envelope], workdir: Path) -> tuple[float, dict[str, float]]:
+    """The minimal hand-built path (``bench/minimal_path.py``): events/s, CPU µs/event."""
+    import subprocess
+
+    from bench.minimal_path import batches, post_all
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "minimal.duckdb"
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "minimal_path.py"), "serve", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        requests = batches(events)
+        proc = psutil.Process(server.pid)
+        me = psutil.Process()
+        before = (_cpu_seconds(me), _cpu_seconds(proc))
+        elapsed = post_all(port, requests)
+        cpu = {
+            "client": (_cpu_seconds(me) - before[0]) / len(events) * 1e6,
+            "server": (_cpu_seconds(proc) - before[1]) / len(events) * 1e6,
+        }
+    finally:
+        server.terminate()
+        server.wait(60)
+    stored = Warehouse(db).count()
+    assert stored == len(events), (stored, len(events))
+    return len(events) / elapsed, cpu
 
 
 def bench_posthog(calls: int) -> tuple[float, float]:
@@ -348,6 +416,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20_000, help="capture copies end to end")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes, one run (smoke)")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args()
     if args.quick:
         args.calls, args.copies, args.runs = 5_000, 600, 1
@@ -365,7 +434,7 @@ def main() -> None:
     e2e_events = expected(e2e_facts)
 
     submit, spill, capture, e2e, producer, coll, bulk, floor = [], [], [], [], [], [], [], []
-    isolated, track = [], []
+    isolated, track, busy, minimal = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         # One untimed pass of each side first: the first burst in a process also pays for
@@ -376,10 +445,12 @@ def main() -> None:
             d = base / f"run{run}"
             d.mkdir()
             track.append(bench_track(calls, d / "t"))
+            busy.append(bench_track_busy(calls, facts_for_calls, d / "tb"))
             submit.append(bench_submit(facts_for_calls, len(facts_for_calls) + 10, d / "s1"))
             capture.append(bench_posthog(args.calls))
             spill.append(bench_submit(facts_for_calls, 1_000, d / "s2"))
             e2e.append(bench_end_to_end(e2e_facts, len(e2e_events), d / "e2e"))
+            minimal.append(bench_minimal(e2e_events, d / "minimal"))
             producer.append(bench_producer(e2e_facts, len(e2e_events), d / "producer"))
             (d / "c").mkdir()
             coll.append(bench_collector(e2e_events, d / "c"))
@@ -410,6 +481,13 @@ def main() -> None:
         "track_* p99 µs", f"{t99:.2f}", f"posthog capture {p99:.2f}",
         f"{p99 / t99:.1f}× cheaper", "≥ 10×",
     )  # fmt: skip
+    b99 = med(x[1] for x in busy)
+    table.add_row(
+        "track_* p99 µs, delivery busy (backlog of "
+        f"{len(facts_for_calls):,} facts; still queued at the end: "
+        f"{min(x[2] for x in busy):,})", f"{b99:.2f}", f"posthog capture {p99:.2f}",
+        f"{p99 / b99:.1f}× cheaper", "≥ 20×",
+    )  # fmt: skip
     table.add_row(
         "submit() of a built fact median / p99 µs", f"{s50:.2f} / {s99:.2f}",
         f"posthog {p50:.2f} / {p99:.2f}", f"{p50 / s50:.0f}× / {p99 / s99:.0f}×", "—",
@@ -422,6 +500,19 @@ def main() -> None:
         f"end to end events/s ({len(e2e_events):,} events, {len(e2e_facts):,} facts)",
         f"{med(e2e_rates):,.0f}", f"client alone {med(producer):,.0f}",
         f"{med(e2e_rates) / med(producer):.0%} of it", "≥ 50,000",
+    )  # fmt: skip
+    min_rates = [run[0] for run in minimal]
+    min_cpu = {name: med(run[1][name] for run in minimal) for name in minimal[0][1]}
+    table.add_row(
+        "end to end ÷ minimal hand-built path (encode, gzip, http.client POST, gunzip, decode, "
+        "Arrow insert: no reducer)", f"{med(e2e_rates):,.0f}/s", f"minimal {med(min_rates):,.0f}/s",
+        f"{med(e2e_rates) / med(min_rates):.0%}", "≥ 50%",
+    )  # fmt: skip
+    table.add_row(
+        "minimal path: CPU µs/event by process (" + ", ".join(min_cpu) + ")",
+        " + ".join(f"{v:.1f}" for v in min_cpu.values()),
+        f"= {sum(min_cpu.values()):.1f} µs/event", "",
+        "—",
     )  # fmt: skip
     table.add_row(
         "collector ingest events/s (500/request, 2 clients)", f"{med(coll):,.0f}",
@@ -452,8 +543,31 @@ def main() -> None:
         f"runs: track_* p50/p99 {[(round(a, 2), round(b, 2)) for a, b in track]}, "
         f"posthog {[(round(a, 2), round(b, 2)) for a, b in capture]}, "
         f"e2e {[round(x) for x in e2e_rates]}, client alone {[round(x) for x in producer]}, "
-        f"collector {[round(x) for x in coll]}, bulk {[round(x) for x in bulk_rates]}"
+        f"collector {[round(x) for x in coll]}, bulk {[round(x) for x in bulk_rates]}, "
+        f"minimal {[round(x) for x in min_rates]}, track busy p99 {[round(x[1], 2) for x in busy]}"
     )
+    if args.json is not None:
+        figures = {
+            "runs": args.runs,
+            "events": len(e2e_events),
+            "e2e_events_per_s": med(e2e_rates),
+            "minimal_path_events_per_s": med(min_rates),
+            "e2e_vs_minimal_path": med(e2e_rates) / med(min_rates),
+            "e2e_cpu_us_per_event": e2e_cpu,
+            "minimal_cpu_us_per_event": min_cpu,
+            "reducer_cpu_us_per_event": floor_cpu["reduce"],
+            "floor_cpu_us_per_event": floor_cpu,
+            "track_p99_busy_us": b99,
+            "posthog_capture_p99_us": p99,
+            "track_p99_vs_posthog_busy": p99 / b99,
+            # Paired per run (posthog's p99 swings with its GC pauses: read these too).
+            "track_p99_vs_posthog_busy_runs": [
+                c[1] / b[1] for c, b in zip(capture, busy, strict=True)
+            ],
+            "track_p99_idle_us": t99,
+            "track_busy_backlog_left": min(x[2] for x in busy),
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

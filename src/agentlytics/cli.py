@@ -102,6 +102,16 @@ def replay(
             "local warehouse.",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes, one capture file each (default: every core, when the "
+            "captures total 8 MB or more). Output is identical to --jobs 1.",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded app-server traffic into analytics events and report on them."""
     _use_fingerprint_key(config)
@@ -147,6 +157,7 @@ def replay(
     )
     if store is not None:
         sinks.append(store)
+    run_replay = _replayer(captures, jobs, run_replay)
     try:
         if len(captures) > 1:
             with Progress(console=console, transient=True) as progress:
@@ -183,6 +194,16 @@ def replay(
         typer.echo(f"agentlytics: error: {path} is not a capture file: {why}", err=True)
     if failed or result.rejected:
         raise typer.Exit(code=1)
+
+
+def _replayer(captures: list[Path], jobs: int | None, serial: Any) -> Any:
+    """The replay function for ``--jobs`` (one process per file when more than one job)."""
+    from agentlytics.replay_jobs import auto_jobs, replay_parallel
+
+    n = auto_jobs(captures) if jobs is None else jobs
+    if n <= 1 or len(captures) <= 1:
+        return serial
+    return lambda c, s, done=None: replay_parallel(c, s, n, done)
 
 
 def _load_config(path: Path | None) -> object:

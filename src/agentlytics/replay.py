@@ -36,6 +36,8 @@ class ReplayResult:
     thread_repos: int = 0
     #: Files skipped because their first lines show they are not captures: (path, why).
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    #: Processes the files were replayed in (``replay --jobs``; 1 = this one).
+    jobs: int = 1
 
 
 def replay(
@@ -60,21 +62,22 @@ def replay(
             continue
         observer = pipeline.connection()
         observer.source = Path(capture).name
-        observe, ingest = observer.observe_line, pipeline.ingest
+        # The per-line loop: locals only, and events appended straight to the pending batch.
+        observe, ingest_into = observer.observe_line, pipeline.ingest_into
+        facts_seen = 0
         with open_capture(capture) as lines:
             for line in lines:
                 facts = observe(line)
                 if facts:
-                    result.facts += len(facts)
-                    events = ingest(facts)
-                    if events:
-                        pending += events
-                        if len(pending) >= BATCH:
-                            flush()
+                    facts_seen += len(facts)
+                    ingest_into(facts, pending)
+                    if len(pending) >= BATCH:
+                        flush()
+        result.facts += facts_seen
         result.lines += observer.lineno
         pending += pipeline.close(observer)
-        for source in observer.synth.repo_sources.values():
-            result.repo_sources[source] = result.repo_sources.get(source, 0) + 1
+        for source, n in observer.synth.repo_source_counts().items():
+            result.repo_sources[source] = result.repo_sources.get(source, 0) + n
         repos = list(observer.synth.recorded_repos.values())
         if repos:
             result.thread_repos += len(repos)

@@ -65,3 +65,35 @@ def test_open_threads_are_capped(monkeypatch: object) -> None:
     assert len(state.threads) == 50
     assert state.evictions["threads"] == 70
     assert state_module.MAX_THREADS >= 50
+
+
+def test_threads_that_go_quiet_leave_by_the_idle_rule_and_are_counted() -> None:
+    """Real app-servers never send thread/closed: quiet threads leave after
+    IDLE_THREAD_SWEEPS sweeps of IDLE_SWEEP_FACTS facts, in the reducer and at the edge, and the
+    threads still working lose nothing (every copy gives the same events)."""
+    from agentlytics.observe.synthesize import IDLE_SWEEP_MESSAGES
+    from agentlytics.reducer.state import IDLE_SWEEP_FACTS, IDLE_THREAD_SWEEPS
+
+    one = Pipeline()
+    first = one.connection()
+    per_copy = [e.event_type for line in rekeyed("assistant_message", 1, False) for e in
+                one.observe_line(first, line)]  # fmt: skip
+    facts_per_copy = one.reducer.facts
+    lines_per_copy = first.messages
+    copies = (IDLE_THREAD_SWEEPS + 4) * IDLE_SWEEP_FACTS // facts_per_copy
+    pipeline = Pipeline()
+    observer = pipeline.connection()
+    types: list[str] = []
+    for line in rekeyed("assistant_message", copies, close_threads=False):
+        types += [e.event_type for e in pipeline.observe_line(observer, line)]
+    state = pipeline.reducer.state
+    assert types == per_copy * copies
+    # Alive: the threads active in the last IDLE_THREAD_SWEEPS (+1 partial) sweeps, one a copy.
+    alive_max = (IDLE_THREAD_SWEEPS + 1) * IDLE_SWEEP_FACTS // facts_per_copy + 1
+    assert 0 < len(state.threads) <= alive_max
+    assert state.evictions["idle threads"] == copies - len(state.threads)
+    assert set(state.evictions) == {"idle threads"}
+    edge_alive_max = (IDLE_THREAD_SWEEPS + 1) * IDLE_SWEEP_MESSAGES // lines_per_copy + 1
+    assert 0 < len(observer.synth.threads) <= edge_alive_max
+    assert observer.synth.idle_threads == copies - len(observer.synth.threads)
+    assert not pipeline.drops.counts and not state.drops

@@ -34,7 +34,7 @@ from agentlytics.facts import (
     TurnInterruptResponse,
     TurnStarted,
 )
-from agentlytics.observe.synthesize import Synthesizer
+from agentlytics.observe.synthesize import IDLE_SWEEP_MESSAGES, Synthesizer
 from agentlytics.protocol import types as t
 from agentlytics.protocol.depth import MAX_DEPTH, too_deep
 from agentlytics.protocol.methods import (
@@ -165,7 +165,17 @@ class _Pending:
     method: str
     params: msgspec.Raw | None
     observed_at_ms: int
+    #: The request's params as decoded when it was seen (turn/start), so its answer does not
+    #: decode them again.
+    decoded: Any = None
 
+
+#: Client requests the reducer sees, with the type their params decode to.
+_CLIENT_REQUEST_PARAMS: dict[str, type[Any]] = {
+    "turn/start": t.TurnStartParams,
+    "turn/steer": t.TurnSteerParams,
+    "turn/interrupt": t.TurnInterruptParams,
+}
 
 # Hooks that later families plug in: method -> handler(observer, params_raw, ts) -> facts.
 NotificationHandler = Callable[["WireObserver", msgspec.Raw | None, int], list[Fact]]
@@ -210,6 +220,7 @@ class WireObserver:
             "pending server requests", MAX_PENDING_REQUESTS, self._evicted
         )
         self.messages = 0
+        self._sweep_at = IDLE_SWEEP_MESSAGES
         #: Where drops are reported from: the capture's name and the current line number.
         self.source = ""
         self.lineno = 0
@@ -295,6 +306,9 @@ class WireObserver:
 
     def _observe(self, direction: Direction, msg: Message, ts_ms: int) -> list[Fact]:
         self.messages += 1
+        if self.messages >= self._sweep_at:
+            self._sweep_at = self.messages + IDLE_SWEEP_MESSAGES
+            self.synth.sweep_idle()
         try:
             if msg.method is not None:
                 if msg.id is not None:
@@ -330,8 +344,8 @@ class WireObserver:
                 self._drop("unknown client request method", method)
             if msg.id in self.client_pending:
                 self._drop("duplicate client request id", f"{method} id={msg.id!r}")
-            self.client_pending[msg.id] = _Pending(method, msg.params, ts_ms)
-            return self._client_request_fact(msg.id, method, msg.params, ts_ms)
+            pending = self.client_pending[msg.id] = _Pending(method, msg.params, ts_ms)
+            return self._client_request_fact(msg.id, pending)
         if method not in SERVER_REQUESTS:
             self._drop("unknown server request method", method)
         if msg.id in self.server_pending:
@@ -340,18 +354,15 @@ class WireObserver:
         handler = EXTRA_SERVER_REQUESTS.get(method)
         return handler(self, msg.id, msg.params, ts_ms) if handler else []
 
-    def _client_request_fact(
-        self, request_id: RequestId, method: str, params: msgspec.Raw | None, ts_ms: int
-    ) -> list[Fact]:
-        typ: type[Any] | None = {
-            "turn/start": t.TurnStartParams,
-            "turn/steer": t.TurnSteerParams,
-            "turn/interrupt": t.TurnInterruptParams,
-        }.get(method)
+    def _client_request_fact(self, request_id: RequestId, pending: _Pending) -> list[Fact]:
+        method = pending.method
+        typ = _CLIENT_REQUEST_PARAMS.get(method)
         if typ is None:
             return []
-        decoded = _decode(params, typ)
-        return [ClientRequest(self.connection_id, request_id, method, decoded, ts_ms)]
+        decoded = pending.decoded = _decode(pending.params, typ)
+        return [
+            ClientRequest(self.connection_id, request_id, method, decoded, pending.observed_at_ms)
+        ]
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -414,7 +425,10 @@ class WireObserver:
             return [ClientResponse(conn, request_id, method, thread_response, ts_ms)]
         if method == "turn/start":
             turn_response = _decode(result, t.TurnStartResponse)
-            self.synth.turn_start_accepted(_decode(pending.params, t.TurnStartParams))
+            params = pending.decoded
+            if not isinstance(params, t.TurnStartParams):  # its decoding failed (a counted drop)
+                params = _decode(pending.params, t.TurnStartParams)
+            self.synth.turn_start_accepted(params)
             return [ClientResponse(conn, request_id, method, turn_response, ts_ms)]
         if method == "turn/steer":
             steer = _decode(result, t.TurnSteerResponse)

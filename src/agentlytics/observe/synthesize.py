@@ -20,6 +20,7 @@ clock (times come from the protocol or the observation stamp) and every map is b
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -46,11 +47,14 @@ from agentlytics.protocol.types import (
     count_images,
 )
 from agentlytics.protocol.wire import ThreadRepo
+from agentlytics.reducer.state import IDLE_THREAD_SWEEPS
 from agentlytics.vocabulary import CollaborationMode, SandboxPolicyName
 
 RepoSource = Literal["capture", "local git"]
 
 MAX_THREADS = 50_000
+#: The edge looks for idle threads every this many messages (``IDLE_THREAD_SWEEPS`` of them).
+IDLE_SWEEP_MESSAGES = 16_384
 
 
 @cache
@@ -158,6 +162,8 @@ class ThreadView:
     context_tokens: int = 0
     pending_images: int = 0
     active: dict[str, ActiveTurn] = field(default_factory=dict)
+    #: The idle sweep (``Synthesizer.epoch``) at the thread's last start/resume or turn start.
+    seen_epoch: int = 0
 
 
 def _usage_delta(end: TokenUsageBreakdown, start: TokenUsageBreakdown | None) -> TokenUsage:
@@ -198,6 +204,31 @@ class Synthesizer:
         self.repo_sources: BoundedMap[str, RepoSource] = BoundedMap(
             "edge repo sources", MAX_THREADS
         )
+        #: Idle sweeps so far, and the repo sources of threads that left by going quiet.
+        self.epoch = 0
+        self.idle_repo_sources: Counter[str] = Counter()
+        self.idle_threads = 0
+
+    def sweep_idle(self) -> None:
+        """Threads quiet for ``IDLE_THREAD_SWEEPS`` sweeps (no thread start/resume/fork, no turn
+        start) leave the edge, as they leave the reducer: real app-servers never send
+        ``thread/closed``. Their repo source stays counted; a returning thread needs its
+        ``thread/resume`` (else its turns are counted drops)."""
+        self.epoch += 1
+        cutoff = self.epoch - IDLE_THREAD_SWEEPS
+        idle = [k for k, v in self.threads.items() if v.seen_epoch <= cutoff]
+        for thread_id in idle:
+            del self.threads[thread_id]
+            source = self.repo_sources.pop(thread_id, None)
+            if source is not None:
+                self.idle_repo_sources[source] += 1
+        self.idle_threads += len(idle)
+
+    def repo_source_counts(self) -> Counter[str]:
+        """Threads by where their repo hash came from (those that went quiet included)."""
+        counts = Counter(self.idle_repo_sources)
+        counts.update(self.repo_sources.values())
+        return counts
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -224,6 +255,7 @@ class Synthesizer:
         if previous is not None:
             view.total = previous.total
             view.turns_started = max(view.turns_started, previous.turns_started)
+        view.seen_epoch = self.epoch
         self.threads[thread.id] = view
 
     def turn_start_accepted(self, params: TurnStartParams) -> None:
@@ -297,6 +329,7 @@ class Synthesizer:
         if view is None:
             self.drops.count("turn of a thread with no observed configuration", thread_id)
             return []
+        view.seen_epoch = self.epoch
         if turn.id in view.active:
             return []
         return [self._resolved_config(thread_id, turn.id, view)]
@@ -405,6 +438,7 @@ class Synthesizer:
             reasoning_summary=parent.reasoning_summary,
             personality=parent.personality,
             collaboration_mode=parent.collaboration_mode,
+            seen_epoch=self.epoch,
         )
         self.threads[child_thread_id] = child
         return [

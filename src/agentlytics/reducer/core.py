@@ -31,7 +31,7 @@ from agentlytics.facts import (
     TurnTokenUsage,
 )
 from agentlytics.reducer import threads, tools, turns
-from agentlytics.reducer.state import ReducerState
+from agentlytics.reducer.state import IDLE_SWEEP_FACTS, ReducerState
 
 Handler = Callable[[ReducerState, Any], list[TrackEvent]]
 
@@ -74,9 +74,13 @@ class Reducer:
     def __init__(self) -> None:
         self.state = ReducerState()
         self.facts = 0
+        self._sweep_at = IDLE_SWEEP_FACTS
 
     def ingest(self, fact: Fact) -> list[TrackEvent]:
         self.facts += 1
+        if self.facts >= self._sweep_at:
+            self._sweep_at += IDLE_SWEEP_FACTS
+            self.state.sweep_idle()
         handlers = HANDLERS.get(type(fact))
         if not handlers:
             self.state.drop(f"unhandled fact {type(fact).__name__}")

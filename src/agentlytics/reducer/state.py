@@ -3,7 +3,13 @@
 When entries leave (the rule for each map):
 
 * ``connections`` — on :class:`ConnectionClosed`; cap ``MAX_CONNECTIONS`` (oldest evicted).
-* ``threads`` — on ``thread/closed``, or when their connection closes; cap ``MAX_THREADS``.
+* ``threads`` — on ``thread/closed``, or when their connection closes, or when they go quiet:
+  real app-servers never send ``thread/closed`` (a thread simply stops), so a thread that has
+  neither started a turn nor been started, resumed or forked for ``IDLE_THREAD_SWEEPS`` sweeps
+  of ``IDLE_SWEEP_FACTS`` facts (~49k facts, ~150k messages of real traffic) leaves with its
+  turns, counted as an ``idle threads`` eviction (the edge applies the same rule to its thread
+  views, every ``IDLE_SWEEP_MESSAGES`` messages). A late fact of such a thread is a counted
+  drop (missing thread metadata); a ``thread/resume`` brings it back. Cap ``MAX_THREADS``.
 * ``turns`` — when the turn event has been emitted and no started tool item of the turn is still
   open; an emitted turn with open items leaves when its thread starts another turn, or its
   thread leaves; a turn that never completes leaves with its thread; cap ``MAX_TURNS``.
@@ -57,6 +63,10 @@ MAX_FINISHED_REVIEWS = 4_096
 MAX_HELD_REVIEWS = 10_000
 MAX_REVIEW_TURNS = 50_000
 MAX_ITEMS_PER_TURN = 10_000
+#: Idle threads are looked for every this many facts …
+IDLE_SWEEP_FACTS = 4_096
+#: … and leave after this many sweeps without a turn start or thread start/resume/fork.
+IDLE_THREAD_SWEEPS = 12
 
 #: Tool kinds counted on the turn event, by item type.
 TOOL_COUNT_KIND = {
@@ -92,6 +102,8 @@ class ThreadState:
     metadata: ThreadMetadata | None = None
     #: Emitted turns kept alive for still-open tool items (dropped at the thread's next turn).
     lingering_turns: list[str] = field(default_factory=list)
+    #: The idle sweep (``ReducerState.epoch``) at the thread's last start/resume or turn start.
+    active_epoch: int = 0
 
 
 @dataclass(slots=True)
@@ -202,6 +214,8 @@ class ReducerState:
     """All maps the reducer keeps, with their caps and eviction counts."""
 
     def __init__(self) -> None:
+        #: Idle sweeps so far (see ``sweep_idle``).
+        self.epoch = 0
         self.evictions: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
         self.connections: BoundedMap[int, ConnectionState] = BoundedMap(
@@ -296,6 +310,24 @@ class ReducerState:
         for item_key in [k for k in self.held_reviews if k[0] == thread_id]:
             del self.held_reviews[item_key]
         for turn_id in [k for k, v in self.turns.items() if v.thread_id == thread_id]:
+            self.remove_turn(turn_id)
+
+    def sweep_idle(self) -> None:
+        """Threads quiet for ``IDLE_THREAD_SWEEPS`` sweeps leave (counted as evictions)."""
+        self.epoch += 1
+        cutoff = self.epoch - IDLE_THREAD_SWEEPS
+        idle = [k for k, v in self.threads.items() if v.active_epoch <= cutoff]
+        if not idle:
+            return
+        for thread_id in idle:
+            self.threads.pop(thread_id, None)
+        self.evictions["idle threads"] += len(idle)
+        gone = set(idle)
+        for turn_key in [k for k in self.turn_items if k[0] in gone]:
+            del self.turn_items[turn_key]
+        for item_key in [k for k in self.held_reviews if k[0] in gone]:
+            del self.held_reviews[item_key]
+        for turn_id in [k for k, v in self.turns.items() if v.thread_id in gone]:
             self.remove_turn(turn_id)
 
     def remove_connection(self, connection_id: int) -> None:

@@ -93,6 +93,7 @@ def on_thread_response(state: ReducerState, fact: ClientResponse) -> list[TrackE
         connection_id=fact.connection_id,
         metadata=metadata,
         lingering_turns=previous.lingering_turns if previous else [],
+        active_epoch=state.epoch,
     )
     created_at = thread.created_at if thread.created_at is not None else 0
     return [
@@ -125,6 +126,7 @@ def on_subagent_thread_started(
     if thread is None:
         thread = ThreadState()
         state.threads[fact.thread_id] = thread
+    thread.active_epoch = state.epoch
     if thread.metadata is None:
         thread.metadata = ThreadMetadata(
             session_id=fact.session_id,

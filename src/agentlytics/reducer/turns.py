@@ -171,10 +171,12 @@ def _steer_event(
 
 def on_turn_started(state: ReducerState, fact: TurnStarted) -> list[TrackEvent]:
     thread = state.threads.get(fact.thread_id)
-    if thread is not None and thread.lingering_turns:
-        for old in thread.lingering_turns:
-            state.remove_turn(old)
-        thread.lingering_turns.clear()
+    if thread is not None:
+        thread.active_epoch = state.epoch
+        if thread.lingering_turns:
+            for old in thread.lingering_turns:
+                state.remove_turn(old)
+            thread.lingering_turns.clear()
     turn = turn_state(state, fact.turn.id)
     bind_thread(state, turn, fact.thread_id, authoritative=True)
     started = fact.turn.started_at
