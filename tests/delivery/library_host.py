@@ -2,7 +2,8 @@
 
 library_host.py URL SPOOL flush   SEED SESSIONS QUEUE   flush() every 5 sessions, then print
                                                         ``FLUSHED k`` (sessions 0..k-1 done)
-library_host.py URL SPOOL noflush SEED SESSIONS QUEUE   print ``SUBMITTED k`` after session k-1
+library_host.py URL SPOOL noflush SEED SESSIONS QUEUE   print ``SUBMITTED k n`` after session k-1
+                                                        (n: items submitted so far, in order)
 library_host.py URL SPOOL recover                       take over the spool, flush, close
 
 Sessions come in bursts of 300 (about 13,000 calls, far faster than the reducer) with a
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.sinks.base import Sink
@@ -40,6 +42,15 @@ def main() -> None:
     seed, sessions = int(rest[0]), int(rest[1])
     # Parsed beforehand: a host's calls come as fast as track_* takes them.
     calls = [session_calls(session, seed) for session in range(sessions)]
+    submitted = 0
+    submit = delivery.submit
+
+    def counted(item: Any) -> None:
+        nonlocal submitted
+        submitted += 1  # before the hand-over: a kill inside submit counts the item as lost
+        submit(item)
+
+    delivery.submit = counted  # type: ignore[method-assign]
     print("READY", flush=True)
     for session in range(sessions):
         run_session(delivery, session, calls[session])
@@ -48,7 +59,7 @@ def main() -> None:
             assert delivery.flush(60)
             print(f"FLUSHED {done}", flush=True)
         elif mode == "noflush":
-            print(f"SUBMITTED {done}", flush=True)
+            print(f"SUBMITTED {done} {submitted}", flush=True)
         if done % 300 == 0:
             time.sleep(0.3)
     print("DONE", flush=True)

@@ -53,8 +53,11 @@ def test_clients_dropped_while_their_items_are_spilled_lose_nothing(tmp_path: Pa
 
 HOST = Path(__file__).with_name("library_host.py")
 SESSIONS = 900
-#: The journal's window is 20 ms; a loaded machine may delay its thread: checked at 100 ms.
-MARGIN = 0.1
+#: The hard bound of a kill without flush() (docs/delivery.md): 8 × journal_records (256)
+#: items — up to 4 × waiting and a batch of up to 4 × being written — with one submitting
+#: thread. The 20 ms time window is the normal case, not a guarantee (it needs the journal's
+#: thread to get CPU): it is reported, not asserted.
+BOUND = 8 * 256
 
 
 def _host(*args: str) -> subprocess.Popen[str]:
@@ -92,10 +95,12 @@ def _kill_at_random(proc: subprocess.Popen[str], delay: float) -> list[tuple[flo
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["flush", "noflush"])
 def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -> None:
-    """Defect 2. ``flush`` mode: nothing of a flushed session is lost. ``noflush``: nothing of
-    a session submitted more than the journal's window (20 ms; checked at 100 ms, see MARGIN)
-    before the kill. Either way no row of wrong content (an id the sessions
-    do not make) and the next process recovers everything the journal held."""
+    """Defect 2. ``flush`` mode: nothing of a flushed session is lost. ``noflush``: at most
+    BOUND items were unjournaled at the kill, counted from what the host reports: when session
+    k lost an event, an item among the first n(k) it submitted was not journaled, and the
+    journal keeps submit order, so every item from there to the last reported one was lost
+    too. Either way no row of wrong content (an id the sessions do not make) and the next
+    process recovers everything the journal held."""
     rng = random.Random(f"sigkill-{mode}")
     collector = Collector(tmp_path / "collector").start()
     rounds = []
@@ -124,31 +129,46 @@ def test_sigkill_of_a_library_host_at_random_points(tmp_path: Path, mode: str) -
     for seed, lines, stats in rounds:
         sessions = expected_by_session(range(SESSIONS), seed)
         made |= {e.event_id for events in sessions for e in events}
-        word = "FLUSHED" if mode == "flush" else "SUBMITTED"
-        done = [(ago, int(line.split()[1])) for ago, line in lines if line.startswith(word)]
-        submitted = max((k for _, k in done), default=0)
-        safe = max((k for ago, k in done if mode == "flush" or ago >= MARGIN), default=0)
-        lost_safe = [e for s in sessions[:safe] for e in s if e.event_id not in stored]
+        if mode == "flush":
+            done = [(ago, int(line.split()[1]), 0) for ago, line in lines if line[:7] == "FLUSHED"]
+        else:
+            done = [
+                (ago, int(k), int(n))
+                for ago, line in lines
+                if line.startswith("SUBMITTED")
+                for k, n in [line.split()[1:3]]
+            ]
+        submitted = max((k for _, k, _ in done), default=0)
+        items = {k: n for _, k, n in done}  # items submitted by the end of session k
+        ago = {k: a for a, k, _ in done}
         lost_all = [e for s in sessions[:submitted] for e in s if e.event_id not in stored]
         events = sum(len(s) for s in sessions[:submitted])
-        ago = dict((k, a) for a, k in done)
-        oldest = max(
-            (ago.get(k, 0.0) for k in range(1, submitted + 1)
-             if any(e.event_id not in stored for e in sessions[k - 1])),
-            default=None,
-        )  # fmt: skip
-        figures.append(
-            f"seed {seed}: {submitted} sessions ({events} events) submitted before the kill, "
+        lossy = [k for k in range(1, submitted + 1) if any(e.event_id not in stored
+                 for e in sessions[k - 1])]  # fmt: skip
+        figure = (
+            f"seed {seed}: {submitted} sessions ({events} events"
+            + (f", {items[submitted]} items" if submitted in items and mode != "flush" else "")
+            + f") {'flushed' if mode == 'flush' else 'submitted'} before the kill, "
             f"{len(lost_all)} lost"
-            + (
-                f" (all of sessions submitted within {oldest * 1000:.0f} ms of it)"
-                if oldest
-                else ""
+        )
+        unjournaled = 0
+        if lossy:
+            first = lossy[0]
+            unjournaled = items.get(submitted, 0) - items.get(first, 0) + 1
+            figure += (
+                f" (sessions {first}..{submitted}, submitted within "
+                f"{max(0.0, ago.get(first, 0.0)) * 1000:.0f} ms of it: at least {unjournaled} items "
+                f"unjournaled, bound {BOUND})"
             )
-            + f"; recovered {stats.get('recovered_events')} events from "
+        figure += (
+            f"; recovered {stats.get('recovered_events')} events from "
             f"{stats.get('recovered_records')} journal records"
         )
-        assert lost_safe == [], figures[-1]
+        figures.append(figure)
+        if mode == "flush":
+            assert lost_all == [], figure
+        else:
+            assert unjournaled <= BOUND, figure
     print(f"\n{mode}: " + "\n".join(figures))
     wrong = stored - made
     assert wrong == set(), f"{len(wrong)} stored rows of content no session makes"

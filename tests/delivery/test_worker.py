@@ -142,7 +142,18 @@ def test_restart_resends_what_the_previous_process_left(tmp_path: Path) -> None:
     while first.stats()["spooled_events"] < len(expected(fact_list)):
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    slot = first.stats()["spool"]
     assert not first.close(0.2)  # cannot deliver: it stays in the spool
+    # The restart comes once the first process let its slot go. Its threads may stop after
+    # close() returned (a loaded machine); they release the slot then, never leak it.
+    deadline = time.monotonic() + 10
+    while True:
+        probe = SpoolSlot.acquire(tmp_path)
+        probe.release()
+        if str(probe.db_path) == slot:
+            break
+        assert time.monotonic() < deadline, f"{slot} still held after close()"
+        time.sleep(0.01)
     up = Recording()
     second = BackgroundDelivery(lambda: up, spool_dir=tmp_path)
     assert second.flush(10)

@@ -502,15 +502,32 @@ class BackgroundDelivery:
                 with self._lock:
                     self.dropped["unreduced_at_exit"] += self.unreduced
             if stopped:
-                if self._overflow is not None:
-                    self._overflow.close()
-                if self._sink is not None:
-                    self._sink.close()
-                if self._slot is not None:
-                    self._slot.release()
+                self._release()
+            else:
+                # A loaded machine may not run the aborted threads within the timeout: they
+                # stop soon after, and the slot must not stay locked for the process's life
+                # (a delivery opened next would take another slot and never see this backlog).
+                threading.Thread(
+                    target=self._release_when_stopped, name="agentlytics-close", daemon=True
+                ).start()
         atexit.unregister(self._at_exit)
         _INSTANCES.discard(self)
         return ok
+
+    def _release(self) -> None:
+        """Close the spill file and the sink and release the spool slot: the threads stopped."""
+        if self._overflow is not None:
+            self._overflow.close()
+        if self._sink is not None:
+            self._sink.close()
+        if self._slot is not None:
+            self._slot.release()
+
+    def _release_when_stopped(self) -> None:
+        for thread in (self._reduce_thread, self._send_thread):
+            if thread is not None:
+                thread.join()
+        self._release()
 
     def _count_unreduced(self, stopped: bool) -> int:
         """Items the reducer never took (exact once it stopped; else what the queue holds)."""

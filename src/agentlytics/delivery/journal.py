@@ -10,8 +10,13 @@ records (connection token and id, direction, the message's method, id and payloa
 timestamp; a custom fact as the fact itself — never a reference to a live Python object),
 writes them to the journal file (one ``os.write``, no fsync: a process kill keeps it, as the
 spool does) and only then forwards them to the reducer's queue (or, when it is full, the spill
-file). When four times ``max_records`` wait (the thread got no CPU), the caller does it itself.
-That is the loss window of a SIGKILL without ``flush()``.
+file). When four times ``max_records`` wait (the thread got no CPU), the caller writes them
+itself, waiting for a write in progress but never for a forward.
+
+That is the loss window of a SIGKILL without ``flush()``: by count, always, at most the items
+waiting plus the batch being written — ``8 × max_records`` (2,048) with one submitting thread,
+plus one per further thread; by time, normally the last ``interval`` (20 ms), but that part
+needs the journal's thread to get CPU and is not a guarantee.
 
 **Recovery.** A dead process's journal holds everything it submitted since the point where it
 had no open connection, so the next process that takes its spool slot replays the whole journal
@@ -191,9 +196,10 @@ class Journal:
     the caller less than the queue put it replaces. :meth:`pump` — the journal's thread every
     ``interval`` seconds while there is traffic, or at once when ``max_records`` items wait;
     the caller itself when four times that wait (the thread got no CPU) and at ``flush()`` —
-    numbers the items, writes their records, and only then forwards them to the reducer, all
-    under one lock: the reducer sees the items in journal order, and no item reaches it before
-    its record is on disk (or the journal is known to be unusable).
+    numbers the items and writes their records under the write lock, then forwards them to
+    the reducer under the forward lock, batch by batch in write order: the reducer sees the
+    items in journal order, and no item reaches it before its record is on disk (or the
+    journal is known to be unusable).
     """
 
     def __init__(
@@ -213,6 +219,9 @@ class Journal:
         self.max_records = max(1, max_records)
         self.max_bytes = max_bytes
         self._write_lock = threading.Lock()
+        self._forward_lock = threading.Lock()
+        #: Batches whose records are written (or known unwritable), waiting to be forwarded.
+        self._written: deque[list[Any]] = deque()
         self._wake = threading.Event()
         self._waiting: deque[Any] = deque()
         self._idle = False
@@ -242,39 +251,46 @@ class Journal:
     @property
     def waiting(self) -> int:
         """Items handed over but not yet forwarded to the reducer."""
-        return len(self._waiting)
+        return len(self._waiting) + sum(len(batch) for batch in list(self._written))
 
     def add(self, item: Any) -> None:
         """Take one item (a fact, a deferred call, or a delivery control marker)."""
         waiting = self._waiting
         waiting.append(item)
-        if self._idle:
+        n = len(waiting)
+        if n >= 4 * self.max_records:
+            # The journal's thread got no CPU: the caller writes the records itself, waiting
+            # for a write in progress (short: it never covers the forwarding), so the count
+            # bound always holds. It does not wait for a forward in progress.
+            self.pump(forward_blocking=False)
+        elif self._idle:
             self._idle = False
             self._wake.set()
-        elif len(waiting) >= self.max_records:
-            if not self._hurry:
-                self._hurry = True
-                self._wake.set()
-            elif len(waiting) >= 4 * self.max_records:
-                # The journal's thread gets no CPU: the count bound holds anyway. (If it is
-                # pumping right now it has CPU; the caller does not wait for it.)
-                self.pump(blocking=False)
+        elif n >= self.max_records and not self._hurry:
+            self._hurry = True
+            self._wake.set()
 
-    def pump(self, blocking: bool = True) -> None:
-        """Write the records of the waiting items, then forward the items (in order)."""
+    def pump(self, blocking: bool = True, forward_blocking: bool | None = None) -> None:
+        """Write the records of the waiting items, then forward the items (in order).
+
+        The write lock covers taking and writing only; forwarding (a queue put, or pickling
+        into the spill file) runs under its own lock, so a slow forward never holds up a
+        caller that must write. Written batches wait in ``_written`` (journal order) for
+        whoever holds the forward lock.
+        """
         if not self._write_lock.acquire(blocking):
             return
         try:
-            self._pump()
+            self._take_and_write()
         finally:
             self._write_lock.release()
+        self._drain(blocking if forward_blocking is None else forward_blocking)
 
-    def _pump(self) -> None:
-        items: list[Any] = []
-        take = self._waiting.popleft
-        with contextlib.suppress(IndexError):
-            while True:
-                items.append(take())
+    def _take_and_write(self) -> None:
+        waiting = self._waiting
+        take = waiting.popleft
+        # Exactly what waits now: items added meanwhile are the next batch (bounded batches).
+        items: list[Any] = [take() for _ in range(len(waiting))]
         self._hurry = False
         if not items:
             return
@@ -287,7 +303,20 @@ class Journal:
         else:
             for i in records:
                 out[i] = (-1, items[i])
-        self.forward(out)
+        self._written.append(out)
+
+    def _drain(self, blocking: bool) -> None:
+        """Forward the written batches in order. A pumper that finds the forward lock taken
+        (non-blocking) leaves its batch to the holder, which checks again after releasing."""
+        written = self._written
+        while written:
+            if not self._forward_lock.acquire(blocking):
+                return
+            try:
+                while written:
+                    self.forward(written.popleft())
+            finally:
+                self._forward_lock.release()
 
     def _write(self, items: list[Any]) -> int:
         """Append the items' records; the index of the first, or -1 if they are not on disk."""
@@ -335,7 +364,7 @@ class Journal:
         """Start a new journal file if ``safe()`` (checked with no item in flight: everything
         in the old file is reduced and spooled); the old file's id, or None."""
         with self._write_lock:
-            if self._waiting or not safe():
+            if self._waiting or self._written or not safe():
                 return None
             old_id, old_path, old_fd = self.id, self.path, self.fd
             try:
