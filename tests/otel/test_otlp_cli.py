@@ -169,7 +169,15 @@ def test_collect_otlp_exports_what_it_stores_and_metrics_count_it(tmp_path: Path
             expected = _expected_ids(*EXAMPLES)
             while len(receiver.records()) < len(expected) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            # The receiver has every record a moment before the delivery counts their answer:
+            # the backlog gauge must drain to 0, so scrape until it has (or the deadline).
             samples = _scrape(collector.url)
+            while (
+                samples["agentlytics_collector_otlp_backlog_events{}"] != 0
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+                samples = _scrape(collector.url)
         finally:
             collector.stop()
     assert _ids(receiver) == expected  # each stored event exported once
