@@ -85,7 +85,11 @@ class ReadServer:
     """Answers read queries on ``con``'s database from a thread (see the module doc)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, database: str | Path) -> None:
-        self._con = con
+        # Readers' cursors come from a cursor of our own, made here on the writer's thread:
+        # ``cursor()`` on the writer's connection itself refuses while an insert runs on it
+        # ("connection is busy with another call"), which failed a read mid-write.
+        self._con = con.cursor()
+        self._cursors = threading.Lock()
         self.path = socket_path(database)
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
@@ -122,7 +126,8 @@ class ReadServer:
             threading.Thread(target=self._answer, args=(client,), daemon=True).start()
 
     def _answer(self, client: socket.socket) -> None:
-        cursor = self._con.cursor()
+        with self._cursors:
+            cursor = self._con.cursor()
         try:
             with client:
                 while True:
@@ -164,6 +169,8 @@ class ReadServer:
             self._sock = None
         if self._thread is not None:
             self._thread.join(5)
+        with contextlib.suppress(duckdb.Error):
+            self._con.close()  # our own cursor; the writer's connection stays the writer's
 
 
 def _alive(path: str) -> bool:
