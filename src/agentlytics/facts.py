@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 
-from agentlytics.events.reviews import ReviewedAction
 from agentlytics.protocol.types import (
     ApprovalRequestParams,
     ApprovalResponse,
@@ -28,6 +27,7 @@ from agentlytics.protocol.types import (
     TurnSteerResponse,
 )
 from agentlytics.protocol.wire import RequestId
+from agentlytics.reviewed_actions import ReviewedAction
 from agentlytics.vocabulary import (
     CollaborationMode,
     CompactionImplementation,

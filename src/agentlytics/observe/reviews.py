@@ -23,8 +23,8 @@ from weakref import WeakKeyDictionary
 
 import msgspec
 
+from agentlytics import reviewed_actions as ev
 from agentlytics.bounded import BoundedMap
-from agentlytics.events import reviews as ev
 from agentlytics.facts import (
     Fact,
     GuardianReview,
