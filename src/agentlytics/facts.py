@@ -171,14 +171,6 @@ class ServerRequestAborted(Fact, frozen=True):
 # --- notifications -------------------------------------------------------------------------------
 
 
-class ThreadStarted(Fact, frozen=True):
-    """``thread/started`` notification (the thread object, also seen for subagent threads)."""
-
-    connection_id: int
-    thread_id: str
-    observed_at_ms: int
-
-
 class TurnStarted(Fact, frozen=True):
     connection_id: int
     thread_id: str
@@ -539,7 +531,6 @@ __all__ = [
     "SubAgentThreadStarted",
     "ThreadArchived",
     "ThreadClosed",
-    "ThreadStarted",
     "TokenUsage",
     "ToolItem",
     "TrackingContext",

@@ -12,8 +12,8 @@ from typing import Literal
 
 from agentlytics.events.envelope import TrackEvent, track
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadArchiveEvent
-from agentlytics.facts import CompactionFact, GoalFact, HookRunFact, ThreadArchived
-from agentlytics.reducer.core import register
+from agentlytics.facts import CompactionFact, Fact, GoalFact, HookRunFact, ThreadArchived
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import ReducerState
 from agentlytics.vocabulary import CompactionReason, CompactionTrigger
 
@@ -138,7 +138,9 @@ def on_thread_archived(state: ReducerState, fact: ThreadArchived) -> list[TrackE
     ]
 
 
-register(HookRunFact, on_hook_run)
-register(GoalFact, on_goal)
-register(CompactionFact, on_compaction)
-register(ThreadArchived, on_thread_archived)
+HANDLERS: dict[type[Fact], Handler] = {
+    HookRunFact: on_hook_run,
+    GoalFact: on_goal,
+    CompactionFact: on_compaction,
+    ThreadArchived: on_thread_archived,
+}

@@ -24,6 +24,7 @@ from agentlytics.events.envelope import TrackEvent, track
 from agentlytics.events.reviews import CommandSource, GuardianReviewEvent, ReviewEvent
 from agentlytics.facts import (
     ConnectionClosed,
+    Fact,
     GuardianReview,
     GuardianReviewCompleted,
     ItemCompleted,
@@ -36,7 +37,7 @@ from agentlytics.facts import (
 )
 from agentlytics.protocol import types as t
 from agentlytics.protocol.wire import RequestId
-from agentlytics.reducer.core import register
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import (
     MAX_HELD_REVIEWS,
     MAX_ITEMS_PER_TURN,
@@ -607,13 +608,18 @@ def on_connection_closed(state: ReducerState, fact: ConnectionClosed) -> list[Tr
     return events
 
 
-register(ServerRequest, on_server_request)
-register(ServerResponse, on_server_response)
-register(ServerRequestAborted, on_server_request_aborted)
-register(GuardianReviewCompleted, on_guardian_review_completed)
-register(GuardianReview, on_guardian_review)
-register(ItemStarted, on_item_started)
-register(ItemCompleted, on_item_completed, first=True)
-register(TurnCompleted, on_turn_completed, first=True)
-register(ThreadClosed, on_thread_closed, first=True)
-register(ConnectionClosed, on_connection_closed, first=True)
+HANDLERS: dict[type[Fact], Handler] = {
+    ServerRequest: on_server_request,
+    ServerResponse: on_server_response,
+    ServerRequestAborted: on_server_request_aborted,
+    GuardianReviewCompleted: on_guardian_review_completed,
+    GuardianReview: on_guardian_review,
+    # Listed before threads, turns and tools, so these run before theirs: held reviews go out
+    # before the item's tool event and the turn event, and before the thread or connection
+    # state they read leaves.
+    ItemStarted: on_item_started,
+    ItemCompleted: on_item_completed,
+    TurnCompleted: on_turn_completed,
+    ThreadClosed: on_thread_closed,
+    ConnectionClosed: on_connection_closed,
+}

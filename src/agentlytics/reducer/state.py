@@ -42,11 +42,13 @@ after a million facts depends on what is open, not on history.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentlytics.bounded import BoundedMap
 from agentlytics.events.common import AppServerClient, Runtime
+from agentlytics.events.envelope import TrackEvent
 from agentlytics.facts import TokenUsage, TurnCodexError, TurnResolvedConfig
 from agentlytics.protocol.wire import RequestId
 from agentlytics.vocabulary import InitializationMode, TurnStatus
@@ -210,10 +212,16 @@ class PendingRequest:
     observed_at_ms: int = 0
 
 
+#: Runs right after a turn event is built (accepted-line fingerprints follow it).
+AfterTurnHook = Callable[["ReducerState", str, TurnState], list[TrackEvent]]
+
+
 class ReducerState:
     """All maps the reducer keeps, with their caps and eviction counts."""
 
     def __init__(self) -> None:
+        #: The families' after-turn hooks, in list order (set by ``Reducer``).
+        self.after_turn: tuple[AfterTurnHook, ...] = ()
         #: Idle sweeps so far (see ``sweep_idle``).
         self.epoch = 0
         self.evictions: Counter[str] = Counter()

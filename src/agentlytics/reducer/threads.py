@@ -10,11 +10,13 @@ from agentlytics.events.lifecycle import ThreadInitialized
 from agentlytics.facts import (
     ClientResponse,
     ConnectionClosed,
+    Fact,
     Initialize,
     SubAgentThreadStarted,
     ThreadClosed,
 )
 from agentlytics.protocol.types import ThreadStartResponse
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import ConnectionState, ReducerState, ThreadMetadata, ThreadState
 from agentlytics.vocabulary import InitializationMode
 
@@ -69,6 +71,13 @@ def _spawn_parent(source: Any) -> str | None:
                 parent = spawn.get("parent_thread_id")
                 return parent if isinstance(parent, str) else None
     return None
+
+
+def on_client_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
+    """Only thread/start|resume|fork results are this family's (turns read the others)."""
+    if fact.method not in INITIALIZATION_MODE:
+        return []
+    return on_thread_response(state, fact)
 
 
 def on_thread_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
@@ -179,3 +188,12 @@ def on_thread_closed(state: ReducerState, fact: ThreadClosed) -> list[TrackEvent
 def on_connection_closed(state: ReducerState, fact: ConnectionClosed) -> list[TrackEvent]:
     state.remove_connection(fact.connection_id)
     return []
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    Initialize: on_initialize,
+    ConnectionClosed: on_connection_closed,
+    ClientResponse: on_client_response,
+    SubAgentThreadStarted: on_subagent_thread_started,
+    ThreadClosed: on_thread_closed,
+}

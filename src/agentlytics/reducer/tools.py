@@ -19,8 +19,9 @@ from agentlytics.events.tools import (
     McpToolCallEvent,
     WebSearchEvent,
 )
-from agentlytics.facts import ItemCompleted, ItemStarted
+from agentlytics.facts import Fact, ItemCompleted, ItemStarted
 from agentlytics.protocol import types as t
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import (
     TOOL_COUNT_KIND,
     ConnectionState,
@@ -338,3 +339,9 @@ def _safe_relative(path: str | None) -> bool:
     if not path or path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
         return False
     return ".." not in path.replace("\\", "/").split("/")
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    ItemStarted: on_item_started,
+    ItemCompleted: on_item_completed,
+}

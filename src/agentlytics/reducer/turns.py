@@ -7,8 +7,6 @@ Facts may arrive in any order: every contributing fact re-runs the check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from agentlytics.events.envelope import TrackEvent, track
 from agentlytics.events.lifecycle import TurnSteerEvent
 from agentlytics.events.turns import TurnEvent
@@ -16,6 +14,7 @@ from agentlytics.facts import (
     ClientRequest,
     ClientResponse,
     ErrorResponse,
+    Fact,
     TurnCodexError,
     TurnCompleted,
     TurnDiffUpdated,
@@ -31,12 +30,10 @@ from agentlytics.protocol.types import (
     TurnSteerResponse,
     count_images,
 )
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import PendingRequest, ReducerState, TurnCompletion, TurnState
+from agentlytics.reducer.threads import INITIALIZATION_MODE
 from agentlytics.vocabulary import SteerRejectionReason, TurnStatus
-
-#: Hooks run right after a turn event is built (accepted-line fingerprints follow it).
-AfterTurnHook = Callable[[ReducerState, str, TurnState], list[TrackEvent]]
-AFTER_TURN_HOOKS: list[AfterTurnHook] = []
 
 _TURN_STATUS: dict[str, TurnStatus] = {
     "completed": "completed",
@@ -95,6 +92,13 @@ def on_client_request(state: ReducerState, fact: ClientRequest) -> list[TrackEve
             observed_at_ms=fact.observed_at_ms,
         )
     return []
+
+
+def on_client_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
+    """Every result but thread/start|resume|fork (the threads family's)."""
+    if fact.method in INITIALIZATION_MODE:
+        return []
+    return on_turn_response(state, fact)
 
 
 def on_turn_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
@@ -325,7 +329,7 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
         completed_at=done.completed_at,
     )
     events = [track(event)]
-    for hook in AFTER_TURN_HOOKS:
+    for hook in state.after_turn:
         events += hook(state, turn_id, turn)
     turn.emitted = True
     state.emitted_turns[turn_id] = None
@@ -336,3 +340,16 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     else:
         state.remove_turn(turn_id)
     return events
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    ClientRequest: on_client_request,
+    ClientResponse: on_client_response,
+    ErrorResponse: on_error_response,
+    TurnStarted: on_turn_started,
+    TurnCompleted: on_turn_completed,
+    TurnDiffUpdated: on_turn_diff,
+    TurnResolvedConfig: on_resolved_config,
+    TurnTokenUsage: on_token_usage,
+    TurnCodexError: on_codex_error,
+}
