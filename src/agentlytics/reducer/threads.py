@@ -17,7 +17,13 @@ from agentlytics.facts import (
 )
 from agentlytics.protocol.types import ThreadStartResponse
 from agentlytics.reducer.core import Handler
-from agentlytics.reducer.state import ConnectionState, ReducerState, ThreadMetadata, ThreadState
+from agentlytics.reducer.state import (
+    ConnectionState,
+    ReducerState,
+    ThreadMetadata,
+    ThreadScope,
+    ThreadState,
+)
 from agentlytics.vocabulary import InitializationMode
 
 INITIALIZATION_MODE: dict[str, InitializationMode] = {
@@ -105,19 +111,20 @@ def on_thread_response(state: ReducerState, fact: ClientResponse) -> list[TrackE
         active_epoch=state.epoch,
     )
     created_at = thread.created_at if thread.created_at is not None else 0
+    scope = ThreadScope.of(thread.id, connection, metadata)
     return [
         track(
             ThreadInitialized(
-                thread_id=thread.id,
-                session_id=metadata.session_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
                 model=response.model or thread.model or "",
                 ephemeral=thread.ephemeral,
-                thread_source=metadata.thread_source,
-                initialization_mode=metadata.initialization_mode,
-                subagent_source=metadata.subagent_source,
-                parent_thread_id=metadata.parent_thread_id,
+                thread_source=scope.thread_source,
+                initialization_mode=scope.initialization_mode,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 forked_from_thread_id=thread.forked_from_id,
                 created_at=max(created_at, 0),
             )

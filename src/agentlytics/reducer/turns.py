@@ -31,7 +31,13 @@ from agentlytics.protocol.types import (
     count_images,
 )
 from agentlytics.reducer.core import Handler
-from agentlytics.reducer.state import PendingRequest, ReducerState, TurnCompletion, TurnState
+from agentlytics.reducer.state import (
+    PendingRequest,
+    ReducerState,
+    ThreadScope,
+    TurnCompletion,
+    TurnState,
+)
 from agentlytics.reducer.threads import INITIALIZATION_MODE
 from agentlytics.vocabulary import SteerRejectionReason, TurnStatus
 
@@ -148,19 +154,19 @@ def _steer_event(
     if thread is None or thread.metadata is None:
         state.drop("turn steer: missing thread_metadata")
         return []
-    meta = thread.metadata
+    scope = ThreadScope.of(pending.thread_id, connection, thread.metadata)
     return [
         track(
             TurnSteerEvent(
-                thread_id=pending.thread_id,
-                session_id=meta.session_id,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
                 expected_turn_id=pending.expected_turn_id,
                 accepted_turn_id=accepted_turn_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
-                thread_source=meta.thread_source,
-                subagent_source=meta.subagent_source,
-                parent_thread_id=meta.parent_thread_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
+                thread_source=scope.thread_source,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 num_input_images=pending.num_input_images,
                 result="accepted" if accepted_turn_id is not None else "rejected",
                 rejection_reason=rejection_reason,
@@ -260,27 +266,26 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     if connection_id is None:
         state.drop("turn: missing thread_connection")
         return []
-    context = state.thread_context(turn.thread_id, "turn", connection_id)
-    if context is None:
+    scope = state.thread_scope(turn.thread_id, "turn", connection_id)
+    if scope is None:
         return []
-    connection, meta = context
     config = turn.resolved_config
     usage = turn.token_usage
     counts = turn.tool_counts
     done = turn.completed
     error = turn.codex_error
     event = TurnEvent(
-        thread_id=turn.thread_id,
-        session_id=meta.session_id,
+        thread_id=scope.thread_id,
+        session_id=scope.session_id,
         turn_id=turn_id,
         submission_type=config.submission_type,
-        app_server_client=connection.app_server_client,
-        runtime=connection.runtime,
+        app_server_client=scope.app_server_client,
+        runtime=scope.runtime,
         ephemeral=config.ephemeral,
-        thread_source=meta.thread_source,
-        initialization_mode=meta.initialization_mode,
-        subagent_source=meta.subagent_source,
-        parent_thread_id=meta.parent_thread_id,
+        thread_source=scope.thread_source,
+        initialization_mode=scope.initialization_mode,
+        subagent_source=scope.subagent_source,
+        parent_thread_id=scope.parent_thread_id,
         model=config.model,
         model_provider=config.model_provider,
         sandbox_policy=config.sandbox_policy,
