@@ -3,7 +3,8 @@
 * An approval request (command, file change, permissions, or an MCP elicitation that Codex marks
   ``_meta.codex_approval_kind == "mcp_tool_call"``) becomes a :class:`ServerRequest` with typed
   params, and is *tracked* per connection with its thread and turn. Every other server request
-  (``item/tool/call``, plain MCP form elicitations, …) registers no handler: no fact, no copy.
+  (``item/tool/call``, plain MCP form elicitations, …) has no handler in :data:`EDGE`: no fact,
+  no copy.
 * The client's answer is decoded with the type of the tracked request into a
   :class:`ServerResponse` stamped with the answer's observation time; a JSON-RPC error answer is a
   ``ServerResponse`` with ``response=None`` (the reducer reports it as an aborted review).
