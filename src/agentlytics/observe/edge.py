@@ -238,6 +238,17 @@ def _project_families() -> Sequence[EdgeFamily]:
 
 
 S = TypeVar("S")
+H = TypeVar("H")
+
+
+def _claim(
+    table: dict[str, H], extra: Mapping[str, H], family: str, core: frozenset[str] = frozenset()
+) -> None:
+    """Add a family's handlers to a method table: each method has one reader."""
+    for method, handler in extra.items():
+        if method in table or method in core:
+            raise ValueError(f"family {family}: {method} already has a reader")
+        table[method] = handler
 
 
 class WireObserver:
@@ -284,16 +295,11 @@ class WireObserver:
         self.edges: dict[object, object] = {}
         for family in families:
             edge = family.edge
-            for table, extra, core in (
-                (notifications, edge.notifications, _NOTIFICATIONS),
-                (server_requests, edge.server_requests, {}),
-                (server_answers, edge.server_answers, {}),
-                (client_results, edge.client_results, _CORE_CLIENT_RESULTS),
-            ):
-                for method, handler in extra.items():
-                    if method in table or method in core:
-                        raise ValueError(f"family {family.name}: {method} already has a reader")
-                    table[method] = handler  # type: ignore[assignment]
+            name = family.name
+            _claim(notifications, edge.notifications, name)
+            _claim(server_requests, edge.server_requests, name)
+            _claim(server_answers, edge.server_answers, name)
+            _claim(client_results, edge.client_results, name, _CORE_CLIENT_RESULTS)
             items += edge.items
             turn_started += edge.turn_started
             turn_completed += edge.turn_completed
