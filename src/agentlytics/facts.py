@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 
-from agentlytics.events.reviews import ReviewedAction
 from agentlytics.protocol.types import (
     ApprovalRequestParams,
     ApprovalResponse,
@@ -28,6 +27,7 @@ from agentlytics.protocol.types import (
     TurnSteerResponse,
 )
 from agentlytics.protocol.wire import RequestId
+from agentlytics.reviewed_actions import ReviewedAction
 from agentlytics.vocabulary import (
     CollaborationMode,
     CompactionImplementation,
@@ -169,14 +169,6 @@ class ServerRequestAborted(Fact, frozen=True):
 
 
 # --- notifications -------------------------------------------------------------------------------
-
-
-class ThreadStarted(Fact, frozen=True):
-    """``thread/started`` notification (the thread object, also seen for subagent threads)."""
-
-    connection_id: int
-    thread_id: str
-    observed_at_ms: int
 
 
 class TurnStarted(Fact, frozen=True):
@@ -539,7 +531,6 @@ __all__ = [
     "SubAgentThreadStarted",
     "ThreadArchived",
     "ThreadClosed",
-    "ThreadStarted",
     "TokenUsage",
     "ToolItem",
     "TrackingContext",

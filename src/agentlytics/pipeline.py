@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope, Sealer
 from agentlytics.facts import Fact
+from agentlytics.families import FAMILIES, Family
 from agentlytics.observe.deferred import Deferred
 from agentlytics.observe.edge import WireObserver
 from agentlytics.reducer.core import Reducer
@@ -16,8 +17,10 @@ from agentlytics.vocabulary import RpcTransport
 class Pipeline:
     """Facts in, sealed events out; owns the reducer and the id sealer for one stream."""
 
-    def __init__(self) -> None:
-        self.reducer = Reducer()
+    def __init__(self, families: Sequence[Family] = FAMILIES) -> None:
+        #: The event families every connection's observer and the reducer are built from.
+        self.families = tuple(families)
+        self.reducer = Reducer(self.families)
         self.sealer = Sealer()
         self.drops = Drops()
         self._next_connection = 0
@@ -25,7 +28,7 @@ class Pipeline:
 
     def connection(self, rpc_transport: RpcTransport = "stdio") -> WireObserver:
         """A wire observer for a new connection (one capture file, or one tapped child)."""
-        observer = WireObserver(self._next_connection, self.drops, rpc_transport)
+        observer = WireObserver(self._next_connection, self.drops, rpc_transport, self.families)
         self._next_connection += 1
         return observer
 

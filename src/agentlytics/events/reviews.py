@@ -6,12 +6,34 @@ the last field so consumers reading the upstream shape are unaffected.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-import msgspec
-
-from agentlytics.events.common import U64, AppServerClient, Runtime, SubObject
+from agentlytics.events.common import U64, AppServerClient, Runtime
 from agentlytics.events.envelope import EventParams
+from agentlytics.reviewed_actions import (
+    ApplyPatchAction,
+    ExecveAction,
+    McpToolCallAction,
+    NetworkAccessAction,
+    RequestPermissionsAction,
+    ReviewedAction,
+    ShellAction,
+    UnifiedExecAction,
+)
+
+__all__ = [
+    "ApplyPatchAction",
+    "CommandSource",
+    "ExecveAction",
+    "GuardianReviewEvent",
+    "McpToolCallAction",
+    "NetworkAccessAction",
+    "RequestPermissionsAction",
+    "ReviewEvent",
+    "ReviewedAction",
+    "ShellAction",
+    "UnifiedExecAction",
+]
 
 SubjectKind = Literal[
     "command_execution", "file_change", "mcp_tool_call", "permissions", "network_access"
@@ -50,63 +72,6 @@ class ReviewEvent(EventParams):
     duration_ms: U64 | None
     #: Extension (decision 7): which command path the reviewed command took.
     command_source: CommandSource | None
-
-
-U16 = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
-SandboxPermissions = Literal["use_default", "require_escalated", "with_additional_permissions"]
-
-
-class _Action(SubObject, tag_field="type"):
-    """Base of ``reviewed_action`` variants, tagged by ``type``."""
-
-
-class ShellAction(_Action, tag="shell"):
-    sandbox_permissions: SandboxPermissions
-    additional_permissions: Any
-
-
-class UnifiedExecAction(_Action, tag="unified_exec"):
-    sandbox_permissions: SandboxPermissions
-    additional_permissions: Any
-    tty: bool
-
-
-class ExecveAction(_Action, tag="execve"):
-    source: Literal["shell", "unified_exec"]
-    program: str
-    additional_permissions: Any
-
-
-class ApplyPatchAction(_Action, tag="apply_patch"):
-    pass
-
-
-class NetworkAccessAction(_Action, tag="network_access"):
-    protocol: Literal["http", "https", "socks5_tcp", "socks5_udp"]
-    port: U16
-
-
-class McpToolCallAction(_Action, tag="mcp_tool_call"):
-    server: str
-    tool_name: str
-    connector_id: str | None
-    connector_name: str | None
-    tool_title: str | None
-
-
-class RequestPermissionsAction(_Action, tag="request_permissions"):
-    pass
-
-
-ReviewedAction = (
-    ShellAction
-    | UnifiedExecAction
-    | ExecveAction
-    | ApplyPatchAction
-    | NetworkAccessAction
-    | McpToolCallAction
-    | RequestPermissionsAction
-)
 
 
 class GuardianReviewEvent(EventParams):

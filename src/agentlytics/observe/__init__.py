@@ -1,8 +1,6 @@
 """Traffic → facts: capture files, the live tap, request/response correlation, synthesis.
 
-Event families that read more of the wire register their decoders in ``edge``'s extension
-tables; importing them here makes every ``WireObserver`` see them.
+Families that read more of the wire than the core declare an ``EDGE`` table (``reviews``,
+``lifecycle``); ``agentlytics.families`` lists them and every ``WireObserver`` is built from
+that list. Importing this package registers nothing.
 """
-
-from agentlytics.observe import lifecycle as _lifecycle  # noqa: F401
-from agentlytics.observe import reviews as _reviews  # noqa: F401

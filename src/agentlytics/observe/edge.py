@@ -9,9 +9,9 @@ orphan responses, undecodable params. Nothing here raises on bad input.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, cast
 
 import msgspec
 
@@ -177,7 +177,7 @@ _CLIENT_REQUEST_PARAMS: dict[str, type[Any]] = {
     "turn/interrupt": t.TurnInterruptParams,
 }
 
-# Hooks that later families plug in: method -> handler(observer, params_raw, ts) -> facts.
+# What a family reads at the edge: method -> handler(observer, ...) -> facts.
 NotificationHandler = Callable[["WireObserver", msgspec.Raw | None, int], list[Fact]]
 ServerRequestHandler = Callable[["WireObserver", RequestId, msgspec.Raw | None, int], list[Fact]]
 ServerAnswerHandler = Callable[
@@ -190,24 +190,76 @@ ClientResultHandler = Callable[
 
 #: Observers of decoded items and turn boundaries, for families that synthesise from them
 #: (compaction). Item hooks see every item kind in ``t.FACT_ITEMS``; their facts follow the
-#: item's. Turn-completed hooks' facts precede ``TurnCompleted``.
+#: item's. Turn-started hooks' facts follow ``TurnStarted``; turn-completed hooks' precede
+#: ``TurnCompleted``.
 ItemHook = Callable[["WireObserver", t.ItemNotification, bool, int], list[Fact]]
 TurnHook = Callable[["WireObserver", str, t.Turn, int], list[Fact]]
-ITEM_HOOKS: list[ItemHook] = []
-TURN_STARTED_HOOKS: list[TurnHook] = []
-TURN_COMPLETED_HOOKS: list[TurnHook] = []
 
-EXTRA_NOTIFICATIONS: dict[str, NotificationHandler] = {}
-EXTRA_SERVER_REQUESTS: dict[str, ServerRequestHandler] = {}
-EXTRA_SERVER_ANSWERS: dict[str, ServerAnswerHandler] = {}
-EXTRA_CLIENT_RESULTS: dict[str, ClientResultHandler] = {}
+
+@dataclass(frozen=True, slots=True)
+class EdgeHandlers:
+    """One family's part of the edge, keyed by direction and method.
+
+    ``state`` builds the family's per-connection state: every :class:`WireObserver` makes one
+    (``observer.edge(state)`` returns it), so it lives and dies with its connection.
+    """
+
+    #: server → client notifications.
+    notifications: Mapping[str, NotificationHandler] = field(default_factory=dict)
+    #: server → client requests (the request is already pending when the handler runs).
+    server_requests: Mapping[str, ServerRequestHandler] = field(default_factory=dict)
+    #: client → server answers to server requests, by the request's method.
+    server_answers: Mapping[str, ServerAnswerHandler] = field(default_factory=dict)
+    #: server → client results of client requests the core does not read, by method.
+    client_results: Mapping[str, ClientResultHandler] = field(default_factory=dict)
+    items: tuple[ItemHook, ...] = ()
+    turn_started: tuple[TurnHook, ...] = ()
+    turn_completed: tuple[TurnHook, ...] = ()
+    state: Callable[[WireObserver], object] | None = None
+
+
+class EdgeFamily(Protocol):
+    """What the edge reads of a family (``agentlytics.families.Family`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def edge(self) -> EdgeHandlers: ...
+
+
+def _project_families() -> Sequence[EdgeFamily]:
+    """The project's list, for callers that build an observer directly (the library client,
+    the journal decoder: the spine work moves them behind ``Pipeline``). A call-time import:
+    ``agentlytics.families`` composes this module, so it cannot be imported at load time."""
+    from agentlytics.families import FAMILIES
+
+    return FAMILIES
+
+
+S = TypeVar("S")
+H = TypeVar("H")
+
+
+def _claim(
+    table: dict[str, H], extra: Mapping[str, H], family: str, core: frozenset[str] = frozenset()
+) -> None:
+    """Add a family's handlers to a method table: each method has one reader."""
+    for method, handler in extra.items():
+        if method in table or method in core:
+            raise ValueError(f"family {family}: {method} already has a reader")
+        table[method] = handler
 
 
 class WireObserver:
     """Turns the JSON-RPC traffic of one connection into facts."""
 
     def __init__(
-        self, connection_id: int, drops: Drops | None = None, rpc_transport: RpcTransport = "stdio"
+        self,
+        connection_id: int,
+        drops: Drops | None = None,
+        rpc_transport: RpcTransport = "stdio",
+        families: Sequence[EdgeFamily] | None = None,
     ):
         self.connection_id = connection_id
         self.rpc_transport = rpc_transport
@@ -224,6 +276,48 @@ class WireObserver:
         #: Where drops are reported from: the capture's name and the current line number.
         self.source = ""
         self.lineno = 0
+        self._build_tables(_project_families() if families is None else families)
+
+    def _build_tables(self, families: Sequence[EdgeFamily]) -> None:
+        """The method tables and hooks of this connection, in list order; each family's state.
+
+        A method has one reader: two families (or a family and the core) claiming the same
+        method of the same direction is an error here, not a silent override.
+        """
+        notifications: dict[str, NotificationHandler] = dict(_NOTIFICATIONS)
+        server_requests: dict[str, ServerRequestHandler] = {}
+        server_answers: dict[str, ServerAnswerHandler] = {}
+        client_results: dict[str, ClientResultHandler] = {}
+        items: list[ItemHook] = []
+        turn_started: list[TurnHook] = []
+        turn_completed: list[TurnHook] = []
+        #: Per-connection state of each family, by the type its ``state`` factory builds.
+        self.edges: dict[object, object] = {}
+        for family in families:
+            edge = family.edge
+            name = family.name
+            _claim(notifications, edge.notifications, name)
+            _claim(server_requests, edge.server_requests, name)
+            _claim(server_answers, edge.server_answers, name)
+            _claim(client_results, edge.client_results, name, _CORE_CLIENT_RESULTS)
+            items += edge.items
+            turn_started += edge.turn_started
+            turn_completed += edge.turn_completed
+            if edge.state is not None:
+                if edge.state in self.edges:
+                    raise ValueError(f"family {family.name}: edge state shared with another")
+                self.edges[edge.state] = edge.state(self)
+        self._notifications = notifications
+        self._server_requests = server_requests
+        self._server_answers = server_answers
+        self._client_results = client_results
+        self._item_hooks = tuple(items)
+        self._turn_started_hooks = tuple(turn_started)
+        self._turn_completed_hooks = tuple(turn_completed)
+
+    def edge(self, state: Callable[[WireObserver], S]) -> S:
+        """A family's state for this connection, by the factory it declared (a class)."""
+        return cast(S, self.edges[state])
 
     def _evicted(self, name: str, key: RequestId, value: _Pending) -> None:
         self._drop(f"{name} evicted (never answered)", f"{value.method} id={key!r}")
@@ -266,8 +360,7 @@ class WireObserver:
             method is not None
             and msg.id is None
             and record.dir == SERVER_TO_CLIENT
-            and method not in _NOTIFICATIONS
-            and method not in EXTRA_NOTIFICATIONS
+            and method not in self._notifications
         ):
             self.messages += 1
             if method not in SERVER_NOTIFICATIONS:
@@ -351,7 +444,7 @@ class WireObserver:
         if msg.id in self.server_pending:
             self._drop("duplicate server request id", f"{method} id={msg.id!r}")
         self.server_pending[msg.id] = _Pending(method, msg.params, ts_ms)
-        handler = EXTRA_SERVER_REQUESTS.get(method)
+        handler = self._server_requests.get(method)
         return handler(self, msg.id, msg.params, ts_ms) if handler else []
 
     def _client_request_fact(self, request_id: RequestId, pending: _Pending) -> list[Fact]:
@@ -375,7 +468,7 @@ class WireObserver:
             if pending is None:
                 self._drop("orphan client response (no pending server request)", f"id={msg.id!r}")
                 return []
-            answer = EXTRA_SERVER_ANSWERS.get(pending.method)
+            answer = self._server_answers.get(pending.method)
             return answer(self, msg.id, pending, msg.result, error, ts_ms) if answer else []
         pending = self.client_pending.pop(msg.id, None)
         if pending is None:
@@ -435,7 +528,7 @@ class WireObserver:
             return [ClientResponse(conn, request_id, method, steer, ts_ms)]
         if method == "turn/interrupt":
             return [ClientResponse(conn, request_id, method, TurnInterruptResponse(), ts_ms)]
-        extra = EXTRA_CLIENT_RESULTS.get(method)
+        extra = self._client_results.get(method)
         return extra(self, request_id, pending, result, ts_ms) if extra else []
 
     # --- notifications -------------------------------------------------------------------------
@@ -446,12 +539,9 @@ class WireObserver:
             if method not in CLIENT_NOTIFICATIONS:
                 self._drop("unknown client notification method", method)
             return []
-        handler = _NOTIFICATIONS.get(method)
+        handler = self._notifications.get(method)
         if handler is not None:
             return handler(self, msg.params, ts_ms)
-        extra = EXTRA_NOTIFICATIONS.get(method)
-        if extra is not None:
-            return extra(self, msg.params, ts_ms)
         if method not in SERVER_NOTIFICATIONS:
             self._drop("unknown server notification method", method)
         return []
@@ -460,14 +550,14 @@ class WireObserver:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_started(n.thread_id, n.turn)
         facts.append(TurnStarted(self.connection_id, n.thread_id, n.turn))
-        for hook in TURN_STARTED_HOOKS:
+        for hook in self._turn_started_hooks:
             facts += hook(self, n.thread_id, n.turn, ts_ms)
         return facts
 
     def _turn_completed(self, params: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
         n = _decode(params, t.TurnNotification)
         facts = self.synth.turn_completed(n.thread_id, n.turn)
-        for hook in TURN_COMPLETED_HOOKS:
+        for hook in self._turn_completed_hooks:
             facts += hook(self, n.thread_id, n.turn, ts_ms)
         facts.append(TurnCompleted(self.connection_id, n.thread_id, n.turn, ts_ms))
         return facts
@@ -527,7 +617,7 @@ class WireObserver:
                     n.started_at_ms,
                 )
             )
-        for hook in ITEM_HOOKS:
+        for hook in self._item_hooks:
             facts += hook(self, n, completed, ts_ms)
         return facts
 
@@ -600,7 +690,13 @@ def _subagent_source_name(source: Any) -> str | None:
     return None
 
 
-_NOTIFICATIONS: dict[str, Callable[[WireObserver, msgspec.Raw | None, int], list[Fact]]] = {
+#: The client results the core reads itself (``_client_result``); no family may claim them.
+_CORE_CLIENT_RESULTS = frozenset(
+    {"initialize", *_THREAD_RESPONSES, "turn/start", "turn/steer", "turn/interrupt"}
+)
+
+#: The notifications the core reads (connection, threads, turns, items).
+_NOTIFICATIONS: dict[str, NotificationHandler] = {
     "turn/started": WireObserver._turn_started,
     "turn/completed": WireObserver._turn_completed,
     "item/started": WireObserver._item_started,

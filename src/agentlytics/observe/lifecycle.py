@@ -19,7 +19,6 @@ the choices are documented in ``docs/lifecycle.md``.
 from __future__ import annotations
 
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,8 +26,7 @@ import msgspec
 
 from agentlytics.bounded import BoundedMap
 from agentlytics.facts import CompactionFact, Fact, GoalFact, HookRunFact, TrackingContext
-from agentlytics.observe import edge
-from agentlytics.observe.edge import WireObserver, _Pending
+from agentlytics.observe.edge import EdgeHandlers, WireObserver, _Pending
 from agentlytics.observe.synthesize import codex_error_kind
 from agentlytics.protocol import types as t
 from agentlytics.vocabulary import (
@@ -140,7 +138,7 @@ class CompactionRun:
 class LifecycleEdge:
     """What the lifecycle families remember about one connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: WireObserver | None = None) -> None:
         self.goals: BoundedMap[str, GoalView] = BoundedMap("edge goals", MAX_THREADS)
         #: (thread, goal createdAt) → goals already given an id there (a clear then a new goal
         #: in the same second must not reuse the id).
@@ -160,15 +158,9 @@ class LifecycleEdge:
         )
 
 
-_EDGES: weakref.WeakKeyDictionary[WireObserver, LifecycleEdge] = weakref.WeakKeyDictionary()
-
-
 def lifecycle_state(observer: WireObserver) -> LifecycleEdge:
-    """The lifecycle edge state of one connection (created on first use)."""
-    state = _EDGES.get(observer)
-    if state is None:
-        state = _EDGES[observer] = LifecycleEdge()
-    return state
+    """The lifecycle edge state of one connection (the observer owns it)."""
+    return observer.edge(LifecycleEdge)
 
 
 # --- hooks ---------------------------------------------------------------------------------------
@@ -544,14 +536,21 @@ def _turn_completed(observer: WireObserver, thread_id: str, turn: t.Turn, ts_ms:
     return facts
 
 
-# --- registration --------------------------------------------------------------------------------
+# --- what the lifecycle family reads -----------------------------------------------------------
 
-edge.EXTRA_NOTIFICATIONS["hook/completed"] = _hook_completed
-edge.EXTRA_NOTIFICATIONS["thread/goal/updated"] = _goal_updated
-edge.EXTRA_NOTIFICATIONS["thread/goal/cleared"] = _goal_cleared
-edge.EXTRA_CLIENT_RESULTS["thread/goal/set"] = _goal_set_result
-edge.EXTRA_CLIENT_RESULTS["thread/goal/get"] = _goal_get_result
-edge.EXTRA_CLIENT_RESULTS["thread/compact/start"] = _compact_start_result
-edge.TURN_STARTED_HOOKS.append(_turn_started)
-edge.TURN_COMPLETED_HOOKS.append(_turn_completed)
-edge.ITEM_HOOKS.append(_item)
+EDGE = EdgeHandlers(
+    notifications={
+        "hook/completed": _hook_completed,
+        "thread/goal/updated": _goal_updated,
+        "thread/goal/cleared": _goal_cleared,
+    },
+    client_results={
+        "thread/goal/set": _goal_set_result,
+        "thread/goal/get": _goal_get_result,
+        "thread/compact/start": _compact_start_result,
+    },
+    items=(_item,),
+    turn_started=(_turn_started,),
+    turn_completed=(_turn_completed,),
+    state=LifecycleEdge,
+)

@@ -3,7 +3,8 @@
 * An approval request (command, file change, permissions, or an MCP elicitation that Codex marks
   ``_meta.codex_approval_kind == "mcp_tool_call"``) becomes a :class:`ServerRequest` with typed
   params, and is *tracked* per connection with its thread and turn. Every other server request
-  (``item/tool/call``, plain MCP form elicitations, …) registers no handler: no fact, no copy.
+  (``item/tool/call``, plain MCP form elicitations, …) has no handler in :data:`EDGE`: no fact,
+  no copy.
 * The client's answer is decoded with the type of the tracked request into a
   :class:`ServerResponse` stamped with the answer's observation time; a JSON-RPC error answer is a
   ``ServerResponse`` with ``response=None`` (the reducer reports it as an aborted review).
@@ -19,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import msgspec
 
+from agentlytics import reviewed_actions as ev
 from agentlytics.bounded import BoundedMap
-from agentlytics.events import reviews as ev
 from agentlytics.facts import (
     Fact,
     GuardianReview,
@@ -33,8 +33,13 @@ from agentlytics.facts import (
     ServerRequestAborted,
     ServerResponse,
 )
-from agentlytics.observe import edge
-from agentlytics.observe.edge import MAX_PENDING_REQUESTS, WireObserver, _decode, _Pending
+from agentlytics.observe.edge import (
+    MAX_PENDING_REQUESTS,
+    EdgeHandlers,
+    WireObserver,
+    _decode,
+    _Pending,
+)
 from agentlytics.protocol import types as t
 from agentlytics.protocol.wire import JsonRpcError, RequestId
 
@@ -63,7 +68,7 @@ class _Tracked:
     turn_id: str | None
 
 
-class _ReviewEdge:
+class ReviewEdge:
     """Per-connection review state at the edge (bounded; counted when the cap evicts)."""
 
     def __init__(self, observer: WireObserver) -> None:
@@ -78,14 +83,8 @@ class _ReviewEdge:
         )
 
 
-_STATE: WeakKeyDictionary[WireObserver, _ReviewEdge] = WeakKeyDictionary()
-
-
-def _state(observer: WireObserver) -> _ReviewEdge:
-    state = _STATE.get(observer)
-    if state is None:
-        state = _STATE[observer] = _ReviewEdge(observer)
-    return state
+def _state(observer: WireObserver) -> ReviewEdge:
+    return observer.edge(ReviewEdge)
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -164,8 +163,8 @@ def _resolved(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> li
 def _turn_ended(observer: WireObserver, thread_id: str, turn: t.Turn, ts_ms: int) -> list[Fact]:
     """A turn completed: the approvals it still waited on were withdrawn with it."""
     turn_id = turn.id
-    state = _STATE.get(observer)
-    if state is None or not state.tracked:
+    state = _state(observer)
+    if not state.tracked:
         return []
     outlived = [
         request_id
@@ -294,21 +293,21 @@ def _guardian_fact(
     )
 
 
-# --- registration --------------------------------------------------------------------------------
+# --- what the reviews family reads -------------------------------------------------------------
 
-edge.EXTRA_SERVER_REQUESTS[COMMAND_APPROVAL] = _approval_request(
-    t.CommandExecutionRequestApprovalParams
+EDGE = EdgeHandlers(
+    notifications={
+        "serverRequest/resolved": _resolved,
+        "item/autoApprovalReview/started": _guardian_started,
+        "item/autoApprovalReview/completed": _guardian_completed,
+    },
+    server_requests={
+        COMMAND_APPROVAL: _approval_request(t.CommandExecutionRequestApprovalParams),
+        FILE_CHANGE_APPROVAL: _approval_request(t.FileChangeRequestApprovalParams),
+        PERMISSIONS_APPROVAL: _approval_request(t.PermissionsRequestApprovalParams),
+        MCP_ELICITATION: _mcp_elicitation,
+    },
+    server_answers=dict.fromkeys(_RESPONSE_TYPES, _answer),
+    turn_completed=(_turn_ended,),
+    state=ReviewEdge,
 )
-edge.EXTRA_SERVER_REQUESTS[FILE_CHANGE_APPROVAL] = _approval_request(
-    t.FileChangeRequestApprovalParams
-)
-edge.EXTRA_SERVER_REQUESTS[PERMISSIONS_APPROVAL] = _approval_request(
-    t.PermissionsRequestApprovalParams
-)
-edge.EXTRA_SERVER_REQUESTS[MCP_ELICITATION] = _mcp_elicitation
-for _method in _RESPONSE_TYPES:
-    edge.EXTRA_SERVER_ANSWERS[_method] = _answer
-edge.EXTRA_NOTIFICATIONS["serverRequest/resolved"] = _resolved
-edge.EXTRA_NOTIFICATIONS["item/autoApprovalReview/started"] = _guardian_started
-edge.EXTRA_NOTIFICATIONS["item/autoApprovalReview/completed"] = _guardian_completed
-edge.TURN_COMPLETED_HOOKS.append(_turn_ended)

@@ -1,10 +1,6 @@
 """Facts → events: the pure, bounded reducer, one module per event family.
 
-Families register their fact handlers in ``core.HANDLERS``; importing them here makes every
-``Reducer`` route to them.
+Each family module declares its handlers as a ``HANDLERS`` table (fact type → handler);
+``agentlytics.families`` lists the families and ``Reducer`` is built from that list. Importing
+this package registers nothing.
 """
-
-from agentlytics.reducer import fingerprints as _fingerprints  # noqa: F401
-from agentlytics.reducer import library as _library  # noqa: F401
-from agentlytics.reducer import lifecycle as _lifecycle  # noqa: F401
-from agentlytics.reducer import reviews as _reviews  # noqa: F401

@@ -1,78 +1,63 @@
 """The reducer: ``ingest(fact) -> list[event]``, pure and deterministic.
 
 No clock, no I/O, no randomness: the same facts always give the same events in the same order.
-Each event family lives in its own module; this one only routes facts to them. Families added
-later register their handlers in :data:`HANDLERS` (one fact type may have several handlers,
-run in registration order).
+Each event family lives in its own module and declares its handlers as data; the reducer is
+built from the ordered family list (``agentlytics.families``): a fact type handled by several
+families runs their handlers in list order. Nothing registers at import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from agentlytics.events.envelope import TrackEvent
-from agentlytics.facts import (
-    ClientRequest,
-    ClientResponse,
-    ConnectionClosed,
-    ErrorResponse,
-    Fact,
-    Initialize,
-    ItemCompleted,
-    ItemStarted,
-    SubAgentThreadStarted,
-    ThreadClosed,
-    TurnCodexError,
-    TurnCompleted,
-    TurnDiffUpdated,
-    TurnResolvedConfig,
-    TurnStarted,
-    TurnTokenUsage,
-)
-from agentlytics.reducer import threads, tools, turns
-from agentlytics.reducer.state import IDLE_SWEEP_FACTS, ReducerState
+from agentlytics.facts import Fact
+from agentlytics.reducer.state import IDLE_SWEEP_FACTS, AfterTurnHook, ReducerState
 
 Handler = Callable[[ReducerState, Any], list[TrackEvent]]
 
 
-def _client_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
-    if fact.method in threads.INITIALIZATION_MODE:
-        return threads.on_thread_response(state, fact)
-    return turns.on_turn_response(state, fact)
+class ReducerFamily(Protocol):
+    """What the reducer reads of a family (``agentlytics.families.Family`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def reducers(self) -> Mapping[type[Fact], Handler]: ...
+
+    @property
+    def after_turn(self) -> tuple[AfterTurnHook, ...]: ...
 
 
-HANDLERS: dict[type[Fact], list[Handler]] = {
-    Initialize: [threads.on_initialize],
-    ConnectionClosed: [threads.on_connection_closed],
-    ClientRequest: [turns.on_client_request],
-    ClientResponse: [_client_response],
-    ErrorResponse: [turns.on_error_response],
-    SubAgentThreadStarted: [threads.on_subagent_thread_started],
-    ThreadClosed: [threads.on_thread_closed],
-    TurnStarted: [turns.on_turn_started],
-    TurnCompleted: [turns.on_turn_completed],
-    TurnDiffUpdated: [turns.on_turn_diff],
-    TurnResolvedConfig: [turns.on_resolved_config],
-    TurnTokenUsage: [turns.on_token_usage],
-    TurnCodexError: [turns.on_codex_error],
-    ItemStarted: [tools.on_item_started],
-    ItemCompleted: [tools.on_item_completed],
-}
+def _project_families() -> Sequence[ReducerFamily]:
+    """The project's list, for callers that build a reducer directly (tests, the library's
+    delivery: the spine work moves them behind ``Pipeline``). A call-time import:
+    ``agentlytics.families`` composes the reducer, so it cannot be imported at load time."""
+    from agentlytics.families import FAMILIES
+
+    return FAMILIES
 
 
-def register(fact_type: type[Fact], handler: Handler, *, first: bool = False) -> None:
-    """Add a family's handler for a fact type (``first`` runs it before existing ones)."""
-    handlers = HANDLERS.setdefault(fact_type, [])
-    if handler not in handlers:
-        handlers.insert(0, handler) if first else handlers.append(handler)
+def dispatch_table(families: Sequence[ReducerFamily]) -> dict[type[Fact], tuple[Handler, ...]]:
+    """Fact type → its handlers, in family-list order."""
+    table: dict[type[Fact], list[Handler]] = {}
+    for family in families:
+        for fact_type, handler in family.reducers.items():
+            table.setdefault(fact_type, []).append(handler)
+    return {fact_type: tuple(handlers) for fact_type, handlers in table.items()}
 
 
 class Reducer:
     """Folds facts into analytics events, keeping only bounded per-connection/thread/turn state."""
 
-    def __init__(self) -> None:
+    def __init__(self, families: Sequence[ReducerFamily] | None = None) -> None:
+        if families is None:
+            families = _project_families()
+        self._handlers = dispatch_table(families)
         self.state = ReducerState()
+        self.state.after_turn = tuple(hook for family in families for hook in family.after_turn)
         self.facts = 0
         self._sweep_at = IDLE_SWEEP_FACTS
 
@@ -81,7 +66,7 @@ class Reducer:
         if self.facts >= self._sweep_at:
             self._sweep_at += IDLE_SWEEP_FACTS
             self.state.sweep_idle()
-        handlers = HANDLERS.get(type(fact))
+        handlers = self._handlers.get(type(fact))
         if not handlers:
             self.state.drop(f"unhandled fact {type(fact).__name__}")
             return []

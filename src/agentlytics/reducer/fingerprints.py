@@ -12,7 +12,6 @@ from agentlytics.events.fingerprints import AcceptedLineFingerprint, AcceptedLin
 from agentlytics.fingerprints.chunks import chunk_fingerprints
 from agentlytics.fingerprints.diff import fingerprint_unified_diff
 from agentlytics.reducer.state import ReducerState, TurnState
-from agentlytics.reducer.turns import AFTER_TURN_HOOKS
 
 INNER_EVENT_TYPE = "codex.accepted_line_fingerprints"
 
@@ -47,4 +46,5 @@ def accepted_line_events(state: ReducerState, turn_id: str, turn: TurnState) -> 
     ]
 
 
-AFTER_TURN_HOOKS.append(accepted_line_events)
+#: Runs after the turns family builds a turn event.
+AFTER_TURN = (accepted_line_events,)

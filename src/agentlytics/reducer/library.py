@@ -31,12 +31,13 @@ from agentlytics.facts import (
     AppInvocation,
     AppMentioned,
     AppUsed,
+    Fact,
     PluginStateChanged,
     PluginUsed,
     SkillInvoked,
     TrackingContext,
 )
-from agentlytics.reducer.core import register
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import ReducerState
 
 _PLUGIN_STATE_EVENTS: dict[
@@ -149,8 +150,10 @@ def on_plugin_state_changed(state: ReducerState, fact: PluginStateChanged) -> li
     ]
 
 
-register(SkillInvoked, on_skill_invoked)
-register(AppMentioned, on_app_mentioned)
-register(AppUsed, on_app_used)
-register(PluginUsed, on_plugin_used)
-register(PluginStateChanged, on_plugin_state_changed)
+HANDLERS: dict[type[Fact], Handler] = {
+    SkillInvoked: on_skill_invoked,
+    AppMentioned: on_app_mentioned,
+    AppUsed: on_app_used,
+    PluginUsed: on_plugin_used,
+    PluginStateChanged: on_plugin_state_changed,
+}

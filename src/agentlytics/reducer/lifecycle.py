@@ -12,8 +12,8 @@ from typing import Literal
 
 from agentlytics.events.envelope import TrackEvent, track
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadArchiveEvent
-from agentlytics.facts import CompactionFact, GoalFact, HookRunFact, ThreadArchived
-from agentlytics.reducer.core import register
+from agentlytics.facts import CompactionFact, Fact, GoalFact, HookRunFact, ThreadArchived
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import ReducerState
 from agentlytics.vocabulary import CompactionReason, CompactionTrigger
 
@@ -36,21 +36,20 @@ def on_hook_run(state: ReducerState, fact: HookRunFact) -> list[TrackEvent]:
 
 
 def on_goal(state: ReducerState, fact: GoalFact) -> list[TrackEvent]:
-    context = state.thread_context(fact.thread_id, "goal")
-    if context is None:
+    scope = state.thread_scope(fact.thread_id, "goal")
+    if scope is None:
         return []
-    connection, meta = context
     return [
         track(
             GoalEvent(
-                thread_id=fact.thread_id,
-                session_id=meta.session_id,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
                 turn_id=fact.turn_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
-                thread_source=meta.thread_source,
-                subagent_source=meta.subagent_source,
-                parent_thread_id=meta.parent_thread_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
+                thread_source=scope.thread_source,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 goal_id=fact.goal_id,
                 event_kind=fact.event_kind,
                 goal_status=fact.goal_status,
@@ -80,21 +79,20 @@ _REASON: dict[CompactionTrigger, CompactionReason] = {
 
 
 def on_compaction(state: ReducerState, fact: CompactionFact) -> list[TrackEvent]:
-    context = state.thread_context(fact.thread_id, "compaction")
-    if context is None:
+    scope = state.thread_scope(fact.thread_id, "compaction")
+    if scope is None:
         return []
-    connection, meta = context
     return [
         track(
             CompactionEvent(
-                thread_id=fact.thread_id,
-                session_id=meta.session_id,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
                 turn_id=fact.turn_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
-                thread_source=meta.thread_source,
-                subagent_source=meta.subagent_source,
-                parent_thread_id=meta.parent_thread_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
+                thread_source=scope.thread_source,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 trigger=fact.trigger,
                 reason=fact.reason or _REASON[fact.trigger],
                 implementation=fact.implementation,
@@ -138,7 +136,9 @@ def on_thread_archived(state: ReducerState, fact: ThreadArchived) -> list[TrackE
     ]
 
 
-register(HookRunFact, on_hook_run)
-register(GoalFact, on_goal)
-register(CompactionFact, on_compaction)
-register(ThreadArchived, on_thread_archived)
+HANDLERS: dict[type[Fact], Handler] = {
+    HookRunFact: on_hook_run,
+    GoalFact: on_goal,
+    CompactionFact: on_compaction,
+    ThreadArchived: on_thread_archived,
+}

@@ -18,12 +18,22 @@ when its turn, thread or connection ends (with the last source seen).
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
 from agentlytics.events.envelope import TrackEvent, track
-from agentlytics.events.reviews import CommandSource, GuardianReviewEvent, ReviewEvent
+from agentlytics.events.reviews import (
+    CommandSource,
+    GuardianReviewEvent,
+    Reviewer,
+    ReviewEvent,
+    ReviewResolution,
+    ReviewStatus,
+    ReviewTrigger,
+    SubjectKind,
+)
 from agentlytics.facts import (
     ConnectionClosed,
+    Fact,
     GuardianReview,
     GuardianReviewCompleted,
     ItemCompleted,
@@ -36,7 +46,7 @@ from agentlytics.facts import (
 )
 from agentlytics.protocol import types as t
 from agentlytics.protocol.wire import RequestId
-from agentlytics.reducer.core import register
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import (
     MAX_HELD_REVIEWS,
     MAX_ITEMS_PER_TURN,
@@ -46,6 +56,7 @@ from agentlytics.reducer.state import (
     ReducerState,
     ToolItemInfo,
 )
+from agentlytics.vocabulary import FinalApprovalOutcome
 
 #: Subjects counted on their item's tool event (§5.4); permissions and network access never are.
 DENORMALIZED_SUBJECTS = frozenset({"command_execution", "file_change", "mcp_tool_call"})
@@ -63,18 +74,18 @@ GUARDIAN_COMMAND_SOURCE: dict[str, CommandSource] = {
     "unifiedExec": "unified_exec",
 }
 
-_COMMAND_DECISIONS: dict[str, tuple[str, str]] = {
+_COMMAND_DECISIONS: dict[str, tuple[ReviewStatus, ReviewResolution]] = {
     "accept": ("approved", "none"),
     "acceptForSession": ("approved", "session_approval"),
     "decline": ("denied", "none"),
     "cancel": ("aborted", "none"),
 }
-_MCP_ACTIONS: dict[str, tuple[str, str]] = {
+_MCP_ACTIONS: dict[str, tuple[ReviewStatus, ReviewResolution]] = {
     "accept": ("approved", "none"),
     "decline": ("denied", "none"),
     "cancel": ("aborted", "none"),
 }
-_GUARDIAN_STATUS = {
+_GUARDIAN_STATUS: dict[str, ReviewStatus] = {
     "approved": "approved",
     "denied": "denied",
     "timedOut": "timed_out",
@@ -117,6 +128,8 @@ def _pending_review(state: ReducerState, fact: ServerRequest) -> PendingReview |
             or (extra is not None and extra.network_enabled)
         )
         additional = extra is not None
+        kind: SubjectKind
+        trigger: ReviewTrigger
         if params.kind == "writeStdin":
             # V-main has no write_stdin subject: a command review named write_stdin, never
             # counted on the parent command item (as newer Codex does).
@@ -279,7 +292,9 @@ def _finish(state: ReducerState, connection_id: int, request_id: RequestId) -> P
     return pending
 
 
-def user_decision(response: t.ApprovalResponse | None) -> tuple[str, str] | None:
+def user_decision(
+    response: t.ApprovalResponse | None,
+) -> tuple[ReviewStatus, ReviewResolution] | None:
     """The client's answer → (status, resolution) per §5.2; None for an unknown decision.
 
     A JSON-RPC error answer (``response`` None) ends the review unanswered: aborted.
@@ -354,7 +369,7 @@ def on_guardian_review_completed(
 
 def guardian_subject(
     action: t.GuardianAction,
-) -> tuple[str, str, str, bool, bool, CommandSource | None]:
+) -> tuple[SubjectKind, str, ReviewTrigger, bool, bool, CommandSource | None]:
     """(subject_kind, subject_name, trigger, additional permissions, network, command_source)."""
     if isinstance(action, t.GuardianCommandAction):
         source = GUARDIAN_COMMAND_SOURCE.get(action.source)
@@ -373,26 +388,27 @@ def guardian_subject(
         return "mcp_tool_call", action.tool_name, "initial", False, False, None
     permissions = action.permissions
     network, file_system = permissions.network_enabled, permissions.has_file_system
-    trigger = "network_policy_denial" if network else "sandbox_denial" if file_system else "initial"
+    trigger: ReviewTrigger = (
+        "network_policy_denial" if network else "sandbox_denial" if file_system else "initial"
+    )
     return "permissions", "permissions", trigger, network or file_system, network, None
 
 
 def on_guardian_review(state: ReducerState, fact: GuardianReview) -> list[TrackEvent]:
     """Core's guardian analytics → ``codex_guardian_review`` (§6.5), with thread context."""
-    context = state.thread_context(fact.thread_id, "guardian")
-    if context is None:
+    scope = state.thread_scope(fact.thread_id, "guardian")
+    if scope is None:
         return []
-    connection, meta = context
     source = fact.approval_request_source or (
-        "delegated_subagent" if meta.parent_thread_id is not None else "main_turn"
+        "delegated_subagent" if scope.parent_thread_id is not None else "main_turn"
     )
     return [
         track(
             GuardianReviewEvent(
-                session_id=meta.session_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
-                thread_id=fact.thread_id,
+                session_id=scope.session_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
+                thread_id=scope.thread_id,
                 turn_id=fact.turn_id,
                 review_id=fact.review_id,
                 target_item_id=fact.target_item_id,
@@ -436,12 +452,16 @@ def on_guardian_review(state: ReducerState, fact: GuardianReview) -> list[TrackE
 # --- completion: summary, event, hold ------------------------------------------------------------
 
 
-def final_approval_outcome(reviewer: str, status: str, resolution: str) -> str:
+_GUARDIAN_OUTCOME: dict[str, FinalApprovalOutcome] = {
+    "approved": "guardian_approved",
+    "denied": "guardian_denied",
+}
+
+
+def final_approval_outcome(reviewer: str, status: str, resolution: str) -> FinalApprovalOutcome:
     """§5.4: the outcome a finished review leaves on its item."""
     if reviewer == "guardian":
-        return {"approved": "guardian_approved", "denied": "guardian_denied"}.get(
-            status, "guardian_aborted"
-        )
+        return _GUARDIAN_OUTCOME.get(status, "guardian_aborted")
     if status == "approved":
         return "user_approved_for_session" if resolution == "session_approval" else "user_approved"
     return "user_denied" if status == "denied" else "user_aborted"
@@ -450,9 +470,9 @@ def final_approval_outcome(reviewer: str, status: str, resolution: str) -> str:
 def _complete(
     state: ReducerState,
     review: PendingReview,
-    reviewer: str,
-    status: str,
-    resolution: str,
+    reviewer: Reviewer,
+    status: ReviewStatus,
+    resolution: ReviewResolution,
     completed_at_ms: int,
     connection_id: int | None,
     command_source: CommandSource | None,
@@ -471,38 +491,38 @@ def _complete(
         summary.final_approval_outcome = final_approval_outcome(reviewer, status, resolution)
         summary.requested_additional_permissions |= review.requested_additional_permissions
         summary.requested_network_access |= review.requested_network_access
-    context = state.thread_context(review.thread_id, "review")
-    if context is None:
+    scope = state.thread_scope(review.thread_id, "review")
+    if scope is None:
         return []
-    connection, meta = context
     duration = completed_at_ms - review.started_at_ms
-    fields: dict[str, Any] = {
-        "thread_id": review.thread_id,
-        "turn_id": review.turn_id,
-        "item_id": review.item_id,
-        "review_id": review.review_id,
-        "app_server_client": connection.app_server_client,
-        "runtime": connection.runtime,
-        "thread_source": meta.thread_source,
-        "subagent_source": meta.subagent_source,
-        "parent_thread_id": meta.parent_thread_id,
-        "subject_kind": review.subject_kind,
-        "subject_name": review.subject_name,
-        "reviewer": reviewer,
-        "trigger": review.trigger,
-        "status": status,
-        "resolution": resolution,
-        "started_at_ms": review.started_at_ms,
-        "completed_at_ms": completed_at_ms,
-        "duration_ms": duration if duration >= 0 else None,
-    }
+    event = ReviewEvent(
+        thread_id=scope.thread_id,
+        turn_id=review.turn_id,
+        item_id=review.item_id,
+        review_id=review.review_id,
+        app_server_client=scope.app_server_client,
+        runtime=scope.runtime,
+        thread_source=scope.thread_source,
+        subagent_source=scope.subagent_source,
+        parent_thread_id=scope.parent_thread_id,
+        subject_kind=review.subject_kind,
+        subject_name=review.subject_name,
+        reviewer=reviewer,
+        trigger=review.trigger,
+        status=status,
+        resolution=resolution,
+        started_at_ms=review.started_at_ms,
+        completed_at_ms=completed_at_ms,
+        duration_ms=duration if duration >= 0 else None,
+        command_source=command_source,
+    )
     if not review.command_item or review.item_id is None:
-        return [track(ReviewEvent(**fields, command_source=command_source))]
+        return [track(event)]
     item = _item_info(state, review.thread_id, review.turn_id, review.item_id)
     if item is None or not item.open:
-        return [_review_event(fields, item.source if item else None)]
+        return [_review_event(event, item.source if item else None)]
     key = (review.thread_id, review.turn_id, review.item_id)
-    state.held_reviews.setdefault(key, []).append(HeldReview(fields, connection_id))
+    state.held_reviews.setdefault(key, []).append(HeldReview(event, connection_id))
     if len(state.held_reviews) > MAX_HELD_REVIEWS:
         state.evictions["held reviews (emitted early)"] += 1
         oldest = next(iter(state.held_reviews))
@@ -510,9 +530,10 @@ def _complete(
     return []
 
 
-def _review_event(fields: dict[str, Any], item_source: str | None) -> TrackEvent:
+def _review_event(event: ReviewEvent, item_source: str | None) -> TrackEvent:
+    """A command review with its item's ``command_source`` (decision 7)."""
     source = COMMAND_SOURCE.get(item_source) if item_source is not None else None
-    return track(ReviewEvent(**fields, command_source=source))
+    return track(msgspec.structs.replace(event, command_source=source))
 
 
 def _item_info(
@@ -532,7 +553,7 @@ def _release(
     if item_source is None:
         item = _item_info(state, *key)
         item_source = item.source if item is not None else None
-    return [_review_event(h.fields, item_source) for h in held]
+    return [_review_event(h.event, item_source) for h in held]
 
 
 # --- item and lifecycle tracking -----------------------------------------------------------------
@@ -607,13 +628,18 @@ def on_connection_closed(state: ReducerState, fact: ConnectionClosed) -> list[Tr
     return events
 
 
-register(ServerRequest, on_server_request)
-register(ServerResponse, on_server_response)
-register(ServerRequestAborted, on_server_request_aborted)
-register(GuardianReviewCompleted, on_guardian_review_completed)
-register(GuardianReview, on_guardian_review)
-register(ItemStarted, on_item_started)
-register(ItemCompleted, on_item_completed, first=True)
-register(TurnCompleted, on_turn_completed, first=True)
-register(ThreadClosed, on_thread_closed, first=True)
-register(ConnectionClosed, on_connection_closed, first=True)
+HANDLERS: dict[type[Fact], Handler] = {
+    ServerRequest: on_server_request,
+    ServerResponse: on_server_response,
+    ServerRequestAborted: on_server_request_aborted,
+    GuardianReviewCompleted: on_guardian_review_completed,
+    GuardianReview: on_guardian_review,
+    # Listed before threads, turns and tools, so these run before theirs: held reviews go out
+    # before the item's tool event and the turn event, and before the thread or connection
+    # state they read leaves.
+    ItemStarted: on_item_started,
+    ItemCompleted: on_item_completed,
+    TurnCompleted: on_turn_completed,
+    ThreadClosed: on_thread_closed,
+    ConnectionClosed: on_connection_closed,
+}

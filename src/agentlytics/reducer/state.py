@@ -42,14 +42,19 @@ after a million facts depends on what is open, not on history.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from agentlytics.bounded import BoundedMap
 from agentlytics.events.common import AppServerClient, Runtime
+from agentlytics.events.envelope import TrackEvent
+from agentlytics.events.reviews import ReviewEvent, ReviewTrigger, SubjectKind
 from agentlytics.facts import TokenUsage, TurnCodexError, TurnResolvedConfig
 from agentlytics.protocol.wire import RequestId
-from agentlytics.vocabulary import InitializationMode, TurnStatus
+from agentlytics.vocabulary import FinalApprovalOutcome, InitializationMode, TurnStatus
 
 MAX_CONNECTIONS = 1_024
 MAX_THREADS = 100_000
@@ -94,6 +99,36 @@ class ThreadMetadata:
     initialization_mode: InitializationMode
     subagent_source: str | None
     parent_thread_id: str | None
+
+
+class ThreadScope(msgspec.Struct, frozen=True, gc=False):
+    """The thread-scoped fields thread events carry (spec §2.11), resolved once per event.
+
+    The thread and its session, the connection's client and runtime, and where the thread came
+    from. Every event of a thread copies these from one value, so they cannot disagree.
+    """
+
+    thread_id: str
+    session_id: str
+    app_server_client: AppServerClient
+    runtime: Runtime
+    thread_source: str | None
+    initialization_mode: InitializationMode
+    subagent_source: str | None
+    parent_thread_id: str | None
+
+    @classmethod
+    def of(cls, thread_id: str, connection: ConnectionState, meta: ThreadMetadata) -> ThreadScope:
+        return cls(
+            thread_id,
+            meta.session_id,
+            connection.app_server_client,
+            connection.runtime,
+            meta.thread_source,
+            meta.initialization_mode,
+            meta.subagent_source,
+            meta.parent_thread_id,
+        )
 
 
 @dataclass(slots=True)
@@ -154,7 +189,7 @@ class ItemReviewSummary:
     review_count: int = 0
     guardian_review_count: int = 0
     user_review_count: int = 0
-    final_approval_outcome: str = "unknown"
+    final_approval_outcome: FinalApprovalOutcome = "unknown"
     requested_additional_permissions: bool = False
     requested_network_access: bool = False
 
@@ -167,9 +202,9 @@ class PendingReview:
     turn_id: str
     item_id: str | None
     review_id: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject_name: str
-    trigger: str
+    trigger: ReviewTrigger
     started_at_ms: int
     requested_additional_permissions: bool
     requested_network_access: bool
@@ -183,7 +218,7 @@ class PendingReview:
 class HeldReview:
     """A finished review event waiting for its command item's final source."""
 
-    fields: dict[str, Any]
+    event: ReviewEvent
     connection_id: int | None
 
 
@@ -210,10 +245,16 @@ class PendingRequest:
     observed_at_ms: int = 0
 
 
+#: Runs right after a turn event is built (accepted-line fingerprints follow it).
+AfterTurnHook = Callable[["ReducerState", str, TurnState], list[TrackEvent]]
+
+
 class ReducerState:
     """All maps the reducer keeps, with their caps and eviction counts."""
 
     def __init__(self) -> None:
+        #: The families' after-turn hooks, in list order (set by ``Reducer``).
+        self.after_turn: tuple[AfterTurnHook, ...] = ()
         #: Idle sweeps so far (see ``sweep_idle``).
         self.epoch = 0
         self.evictions: Counter[str] = Counter()
@@ -273,10 +314,10 @@ class ReducerState:
             current = thread.metadata.parent_thread_id if thread.metadata else None
         return None
 
-    def thread_context(
+    def thread_scope(
         self, thread_id: str, event_name: str, connection_id: int | None = None
-    ) -> tuple[ConnectionState, ThreadMetadata] | None:
-        """(connection, metadata) for a thread-scoped event, or a counted drop (spec §2.11)."""
+    ) -> ThreadScope | None:
+        """The scope of a thread-scoped event, or a counted drop (spec §2.11)."""
         conn_id = (
             connection_id if connection_id is not None else self.thread_connection_id(thread_id)
         )
@@ -291,7 +332,7 @@ class ReducerState:
         if thread is None or thread.metadata is None:
             self.drop(f"{event_name}: missing thread_metadata")
             return None
-        return connection, thread.metadata
+        return ThreadScope.of(thread_id, connection, thread.metadata)
 
     # --- removal rules -----------------------------------------------------------------------
 

@@ -10,12 +10,20 @@ from agentlytics.events.lifecycle import ThreadInitialized
 from agentlytics.facts import (
     ClientResponse,
     ConnectionClosed,
+    Fact,
     Initialize,
     SubAgentThreadStarted,
     ThreadClosed,
 )
 from agentlytics.protocol.types import ThreadStartResponse
-from agentlytics.reducer.state import ConnectionState, ReducerState, ThreadMetadata, ThreadState
+from agentlytics.reducer.core import Handler
+from agentlytics.reducer.state import (
+    ConnectionState,
+    ReducerState,
+    ThreadMetadata,
+    ThreadScope,
+    ThreadState,
+)
 from agentlytics.vocabulary import InitializationMode
 
 INITIALIZATION_MODE: dict[str, InitializationMode] = {
@@ -71,6 +79,13 @@ def _spawn_parent(source: Any) -> str | None:
     return None
 
 
+def on_client_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
+    """Only thread/start|resume|fork results are this family's (turns read the others)."""
+    if fact.method not in INITIALIZATION_MODE:
+        return []
+    return on_thread_response(state, fact)
+
+
 def on_thread_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
     """thread/start|resume|fork result: register the thread on this connection, announce it."""
     response = fact.response
@@ -96,19 +111,20 @@ def on_thread_response(state: ReducerState, fact: ClientResponse) -> list[TrackE
         active_epoch=state.epoch,
     )
     created_at = thread.created_at if thread.created_at is not None else 0
+    scope = ThreadScope.of(thread.id, connection, metadata)
     return [
         track(
             ThreadInitialized(
-                thread_id=thread.id,
-                session_id=metadata.session_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
                 model=response.model or thread.model or "",
                 ephemeral=thread.ephemeral,
-                thread_source=metadata.thread_source,
-                initialization_mode=metadata.initialization_mode,
-                subagent_source=metadata.subagent_source,
-                parent_thread_id=metadata.parent_thread_id,
+                thread_source=scope.thread_source,
+                initialization_mode=scope.initialization_mode,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 forked_from_thread_id=thread.forked_from_id,
                 created_at=max(created_at, 0),
             )
@@ -179,3 +195,12 @@ def on_thread_closed(state: ReducerState, fact: ThreadClosed) -> list[TrackEvent
 def on_connection_closed(state: ReducerState, fact: ConnectionClosed) -> list[TrackEvent]:
     state.remove_connection(fact.connection_id)
     return []
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    Initialize: on_initialize,
+    ConnectionClosed: on_connection_closed,
+    ClientResponse: on_client_response,
+    SubAgentThreadStarted: on_subagent_thread_started,
+    ThreadClosed: on_thread_closed,
+}

@@ -7,8 +7,9 @@ the start was seen and the thread context resolves, emits the kind's event with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from agentlytics.events.common import AppServerClient, Runtime
 from agentlytics.events.envelope import EventParams, TrackEvent, track
 from agentlytics.events.tools import (
     CollabAgentToolCallEvent,
@@ -19,17 +20,22 @@ from agentlytics.events.tools import (
     McpToolCallEvent,
     WebSearchEvent,
 )
-from agentlytics.facts import ItemCompleted, ItemStarted
+from agentlytics.facts import Fact, ItemCompleted, ItemStarted
 from agentlytics.protocol import types as t
+from agentlytics.reducer.core import Handler
 from agentlytics.reducer.state import (
     TOOL_COUNT_KIND,
-    ConnectionState,
     ItemReviewSummary,
     ReducerState,
-    ThreadMetadata,
+    ThreadScope,
     TurnState,
 )
-from agentlytics.vocabulary import WebSearchActionName
+from agentlytics.vocabulary import (
+    FailureKind,
+    FinalApprovalOutcome,
+    TerminalStatus,
+    WebSearchActionName,
+)
 
 TRACKED_TOOL_ITEMS = frozenset(
     {
@@ -69,14 +75,16 @@ WEB_SEARCH_ACTION: dict[str, WebSearchActionName] = {
     "other": "other",
 }
 
+_Terminal = dict[str, tuple[TerminalStatus, FailureKind | None]]
+
 #: item status → (terminal_status, failure_kind); a status not listed yields no event.
-_APPROVABLE_STATUS = {
+_APPROVABLE_STATUS: _Terminal = {
     "completed": ("completed", None),
     "failed": ("failed", "tool_error"),
     "declined": ("rejected", "approval_denied"),
 }
-_PLAIN_STATUS = {"completed": ("completed", None), "failed": ("failed", "tool_error")}
-_COLLAB_STATUS = {**_PLAIN_STATUS, "interrupted": ("interrupted", None)}
+_PLAIN_STATUS: _Terminal = {"completed": ("completed", None), "failed": ("failed", "tool_error")}
+_COLLAB_STATUS: _Terminal = {**_PLAIN_STATUS, "interrupted": ("interrupted", None)}
 
 _NO_REVIEWS = ItemReviewSummary()
 
@@ -136,76 +144,113 @@ def _item_event(
     completed_at_ms = fact.completed_at_ms
     if completed_at_ms is None or completed_at_ms < 0 or fact.item is None:
         return []
-    context = state.thread_context(fact.thread_id, "tool item")
-    if context is None:
+    scope = state.thread_scope(fact.thread_id, "tool item")
+    if scope is None:
         return []
     reviews = state.item_reviews.get((fact.thread_id, fact.turn_id, fact.item_id), _NO_REVIEWS)
-    built = _build(fact.item, _Base(fact, context, started_at_ms, completed_at_ms, reviews))
+    built = _build(fact.item, _Base(fact, scope, started_at_ms, completed_at_ms, reviews))
     if built is None:
         state.drop(f"tool item: non-terminal status ({fact.item_type})")
         return []
     return [track(built)]
 
 
-class _Base:
-    """The flattened tool-item base fields (spec §4.0), shared by every kind."""
+class ToolBaseFields(NamedTuple):
+    """``ToolItemBase``'s fields, typed and in its order (a test pins both): every kind's event
+    starts with them, so it takes them positionally (``Kind(*base, own_field=...)``)."""
 
-    __slots__ = ("fields",)
+    thread_id: str
+    session_id: str
+    turn_id: str
+    item_id: str
+    cell_id: str | None
+    parent_call_id: str | None
+    originating_response_id: str | None
+    subsequent_response_id: str | None
+    app_server_client: AppServerClient
+    runtime: Runtime
+    thread_source: str | None
+    subagent_source: str | None
+    parent_thread_id: str | None
+    tool_name: str
+    started_at_ms: int
+    completed_at_ms: int
+    duration_ms: int | None
+    execution_duration_ms: int | None
+    review_count: int
+    guardian_review_count: int
+    user_review_count: int
+    final_approval_outcome: FinalApprovalOutcome
+    terminal_status: TerminalStatus
+    failure_kind: FailureKind | None
+    requested_additional_permissions: bool
+    requested_network_access: bool
+
+
+class _Base:
+    """What every kind's event starts with (spec §4.0): built as a typed ``ToolItemBase``."""
+
+    __slots__ = ("completed_at_ms", "fact", "reviews", "scope", "started_at_ms")
 
     def __init__(
         self,
         fact: ItemCompleted,
-        context: tuple[ConnectionState, ThreadMetadata],
+        scope: ThreadScope,
         started_at_ms: int,
         completed_at_ms: int,
         reviews: ItemReviewSummary,
     ) -> None:
-        connection, meta = context
-        duration = completed_at_ms - started_at_ms
-        self.fields: dict[str, Any] = {
-            "thread_id": fact.thread_id,
-            "session_id": meta.session_id,
-            "turn_id": fact.turn_id,
-            "item_id": fact.item_id,
-            "cell_id": None,
-            "parent_call_id": None,
-            "originating_response_id": None,
-            "subsequent_response_id": None,
-            "app_server_client": connection.app_server_client,
-            "runtime": connection.runtime,
-            "thread_source": meta.thread_source,
-            "subagent_source": meta.subagent_source,
-            "parent_thread_id": meta.parent_thread_id,
-            "started_at_ms": started_at_ms,
-            "completed_at_ms": completed_at_ms,
-            "duration_ms": duration if duration >= 0 else None,
-            "review_count": reviews.review_count,
-            "guardian_review_count": reviews.guardian_review_count,
-            "user_review_count": reviews.user_review_count,
-            "final_approval_outcome": reviews.final_approval_outcome,
-            "requested_additional_permissions": reviews.requested_additional_permissions,
-            "requested_network_access": reviews.requested_network_access,
-        }
+        self.fact = fact
+        self.scope = scope
+        self.started_at_ms = started_at_ms
+        self.completed_at_ms = completed_at_ms
+        self.reviews = reviews
 
     def with_status(
         self,
-        statuses: dict[str, tuple[str, str | None]],
+        statuses: _Terminal,
         status: str,
         tool_name: str,
         execution_duration_ms: int | None,
-    ) -> dict[str, Any] | None:
+    ) -> ToolBaseFields | None:
+        """The base fields, or None for a status with no event."""
         terminal = statuses.get(status)
         if terminal is None:
             return None
-        fields = dict(self.fields)
-        fields["tool_name"] = tool_name
-        fields["terminal_status"], fields["failure_kind"] = terminal
-        fields["execution_duration_ms"] = (
-            execution_duration_ms
-            if execution_duration_ms is not None and execution_duration_ms >= 0
-            else None
+        fact, scope, reviews = self.fact, self.scope, self.reviews
+        duration = self.completed_at_ms - self.started_at_ms
+        return ToolBaseFields(
+            thread_id=scope.thread_id,
+            session_id=scope.session_id,
+            turn_id=fact.turn_id,
+            item_id=fact.item_id,
+            cell_id=None,
+            parent_call_id=None,
+            originating_response_id=None,
+            subsequent_response_id=None,
+            app_server_client=scope.app_server_client,
+            runtime=scope.runtime,
+            thread_source=scope.thread_source,
+            subagent_source=scope.subagent_source,
+            parent_thread_id=scope.parent_thread_id,
+            tool_name=tool_name,
+            started_at_ms=self.started_at_ms,
+            completed_at_ms=self.completed_at_ms,
+            duration_ms=duration if duration >= 0 else None,
+            execution_duration_ms=(
+                execution_duration_ms
+                if execution_duration_ms is not None and execution_duration_ms >= 0
+                else None
+            ),
+            review_count=reviews.review_count,
+            guardian_review_count=reviews.guardian_review_count,
+            user_review_count=reviews.user_review_count,
+            final_approval_outcome=reviews.final_approval_outcome,
+            terminal_status=terminal[0],
+            failure_kind=terminal[1],
+            requested_additional_permissions=reviews.requested_additional_permissions,
+            requested_network_access=reviews.requested_network_access,
         )
-        return fields
 
 
 def _count_actions(actions: list[t.CommandAction], kind: str) -> int:
@@ -226,7 +271,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
         actions = item.command_actions
         script = item.script_path if item.plugin_id and _safe_relative(item.script_path) else None
         return CommandExecutionEvent(
-            **f,
+            *f,
             plugin_id=item.plugin_id,
             script_path=script,
             command_execution_source=item.source,
@@ -243,7 +288,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
             return None
         kinds = [change.kind for change in item.changes]
         return FileChangeEvent(
-            **f,
+            *f,
             file_change_count=len(kinds),
             file_add_count=sum(1 for k in kinds if k.type == "add"),
             file_update_count=sum(1 for k in kinds if k.type == "update" and not k.move_path),
@@ -255,7 +300,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
         if f is None:
             return None
         return McpToolCallEvent(
-            **f,
+            *f,
             mcp_server_name=item.server,
             mcp_tool_name=item.tool,
             mcp_error_present=item.error is not None,
@@ -268,7 +313,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
             return None
         content = item.content_items
         return DynamicToolCallEvent(
-            **f,
+            *f,
             dynamic_tool_name=item.tool,
             success=item.success,
             output_content_item_count=len(content) if content is not None else None,
@@ -284,7 +329,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
             return None
         states = [s.status for s in item.agents_states.values()]
         return CollabAgentToolCallEvent(
-            **f,
+            *f,
             sender_thread_id=item.sender_thread_id,
             receiver_thread_count=len(item.receiver_thread_ids),
             receiver_thread_ids=list(item.receiver_thread_ids),
@@ -299,7 +344,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
         assert f is not None
         action = item.action
         return WebSearchEvent(
-            **f,
+            *f,
             web_search_action=WEB_SEARCH_ACTION.get(action.type, "other") if action else None,
             query_present=bool(item.query.strip()),
             query_count=_query_count(item),
@@ -309,7 +354,7 @@ def _build(item: Any, base: _Base) -> EventParams | None:
         f = base.with_status(_PLAIN_STATUS, status, "image_generation", None)
         assert f is not None
         return ImageGenerationEvent(
-            **f,
+            *f,
             revised_prompt_present=item.revised_prompt is not None,
             saved_path_present=item.saved_path is not None,
         )
@@ -338,3 +383,9 @@ def _safe_relative(path: str | None) -> bool:
     if not path or path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
         return False
     return ".." not in path.replace("\\", "/").split("/")
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    ItemStarted: on_item_started,
+    ItemCompleted: on_item_completed,
+}

@@ -7,8 +7,6 @@ Facts may arrive in any order: every contributing fact re-runs the check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from agentlytics.events.envelope import TrackEvent, track
 from agentlytics.events.lifecycle import TurnSteerEvent
 from agentlytics.events.turns import TurnEvent
@@ -16,6 +14,7 @@ from agentlytics.facts import (
     ClientRequest,
     ClientResponse,
     ErrorResponse,
+    Fact,
     TurnCodexError,
     TurnCompleted,
     TurnDiffUpdated,
@@ -31,12 +30,16 @@ from agentlytics.protocol.types import (
     TurnSteerResponse,
     count_images,
 )
-from agentlytics.reducer.state import PendingRequest, ReducerState, TurnCompletion, TurnState
+from agentlytics.reducer.core import Handler
+from agentlytics.reducer.state import (
+    PendingRequest,
+    ReducerState,
+    ThreadScope,
+    TurnCompletion,
+    TurnState,
+)
+from agentlytics.reducer.threads import INITIALIZATION_MODE
 from agentlytics.vocabulary import SteerRejectionReason, TurnStatus
-
-#: Hooks run right after a turn event is built (accepted-line fingerprints follow it).
-AfterTurnHook = Callable[[ReducerState, str, TurnState], list[TrackEvent]]
-AFTER_TURN_HOOKS: list[AfterTurnHook] = []
 
 _TURN_STATUS: dict[str, TurnStatus] = {
     "completed": "completed",
@@ -97,6 +100,13 @@ def on_client_request(state: ReducerState, fact: ClientRequest) -> list[TrackEve
     return []
 
 
+def on_client_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
+    """Every result but thread/start|resume|fork (the threads family's)."""
+    if fact.method in INITIALIZATION_MODE:
+        return []
+    return on_turn_response(state, fact)
+
+
 def on_turn_response(state: ReducerState, fact: ClientResponse) -> list[TrackEvent]:
     """turn/start, turn/steer and turn/interrupt results, paired with their pending request."""
     pending = state.requests.pop((fact.connection_id, fact.request_id), None)
@@ -144,19 +154,19 @@ def _steer_event(
     if thread is None or thread.metadata is None:
         state.drop("turn steer: missing thread_metadata")
         return []
-    meta = thread.metadata
+    scope = ThreadScope.of(pending.thread_id, connection, thread.metadata)
     return [
         track(
             TurnSteerEvent(
-                thread_id=pending.thread_id,
-                session_id=meta.session_id,
+                thread_id=scope.thread_id,
+                session_id=scope.session_id,
                 expected_turn_id=pending.expected_turn_id,
                 accepted_turn_id=accepted_turn_id,
-                app_server_client=connection.app_server_client,
-                runtime=connection.runtime,
-                thread_source=meta.thread_source,
-                subagent_source=meta.subagent_source,
-                parent_thread_id=meta.parent_thread_id,
+                app_server_client=scope.app_server_client,
+                runtime=scope.runtime,
+                thread_source=scope.thread_source,
+                subagent_source=scope.subagent_source,
+                parent_thread_id=scope.parent_thread_id,
                 num_input_images=pending.num_input_images,
                 result="accepted" if accepted_turn_id is not None else "rejected",
                 rejection_reason=rejection_reason,
@@ -256,27 +266,26 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     if connection_id is None:
         state.drop("turn: missing thread_connection")
         return []
-    context = state.thread_context(turn.thread_id, "turn", connection_id)
-    if context is None:
+    scope = state.thread_scope(turn.thread_id, "turn", connection_id)
+    if scope is None:
         return []
-    connection, meta = context
     config = turn.resolved_config
     usage = turn.token_usage
     counts = turn.tool_counts
     done = turn.completed
     error = turn.codex_error
     event = TurnEvent(
-        thread_id=turn.thread_id,
-        session_id=meta.session_id,
+        thread_id=scope.thread_id,
+        session_id=scope.session_id,
         turn_id=turn_id,
         submission_type=config.submission_type,
-        app_server_client=connection.app_server_client,
-        runtime=connection.runtime,
+        app_server_client=scope.app_server_client,
+        runtime=scope.runtime,
         ephemeral=config.ephemeral,
-        thread_source=meta.thread_source,
-        initialization_mode=meta.initialization_mode,
-        subagent_source=meta.subagent_source,
-        parent_thread_id=meta.parent_thread_id,
+        thread_source=scope.thread_source,
+        initialization_mode=scope.initialization_mode,
+        subagent_source=scope.subagent_source,
+        parent_thread_id=scope.parent_thread_id,
         model=config.model,
         model_provider=config.model_provider,
         sandbox_policy=config.sandbox_policy,
@@ -325,7 +334,7 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
         completed_at=done.completed_at,
     )
     events = [track(event)]
-    for hook in AFTER_TURN_HOOKS:
+    for hook in state.after_turn:
         events += hook(state, turn_id, turn)
     turn.emitted = True
     state.emitted_turns[turn_id] = None
@@ -336,3 +345,16 @@ def maybe_emit_turn(state: ReducerState, turn_id: str) -> list[TrackEvent]:
     else:
         state.remove_turn(turn_id)
     return events
+
+
+HANDLERS: dict[type[Fact], Handler] = {
+    ClientRequest: on_client_request,
+    ClientResponse: on_client_response,
+    ErrorResponse: on_error_response,
+    TurnStarted: on_turn_started,
+    TurnCompleted: on_turn_completed,
+    TurnDiffUpdated: on_turn_diff,
+    TurnResolvedConfig: on_resolved_config,
+    TurnTokenUsage: on_token_usage,
+    TurnCodexError: on_codex_error,
+}
