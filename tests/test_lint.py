@@ -17,6 +17,7 @@ def _tool(name: str) -> list[str]:
     return [sys.executable, "-m", name]
 
 
+@pytest.mark.slow
 def test_ruff_clean() -> None:
     proc = subprocess.run(
         [*_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
@@ -24,6 +25,7 @@ def test_ruff_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_mypy_strict_clean() -> None:
     proc = subprocess.run(
         [*_tool("mypy"), "--strict", "src/agentlytics"], cwd=ROOT, capture_output=True, text=True

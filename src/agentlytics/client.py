@@ -27,7 +27,6 @@ from typing import Any, Final, get_args
 
 import msgspec
 
-from agentlytics import __version__
 from agentlytics.delivery.api import Delivery, InlineDelivery
 from agentlytics.drops import Drops
 from agentlytics.facts import (
@@ -71,6 +70,7 @@ from agentlytics.protocol.wire import (
     RequestId,
 )
 from agentlytics.sinks.base import Sink
+from agentlytics.version import __version__
 from agentlytics.vocabulary import (
     CompactionPhase,
     CompactionStatus,

@@ -15,10 +15,9 @@ import msgspec
 from agentlytics.delivery.api import Delivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.observe.meta import ThreadRepoTracker, wire_thread_cwd
-from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol.depth import MAX_DEPTH, too_deep
-from agentlytics.protocol.wire import message_decoder
+from agentlytics.protocol.wire import Direction, message_decoder
 from agentlytics.sinks.base import Sink
 from agentlytics.vocabulary import RpcTransport
 from agentlytics.warehouse.projects import ProjectSink

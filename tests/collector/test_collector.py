@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from agentlytics.events.envelope import Envelope
-from agentlytics.sinks.http import IDS_HEADER, MAX_EXPLICIT_IDS, PATH, encode_batch
+from agentlytics.protocol.ingest import IDS_HEADER, MAX_EXPLICIT_IDS, PATH
+from agentlytics.sinks.http import encode_batch
 
 from ..collector_proc import TOKEN, Collector
 from ..streams import expected, flat_facts

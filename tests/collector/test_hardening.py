@@ -26,7 +26,8 @@ from agentlytics.collector.app import JsonLog, create_app
 from agentlytics.collector.serve import uvicorn_config
 from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope, event_id_for
-from agentlytics.sinks.http import IDS_HEADER, PATH, encode_batch
+from agentlytics.protocol.ingest import IDS_HEADER, PATH
+from agentlytics.sinks.http import encode_batch
 
 from ..collector_proc import TOKEN, free_port
 from ..streams import expected, flat_facts

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ..collector_proc import Collector, producer_env
 from ..streams import expected, flat_facts
+
+pytestmark = pytest.mark.slow  # real producer subprocesses, SIGKILL
 
 PRODUCER = Path(__file__).with_name("producer.py")
 

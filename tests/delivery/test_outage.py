@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.delivery.spool import Spool, slots
 from agentlytics.sinks.base import Sink
@@ -12,6 +14,8 @@ from agentlytics.sinks.http import HttpSink
 
 from ..collector_proc import TOKEN, Collector
 from ..streams import expected, facts
+
+pytestmark = pytest.mark.slow  # a 100,000+ event stream through an outage
 
 
 def test_outage_mid_stream_every_event_stored_exactly_once(tmp_path: Path) -> None:

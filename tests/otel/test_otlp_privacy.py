@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from agentlytics.fingerprints.audit import KnownSecrets, audit_exported, audit_otlp
+from agentlytics.fingerprints.audit import KnownSecrets
+from agentlytics.otel.audit import audit_exported, audit_otlp
 from agentlytics.otel.mapping import export_event
 from agentlytics.replay import replay
 from agentlytics.sinks.otlp import OtlpSink

@@ -20,6 +20,7 @@ def _columns(payloads: list[bytes], thread: str | None = "t") -> postgres.Column
     return (ids, ["codex_turn_event"] * n, [thread] * n, [None] * n, payloads)
 
 
+@pytest.mark.slow
 def test_migrate_creates_the_schema_once_and_refuses_a_newer_one(pg_url: str) -> None:
     first = run_cli("migrate", "--store", pg_url)
     assert first.stdout.strip().endswith(
@@ -129,6 +130,7 @@ def test_overlapping_batches_at_once_store_each_event_once_without_deadlock(pg_u
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("store", "reason"),
     [
@@ -182,6 +184,7 @@ def test_a_one_event_batch_keeps_its_thread_id(
         ]
 
 
+@pytest.mark.slow
 def test_workers_need_a_postgresql_store() -> None:
     proc = run_cli("collect", "--no-auth", "--workers", "2", check=False)
     assert proc.returncode == 2
@@ -190,6 +193,7 @@ def test_workers_need_a_postgresql_store() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_report_on_a_store_it_cannot_use_says_why_in_one_line(pg: PgServer, pg_url: str) -> None:
     for url, reason in (
         (

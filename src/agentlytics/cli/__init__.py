@@ -24,7 +24,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from agentlytics import __version__
+        from agentlytics.version import __version__
 
         typer.echo(f"agentlytics {__version__}")
         raise typer.Exit()

@@ -23,7 +23,8 @@ def audit(
     ] = False,
 ) -> None:
     """Exit non-zero if events hold raw code, paths, remote URLs or credentials."""
-    from agentlytics.fingerprints.audit import KnownSecrets, audit_events, audit_otlp, load_events
+    from agentlytics.fingerprints.audit import KnownSecrets, audit_events, load_events
+    from agentlytics.otel.audit import audit_otlp
 
     for path in [events, *(capture or [])]:
         if not path.is_file():

@@ -11,7 +11,7 @@ from agentlytics.cli.common import load_config, use_fingerprint_key
 
 if TYPE_CHECKING:
     from agentlytics.delivery.api import Delivery
-    from agentlytics.observe.tap import Observer
+    from agentlytics.observe.observer import Observer
 
 
 def tap(

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from agentlytics.config import CollectorConfig
 from agentlytics.events.envelope import Envelope
-from agentlytics.sinks.http import IDS_HEADER, PATH
+from agentlytics.protocol.ingest import IDS_HEADER, PATH
 from agentlytics.warehouse.postgres import is_postgres_url
 
 from .limits import BodyTimeout, read_body

@@ -21,7 +21,7 @@ import msgspec
 from agentlytics.events.catalog import EventValidationError, decode_event
 from agentlytics.events.envelope import encode, event_id_for
 from agentlytics.protocol.depth import MAX_DEPTH, too_deep
-from agentlytics.sinks.http import IDS_HEADER
+from agentlytics.protocol.ingest import IDS_HEADER
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: An entry without its ordinal (senders before the ordinal was sent) is matched against the

@@ -11,7 +11,7 @@ Two kinds of checks run over every string (and map key) in every event:
   that is long enough to be meaningful.
 
 ``audit_events`` is a plain function so that the test suite can run it over everything it
-produces.
+produces. What the OTLP sink exports is audited by :mod:`agentlytics.otel.audit` with these checks.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgspec
 
 from agentlytics.fingerprints.diff import normalize_diff_path, rust_lines
-
-if TYPE_CHECKING:
-    from agentlytics.otel.mapping import ExportedEvent
 
 #: A diff line shorter than this is too common ("}", "return") to count as leaked code.
 MIN_LINE_CHARS: Final = 8
@@ -247,57 +244,6 @@ def audit_events(
                     kind, secret = hit
                     verb = "equals" if secret == text.strip() else "contains"
                     findings.append(Finding(index, event_type, where, f"{verb} a {kind}"))
-    return findings
-
-
-def audit_otlp(
-    events: Iterable[Mapping[str, Any]], known_secrets: KnownSecrets | None = None
-) -> list[Finding]:
-    """Every finding in what the OTLP sink exports for ``events`` (``audit --otlp``).
-
-    The events go through the sink's own mapping (``agentlytics.otel.mapping``, privacy
-    filtering included); every exported attribute — of the log record and of its resource —
-    then gets the generic and known-secret checks on its key and string values, and no key may
-    carry a hash field or a fingerprint list, which never leave as attributes.
-    """
-    from agentlytics.otel.mapping import export_event
-
-    findings: list[Finding] = []
-    exported: list[tuple[int, ExportedEvent]] = []
-    for index, event in enumerate(events):
-        if isinstance(event, Mapping):
-            exported.append((index, export_event(event)))
-        else:
-            findings.append(Finding(index, "?", "", "event is not a JSON object"))
-    return findings + audit_exported(exported, known_secrets)
-
-
-def audit_exported(
-    exported: Iterable[tuple[int, ExportedEvent]], known_secrets: KnownSecrets | None = None
-) -> list[Finding]:
-    """:func:`audit_otlp` over events already in their OTLP form: ``(index, exported)``."""
-    from agentlytics.otel.mapping import HASH_FIELDS
-
-    findings: list[Finding] = []
-    for index, record in exported:
-        event_type = record.event_name
-        resource = ((f"resource.{k}", v) for k, v in record.resource)
-        for key, value in [*record.attributes.items(), *resource]:
-            parts = set(key.split("."))
-            if parts & HASH_FIELDS or "line_fingerprints" in parts:
-                findings.append(Finding(index, event_type, key, "hash or fingerprint exported"))
-            texts = [value] if isinstance(value, str) else []
-            if isinstance(value, list):
-                texts = [v for v in value if isinstance(v, str)]
-            for text, is_key in [(key, True), *((t, False) for t in texts)]:
-                where = key + (" (key)" if is_key else "")
-                for reason in _check_string(event_type, f"event_params.{key}", text, is_key):
-                    findings.append(Finding(index, event_type, where, reason))
-                if known_secrets is not None and len(known_secrets):
-                    hit = known_secrets.find(text)
-                    if hit is not None:
-                        verb = "equals" if hit[1] == text.strip() else "contains"
-                        findings.append(Finding(index, event_type, where, f"{verb} a {hit[0]}"))
     return findings
 
 

@@ -7,42 +7,17 @@ fact reaches the reducer, and is cached per working directory (:class:`RepoHashC
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
 from collections import OrderedDict
 from typing import Final
 
 from agentlytics.fingerprints.diff import RUST_WHITESPACE, fingerprint_hash
+from agentlytics.fingerprints.git import GitLookupError, git_output
 
-#: Git metadata commands must not block on a slow filesystem forever (Codex uses 5 s too).
-GIT_COMMAND_TIMEOUT_S: Final = 5.0
 _DEFAULT_PORTS: Final = {"git": "9418", "http": "80", "https": "443", "ssh": "22"}
-_NULL_DEVICE: Final = "NUL" if sys.platform == "win32" else "/dev/null"
 #: Rust ``to_ascii_lowercase``: only A–Z change (``str.lower`` would also fold non-ASCII).
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def safe_git_command(*args: str) -> list[str]:
-    """``git`` with hooks and fsmonitor disabled: metadata reads must not run repo code."""
-    return [
-        "git",
-        "-c",
-        f"core.hooksPath={_NULL_DEVICE}",
-        "-c",
-        "core.fsmonitor=false",
-        *args,
-    ]
-
-
-def safe_git_env() -> dict[str, str]:
-    """Environment for git: no optional locks (never contend with the user's own git)."""
-    env = dict(os.environ)
-    env["GIT_OPTIONAL_LOCKS"] = "0"
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    return env
 
 
 def _strip_git_suffix(text: str) -> str:
@@ -190,35 +165,6 @@ def repo_hash_for_url(url: str) -> str:
     return fingerprint_hash("repo", canonical)
 
 
-class GitLookupError(Exception):
-    """git could not be run or timed out: the answer is unknown, not "no repository"."""
-
-
-def _remote_output(cwd: str) -> str | None:
-    """stdout of ``git remote -v`` in ``cwd``; None when git says this is not a repository."""
-    try:
-        proc = subprocess.run(
-            safe_git_command("remote", "-v"),
-            cwd=cwd,
-            env=safe_git_env(),
-            capture_output=True,
-            timeout=GIT_COMMAND_TIMEOUT_S,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError as exc:  # cwd missing, or git not installed
-        if not os.path.isdir(cwd):
-            return None
-        raise GitLookupError(f"git not available: {exc}") from exc
-    except NotADirectoryError:
-        return None
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitLookupError(str(exc)) from exc
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode("utf-8", "replace")
-
-
 def repo_hash_for_cwd(cwd: str) -> str | None:
     """The ``repo_hash`` for a working directory, or None outside a repo / without remotes.
 
@@ -231,7 +177,7 @@ def repo_hash_for_cwd(cwd: str) -> str | None:
 
 
 def _repo_hash_checked(cwd: str) -> str | None:
-    output = _remote_output(cwd)
+    output = git_output(cwd, "remote", "-v")
     if output is None:
         return None
     url = select_remote_url(parse_fetch_remotes(output))

@@ -18,19 +18,15 @@ Readers consume these lines; they are neither messages nor drops.
 from __future__ import annotations
 
 import os
-import subprocess
 
 import msgspec
 
 from agentlytics.bounded import BoundedMap
+from agentlytics.fingerprints.git import GitLookupError, git_output
 from agentlytics.fingerprints.remote import (
-    GIT_COMMAND_TIMEOUT_S,
-    GitLookupError,
     canonicalize_git_remote_url,
     parse_fetch_remotes,
     repo_hash_for_url,
-    safe_git_command,
-    safe_git_env,
     select_remote_url,
     strip_url_credentials,
 )
@@ -50,29 +46,6 @@ class RepoIdentity(msgspec.Struct, frozen=True):
 NO_REPO = RepoIdentity(None, None, None)
 
 
-def _git(cwd: str, *args: str) -> str | None:
-    """stdout of a read-only git command in ``cwd``; None when git says no (not a repo, …)."""
-    try:
-        proc = subprocess.run(
-            safe_git_command(*args),
-            cwd=cwd,
-            env=safe_git_env(),
-            capture_output=True,
-            timeout=GIT_COMMAND_TIMEOUT_S,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (FileNotFoundError, NotADirectoryError):
-        if not os.path.isdir(cwd):
-            return None
-        raise GitLookupError("git not available") from None
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitLookupError(str(exc)) from exc
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.decode("utf-8", "replace").strip()
-
-
 def repo_name_for_url(url: str) -> str:
     """``owner/name`` of a remote (the canonical URL's path), else its credential-free text."""
     canonical = canonicalize_git_remote_url(url)
@@ -88,14 +61,14 @@ def repo_identity(cwd: str) -> RepoIdentity:
     named after its top-level directory; a detached HEAD has no branch. Raises
     :class:`GitLookupError` when git cannot be run (the answer is unknown, not "no repo").
     """
-    remotes = _git(cwd, "remote", "-v")
+    remotes = git_output(cwd, "remote", "-v")
     if remotes is None:
         return NO_REPO
     url = select_remote_url(parse_fetch_remotes(remotes))
-    branch = _git(cwd, "symbolic-ref", "--short", "-q", "HEAD") or None
+    branch = git_output(cwd, "symbolic-ref", "--short", "-q", "HEAD") or None
     if url is not None:
         return RepoIdentity(repo_hash_for_url(url), repo_name_for_url(url), branch)
-    top = _git(cwd, "rev-parse", "--show-toplevel")
+    top = git_output(cwd, "rev-parse", "--show-toplevel")
     return RepoIdentity(None, os.path.basename(top) if top else None, branch)
 
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import msgspec
 
 from agentlytics.observe.meta import ThreadRepoTracker, meta_record, wire_thread_cwd
-from agentlytics.observe.tap import Closable, Direction, Observer
+from agentlytics.observe.observer import Closable, Observer
 from agentlytics.protocol.depth import too_deep
+from agentlytics.protocol.wire import Direction
 
 _DIRS: dict[str, bytes] = {
     "client_to_server": b"client_to_server",

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentlytics.facts import SkillInvocationResolved
-from agentlytics.fingerprints.remote import (
-    GIT_COMMAND_TIMEOUT_S,
-    public_remote_url,
-    safe_git_command,
-    safe_git_env,
-    strip_url_credentials,
-)
+from agentlytics.fingerprints.git import git_answer as _git
+from agentlytics.fingerprints.remote import public_remote_url, strip_url_credentials
 from agentlytics.vocabulary import InvocationType, SkillScope
 
 
@@ -54,26 +48,6 @@ class SkillInvocation:
     invocation_type: InvocationType = "explicit"
     plugin_id: str | None = None
     remote_plugin_id: str | None = None
-
-
-def _git(cwd: str, *args: str) -> str | None:
-    """stdout of a read-only git command, or None (not a repo, no such remote, git missing)."""
-    try:
-        proc = subprocess.run(
-            safe_git_command(*args),
-            cwd=cwd,
-            env=safe_git_env(),
-            capture_output=True,
-            timeout=GIT_COMMAND_TIMEOUT_S,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    out = proc.stdout.decode("utf-8", "replace").strip()
-    return out or None
 
 
 class SkillRepoCache:

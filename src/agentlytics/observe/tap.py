@@ -35,11 +35,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Literal, Protocol, runtime_checkable
+
+from agentlytics.observe.observer import Closable, Observer
+from agentlytics.protocol.wire import Direction
 
 log = logging.getLogger(__name__)
-
-Direction = Literal["client_to_server", "server_to_client"]
 
 READ_SIZE = 256 * 1024
 """Bytes asked of each ``os.read``; a pipe hands over at most its capacity (64 KiB) anyway."""
@@ -49,25 +49,6 @@ DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 DEFAULT_DRAIN_TIMEOUT_S = 10.0
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@runtime_checkable
-class Observer(Protocol):
-    """Receives every complete line of the relayed traffic, in order, on the observer thread.
-
-    ``line`` is the line without its ``\\n`` (a final fragment that has no ``\\n`` when its
-    stream ends is observed too, so nothing is lost). ``ts_ms`` is the wall clock, in ms, at
-    which the read that completed the line returned.
-    """
-
-    def observe(self, direction: Direction, line: bytes, ts_ms: int) -> None: ...
-
-
-@runtime_checkable
-class Closable(Protocol):
-    """An observer that holds resources; ``close`` is called once after the last ``observe``."""
-
-    def close(self) -> None: ...
 
 
 @dataclass

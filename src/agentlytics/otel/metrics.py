@@ -196,13 +196,13 @@ class _Meters:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-        import agentlytics
+        from agentlytics.version import __version__
 
         self.reader = InMemoryMetricReader()
         self.provider = MeterProvider(
             metric_readers=[self.reader], resource=resource, shutdown_on_exit=False
         )
-        meter = self.provider.get_meter("agentlytics", agentlytics.__version__)
+        meter = self.provider.get_meter("agentlytics", __version__)
         self.record: dict[str, Callable[[float, dict[str, AttrValue]], None]] = {}
         for name, (kind, unit, description) in INSTRUMENTS.items():
             if kind == "counter":

@@ -8,9 +8,10 @@ are one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import msgspec
 import typer
@@ -152,23 +153,74 @@ def _fields(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
     return tuple(row_type.__struct_fields__)
 
 
-@report_app.command("overview")
+#: What a section's command hands back: how to build its output from an open store.
+Build = Callable[["Store", "Filters"], "Output"]
+
+#: The shared options, in their order on every section (name, annotation, default).
+_SHARED: dict[str, tuple[object, object]] = {
+    "warehouse": (WarehouseOpt, DEFAULT_WAREHOUSE),
+    "since": (SinceOpt, None),
+    "until": (UntilOpt, None),
+    "model": (ModelOpt, None),
+    "project": (ProjectOpt, None),
+    "client": (ClientOpt, None),
+    "fmt": (FormatOpt, "table"),
+    "config": (ConfigOpt, None),
+}
+_FILTERS = tuple(_SHARED)
+_UNFILTERED = ("warehouse", "fmt", "config")
+
+
+def _section(
+    name: str, shared: tuple[str, ...] = _FILTERS, doc: str | None = None
+) -> Callable[[Callable[..., Build]], Callable[..., Build]]:
+    """Register ``fn(opts, **own) -> build`` as ``report NAME``: its command takes the
+    ``shared`` options and ``fn``'s own, parses the shared ones into ``opts``, lets ``fn``
+    check its own (before the store is opened) and runs the ``build`` it returns.
+
+    Typer reads options from the command's signature, so the command's signature is built
+    here: ``fn``'s own arguments, the shared options, then ``fn``'s own options.
+    """
+
+    def register(fn: Callable[..., Build]) -> Callable[..., Build]:
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        own = [
+            p.replace(kind=keyword)
+            for p in inspect.signature(fn, eval_str=True).parameters.values()
+            if p.name != "opts"
+        ]
+        common = [
+            inspect.Parameter(key, keyword, annotation=_SHARED[key][0], default=_SHARED[key][1])
+            for key in shared
+        ]
+        required = [p for p in own if p.default is inspect.Parameter.empty]
+        optional = [p for p in own if p.default is not inspect.Parameter.empty]
+
+        def command(**kwargs: Any) -> None:
+            given = {key: kwargs.pop(key) for key in shared}
+            opts = _Options(**{**dict.fromkeys(_FILTERS), **given})
+            _run(opts, fn(opts, **kwargs))
+
+        signature = [*required, *common, *optional]
+        command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in signature}
+        command.__doc__ = doc or fn.__doc__
+        command.__name__ = fn.__name__
+        report_app.command(name)(command)
+        return fn
+
+    return register
+
+
+@_section("overview")
 def overview_cmd(
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    model: ModelOpt = None,
-    project: ProjectOpt = None,
-    client: ClientOpt = None,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
+    opts: _Options,
     repo: Annotated[
         Path | None,
         typer.Option("--repo", help="Also give the agent's share of this repository's lines."),
     ] = None,
-) -> None:
+) -> Build:
     """Totals (threads, turns, tokens, cost, agent lines) and the replay summary tables."""
-    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
 
     def build(store: Store, filters: Filters) -> Output:
         import msgspec
@@ -207,7 +259,7 @@ def overview_cmd(
         ]
         return Output(msgspec.to_builtins(ov), sections, notes)
 
-    _run(opts, build)
+    return build
 
 
 def _agent_share(repo: Path, warehouse: str) -> float | None:
@@ -219,19 +271,8 @@ def _agent_share(repo: Path, warehouse: str) -> float | None:
         _fail(str(exc))
 
 
-def _period_command(unit: str) -> Callable[..., None]:
-    def command(
-        warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-        since: SinceOpt = None,
-        until: UntilOpt = None,
-        model: ModelOpt = None,
-        project: ProjectOpt = None,
-        client: ClientOpt = None,
-        fmt: FormatOpt = "table",
-        config: ConfigOpt = None,
-        breakdown: BreakdownOpt = None,
-    ) -> None:
-        opts = _Options(warehouse, since, until, model, project, client, fmt, config)
+def _period_command(unit: str) -> Callable[..., Build]:
+    def command(opts: _Options, breakdown: BreakdownOpt = None) -> Build:
         if breakdown not in (None, "model"):
             _fail(f"unknown --breakdown {breakdown!r}: the only breakdown is 'model'")
 
@@ -251,34 +292,26 @@ def _period_command(unit: str) -> Callable[..., None]:
             out.notes += _unpriced_note(store, filters)
             return out
 
-        _run(opts, build)
+        return build
 
-    command.__doc__ = {
-        "daily": "One row per UTC day (x model with --breakdown model): turns, tokens, cost.",
-        "weekly": "One row per ISO week (x model with --breakdown model): turns, tokens, cost.",
-        "monthly": "One row per month (x model with --breakdown model): turns, tokens, cost.",
-    }[unit]
     return command
 
 
-for _unit in ("daily", "weekly", "monthly"):
-    report_app.command(_unit)(_period_command(_unit))
+_PERIOD_DOCS: dict[str, str] = {
+    "daily": "One row per UTC day (x model with --breakdown model): turns, tokens, cost.",
+    "weekly": "One row per ISO week (x model with --breakdown model): turns, tokens, cost.",
+    "monthly": "One row per month (x model with --breakdown model): turns, tokens, cost.",
+}
+for _unit, _doc in _PERIOD_DOCS.items():
+    _section(_unit, doc=_doc)(_period_command(_unit))
 
 
-@report_app.command("sessions")
+@_section("sessions")
 def sessions_cmd(
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    model: ModelOpt = None,
-    project: ProjectOpt = None,
-    client: ClientOpt = None,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
+    opts: _Options,
     limit: Annotated[int, typer.Option("--limit", help="Newest N threads; 0 = all.")] = 50,
-) -> None:
+) -> Build:
     """One row per thread (newest first): duration, turns, tokens, cost, tools, reviews."""
-    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
 
     def build(store: Store, filters: Filters) -> Output:
         from agentlytics.query import reports
@@ -289,18 +322,15 @@ def sessions_cmd(
         out.notes += _unpriced_note(store, filters)
         return out
 
-    _run(opts, build)
+    return build
 
 
-@report_app.command("session")
+@_section("session", _UNFILTERED)
 def session_cmd(
+    opts: _Options,
     thread_id: Annotated[str, typer.Argument(help="The thread to drill into.")],
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
-) -> None:
+) -> Build:
     """One thread: its turns in order with tools, reviews and tokens; its subagent tree."""
-    opts = _Options(warehouse, None, None, None, None, None, fmt, config)
 
     def build(store: Store, filters: Filters) -> Output:
         import msgspec
@@ -361,25 +391,17 @@ def session_cmd(
         ]
         return Output(msgspec.to_builtins(detail), sections, [head])
 
-    _run(opts, build)
+    return build
 
 
-@report_app.command("tools")
+@_section("tools")
 def tools_cmd(
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    model: ModelOpt = None,
-    project: ProjectOpt = None,
-    client: ClientOpt = None,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
+    opts: _Options,
     slowest: Annotated[
         int | None, typer.Option("--slowest", help="List the N slowest single calls instead.")
     ] = None,
-) -> None:
+) -> Build:
     """Per tool kind and name: calls, failures, p50/p95/p99 duration (or --slowest N)."""
-    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
 
     def build(store: Store, filters: Filters) -> Output:
         from agentlytics.query import reports
@@ -390,29 +412,21 @@ def tools_cmd(
             return _flat(f"The {slowest} slowest tool calls", list(rows), _fields(SlowCallRow))
         return _flat("Tool calls by kind", list(reports.tools(store, filters)), _fields(ToolRow))
 
-    _run(opts, build)
+    return build
 
 
-@report_app.command("approvals")
+@_section("approvals")
 def approvals_cmd(
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    model: ModelOpt = None,
-    project: ProjectOpt = None,
-    client: ClientOpt = None,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
+    opts: _Options,
     by: Annotated[
         str,
         typer.Option(
             "--by", help="subject (per subject and reviewer), source (command_source) or risk."
         ),
     ] = "subject",
-) -> None:
+) -> Build:
     """Reviews: approved / denied / aborted / timed out and latency, per subject and reviewer
     (--by source: per command_source; --by risk: guardian risk levels)."""
-    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
     if by not in ("subject", "source", "risk"):
         _fail(f"unknown --by {by!r}: use subject, source or risk")
 
@@ -429,22 +443,11 @@ def approvals_cmd(
         rows = list(reports.approvals(store, filters))
         return _flat("Reviews by subject and reviewer", rows, _fields(ApprovalRow))
 
-    _run(opts, build)
+    return build
 
 
 def _simple(name: str, title: str, doc: str) -> None:
-    def command(
-        warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-        since: SinceOpt = None,
-        until: UntilOpt = None,
-        model: ModelOpt = None,
-        project: ProjectOpt = None,
-        client: ClientOpt = None,
-        fmt: FormatOpt = "table",
-        config: ConfigOpt = None,
-    ) -> None:
-        opts = _Options(warehouse, since, until, model, project, client, fmt, config)
-
+    def command(opts: _Options) -> Build:
         def build(store: Store, filters: Filters) -> Output:
             from agentlytics.query import reports, rows
 
@@ -460,10 +463,9 @@ def _simple(name: str, title: str, doc: str) -> None:
                 out.notes += _unpriced_note(store, filters)
             return out
 
-        _run(opts, build)
+        return build
 
-    command.__doc__ = doc
-    report_app.command(name)(command)
+    _section(name, doc=doc)(command)
 
 
 _simple(
@@ -479,20 +481,12 @@ _simple(
 )
 
 
-@report_app.command("goals")
+@_section("goals")
 def goals_cmd(
-    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    model: ModelOpt = None,
-    project: ProjectOpt = None,
-    client: ClientOpt = None,
-    fmt: FormatOpt = "table",
-    config: ConfigOpt = None,
+    opts: _Options,
     limit: Annotated[int, typer.Option("--limit", help="Largest N goals; 0 = all.")] = 50,
-) -> None:
+) -> Build:
     """One row per goal (largest first): status, cleared, tokens and time accounted, cost."""
-    opts = _Options(warehouse, since, until, model, project, client, fmt, config)
 
     def build(store: Store, filters: Filters) -> Output:
         from agentlytics.query import reports
@@ -503,7 +497,7 @@ def goals_cmd(
         out.notes += _unpriced_note(store, filters)
         return out
 
-    _run(opts, build)
+    return build
 
 
 @report_app.command("attribution")

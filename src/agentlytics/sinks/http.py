@@ -23,12 +23,9 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from agentlytics.events.envelope import Envelope, event_id_for
+from agentlytics.protocol.ingest import IDS_HEADER, MAX_EXPLICIT_IDS, PATH
 from agentlytics.sinks.base import SinkError
 
-PATH = "/codex/analytics-events/events"
-IDS_HEADER = "X-Agentlytics-Event-Ids"
-#: Explicit ids per request; more are split over several requests to keep headers small.
-MAX_EXPLICIT_IDS = 100
 _RETRYABLE = frozenset({408, 429})
 
 

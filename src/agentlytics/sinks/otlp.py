@@ -100,8 +100,8 @@ class OtlpSink:
             raise ValueError(f"compression must be gzip or none, not {compression!r}")
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-        import agentlytics
         from agentlytics.otel.metrics import DerivedMetrics
+        from agentlytics.version import __version__
 
         self.logs_url = signal_url(endpoint, "logs")
         self.metrics_url = signal_url(endpoint, "metrics")
@@ -120,7 +120,7 @@ class OtlpSink:
 
             prices = bundled()
         self.metrics = DerivedMetrics(prices) if metrics else None
-        self._scope = InstrumentationScope("agentlytics", agentlytics.__version__)
+        self._scope = InstrumentationScope("agentlytics", __version__)
         self._resources: dict[tuple[tuple[str, Any], ...], Any] = {}
         self._logged = _RecentIds(remember)
         self._measured = _RecentIds(remember)

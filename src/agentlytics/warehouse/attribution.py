@@ -34,7 +34,8 @@ from agentlytics.fingerprints.diff import (
     iter_file_sections,
     line_hash,
 )
-from agentlytics.fingerprints.remote import repo_hash_for_cwd, safe_git_command, safe_git_env
+from agentlytics.fingerprints.git import safe_git_command, safe_git_env
+from agentlytics.fingerprints.remote import repo_hash_for_cwd
 
 FINGERPRINT_EVENT_TYPE: Final = AcceptedLineFingerprints.EVENT_TYPE
 DEFAULT_TIME_SLACK_S: Final = 24 * 3600

@@ -99,8 +99,11 @@ class ReadServer:
         """Listen; False if another live process already answers for this file."""
         if _alive(self.path):
             return False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)  # left by a writer that died
+        # Nobody listens: the socket was left by a writer that died (SIGKILL runs no cleanup).
+        # One we may not remove (another user's, in a shared /tmp) makes the bind below fail:
+        # this process then writes without answering reads, as when another writer answers.
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
