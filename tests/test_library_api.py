@@ -19,9 +19,9 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.api import InlineDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, PluginMetadata, TrackingContext
+from agentlytics.library.delivery import InlineDelivery
 from agentlytics.observe.skills import HostSkill, ResourceSkill, SkillInvocation, sha1_hex
 from expected import compaction_event_23, tui_client_json
 from helpers import ROOT, capture_path, cli_env, replay_events_bytes, track_call

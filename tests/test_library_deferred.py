@@ -17,9 +17,9 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, ClientResponse, PluginMetadata
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.observe.deferred import DeferredTracking, ObservedMessage
 from agentlytics.observe.edge import WireObserver
 from agentlytics.protocol.wire import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Message

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from agentlytics.delivery.api import Delivery
+    from agentlytics.library.delivery import Delivery
     from agentlytics.observe.tap import Observer
 
 app = typer.Typer(
@@ -295,9 +295,10 @@ def _replay_send(
     from rich.console import Console
 
     from agentlytics.config import Config
-    from agentlytics.delivery.background import BackgroundDelivery
-    from agentlytics.delivery.send import outcome, submit_captures
+    from agentlytics.delivery.send import outcome
     from agentlytics.delivery.spool import SpoolError
+    from agentlytics.library.worker import BackgroundDelivery
+    from agentlytics.replay import submit_captures
 
     cfg = _load_config(config)
     assert isinstance(cfg, Config)
@@ -640,7 +641,7 @@ def _live_observer(
         import msgspec
 
         from agentlytics.config import Config
-        from agentlytics.delivery.background import BackgroundDelivery
+        from agentlytics.library.worker import BackgroundDelivery
 
         cfg = _load_config(None)
         assert isinstance(cfg, Config)

@@ -8,8 +8,8 @@ turn config and token usage, hooks, goals, compaction), and the custom calls (sk
 plugins, goals, hooks, compaction) build the facts Codex makes in-process.
 
 Every ``track_*`` only snapshots what it was given and hands it to a
-:class:`~agentlytics.delivery.api.Delivery` (``submit`` never blocks on I/O; with
-:class:`~agentlytics.delivery.api.InlineDelivery` everything runs inline). Even the edge's work
+:class:`~agentlytics.library.delivery.Delivery` (``submit`` never blocks on I/O; with
+:class:`~agentlytics.library.delivery.InlineDelivery` everything runs inline). Even the edge's work
 on protocol messages runs where the delivery reduces, not on the caller's thread (see
 :mod:`agentlytics.observe.deferred`). The exception is the skill repo lookup, which runs git
 once per directory (cached) before the skill fact is built: the reducer never does I/O.
@@ -28,7 +28,6 @@ from typing import Any, Final, get_args
 import msgspec
 
 from agentlytics import __version__
-from agentlytics.delivery.api import Delivery, InlineDelivery
 from agentlytics.drops import Drops
 from agentlytics.facts import (
     AppInvocation,
@@ -44,6 +43,7 @@ from agentlytics.facts import (
     SkillInvoked,
     TrackingContext,
 )
+from agentlytics.library.delivery import Delivery, InlineDelivery
 from agentlytics.observe.deferred import (
     AbortedRequest,
     ClosedConnection,

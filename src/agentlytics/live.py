@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from agentlytics.delivery.api import Delivery
 from agentlytics.events.envelope import Envelope
+from agentlytics.library.delivery import Delivery
 from agentlytics.observe.meta import ThreadRepoTracker, wire_thread_cwd
 from agentlytics.observe.tap import Direction
 from agentlytics.pipeline import Pipeline

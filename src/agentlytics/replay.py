@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentlytics.delivery.send import SendResult
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
+from agentlytics.library.delivery import Delivery
 from agentlytics.observe.capture import not_a_capture, open_capture
+from agentlytics.observe.edge import WireObserver
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 from agentlytics.warehouse.projects import ProjectSink
@@ -92,6 +95,26 @@ def replay(
     state = pipeline.reducer.state
     result.reducer_drops = dict(state.drops)
     result.evictions = dict(state.evictions)
+    return result
+
+
+def submit_captures(captures: Sequence[Path | str], delivery: Delivery) -> SendResult:
+    """``replay --send``: observe each capture as its own connection and submit every fact,
+    in order, to a delivery (the library's background delivery with an HTTP sink)."""
+    result = SendResult()
+    for connection, capture in enumerate(captures):
+        observer = WireObserver(connection, result.drops, "stdio")
+        observer.source = Path(capture).name
+        with open_capture(capture) as lines:
+            for line in lines:
+                for fact in observer.observe_line(line):
+                    delivery.submit(fact)
+                    result.facts += 1
+        for fact in observer.close():
+            delivery.submit(fact)
+            result.facts += 1
+        result.lines += observer.lineno
+        result.files += 1
     return result
 
 

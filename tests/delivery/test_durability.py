@@ -23,7 +23,7 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.library.worker import BackgroundDelivery
 
 from ..collector_proc import Collector, producer_env
 from .sessions import Collect, drive_session, expected_by_session

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
-from agentlytics.delivery.journal import SUFFIX, Decoder, encode
 from agentlytics.delivery.spool import SpoolSlot
 from agentlytics.facts import AppInvocation, ConnectionClosed, Fact, PluginMetadata
+from agentlytics.library.journal import SUFFIX, Decoder, encode
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.delivery.spool import Spool, slots
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 

@@ -22,10 +22,10 @@ from typing import cast
 import msgspec
 
 from agentlytics.config import Config, OtlpConfig, PricingConfig
-from agentlytics.delivery.api import Delivery
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
+from agentlytics.library.delivery import Delivery
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
