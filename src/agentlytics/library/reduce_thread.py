@@ -25,7 +25,7 @@ from agentlytics.delivery.spool import Overflow
 from agentlytics.delivery.spooling import SpoolingProcessor
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import ConnectionClosed, Fact
-from agentlytics.observe.deferred import ORPHAN, ClosedConnection, Deferred
+from agentlytics.observe.deferred import ClosedConnection, Deferred
 from agentlytics.pipeline import Pipeline
 
 from .journal import Journal, iter_items, journal_id, read_frames
@@ -69,6 +69,8 @@ class ReduceThread:
     _overflow: Overflow | None
     _pipeline: Pipeline | None
     _spilling: bool
+    #: Marks what this delivery spilled (a record spilled by a dead process lacks its state).
+    _spill_tag: bytes
     _fast: bool
     counters: Counters
     reduced_facts: int
@@ -115,7 +117,7 @@ class ReduceThread:
                 with self._room:
                     self._room.notify_all()
 
-    def _reduce(self, indexed: Sequence[Any]) -> list[Envelope]:
+    def _reduce(self, indexed: Sequence[Any], spilled: bool = False) -> list[Envelope]:
         if not indexed:
             return []
         pipeline = self._pipeline
@@ -123,30 +125,33 @@ class ReduceThread:
         self.reduced_facts += len(indexed)
         facts = []
         opened, closed = self._open.add, self._open.discard
+        tag = self._spill_tag
         for entry in indexed:
-            # (journal index, item); a spill file left by an older version holds bare items.
-            index, item = entry if type(entry) is tuple else (-1, entry)
+            # (journal index, item[, spill tag]); a spill file left by an older version holds
+            # bare items.
+            index, item = (entry[0], entry[1]) if type(entry) is tuple else (-1, entry)
             if index >= 0:
                 self._pending_upto = index + 1
-            if isinstance(item, Deferred) and item.observer.source == ORPHAN:
-                # Spilled by a process that died without a journal: its connection's state
-                # died with it, and expanding the item against an empty one makes wrong rows.
-                with self.counters.lock:
-                    self.counters.dropped["spilled_by_a_dead_process"] += 1
-                continue
-            facts.append(item)
-            # Which connections are open decides when the journal may start afresh.
             if isinstance(item, Deferred):
+                if spilled and (type(entry) is not tuple or entry[-1] != tag):
+                    # Spilled by a process that died without a journal: its connection's state
+                    # died with it, and expanding the record against an empty one makes wrong
+                    # rows.
+                    with self.counters.lock:
+                        self.counters.dropped["spilled_by_a_dead_process"] += 1
+                    continue
+                # Which connections are open decides when the journal may start afresh.
                 if type(item) is ClosedConnection:
-                    closed(id(item.observer))
+                    closed(("library", item.connection))
                 else:
-                    opened(id(item.observer))
+                    opened(("library", item.connection))
             elif type(item) is ConnectionClosed:
                 closed(item.connection_id)
             else:
                 connection = getattr(item, "connection_id", None)
                 if connection is not None:
                     opened(connection)
+            facts.append(item)
         out: list[Envelope] = []
         rest = iter(facts)
         while True:
@@ -191,7 +196,7 @@ class ReduceThread:
         while True:
             facts, offset = overflow.read(self._overflow_offset, DRAIN_MAX)
             if facts:
-                self._append(spool, self._reduce(facts), offset)
+                self._append(spool, self._reduce(facts, spilled=True), offset)
                 self._overflow_offset = offset
                 if not everything:
                     return

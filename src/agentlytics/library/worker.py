@@ -184,6 +184,7 @@ class BackgroundDelivery(ReduceThread):
         self._room = threading.Condition(threading.Lock())
         self._room_waiters = 0
         self._overflow_offset = 0
+        self._spill_tag = os.urandom(8)
         self._reduce_thread: threading.Thread | None = None
         self._processor: SpoolingProcessor | None = None
         self._overflow: Overflow | None = None
@@ -226,7 +227,7 @@ class BackgroundDelivery(ReduceThread):
             dead = dead_journals(slot.directory, slot.index)
             if dead and overflow.size():
                 # A dead process's spilled items are in its journal too, as plain records that
-                # recovery replays with their context; the pickles name its dead observers.
+                # recovery replays with their context (the spill file has them without it).
                 overflow.truncate()
                 processor.set_overflow_offset(0)
                 self._overflow_offset = 0
@@ -270,6 +271,11 @@ class BackgroundDelivery(ReduceThread):
         if self._overflow is not None:
             self._overflow.close()
         self._init_state()
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline the reduce thread feeds (None before the first submit)."""
+        return self._pipeline
 
     # -- the caller's side -----------------------------------------------------------------------
 
@@ -354,9 +360,10 @@ class BackgroundDelivery(ReduceThread):
     def _spill(self, entries: list[tuple[int, Fact | Deferred]]) -> None:
         overflow = self._overflow
         assert overflow is not None
+        tag = self._spill_tag
         with self._spill_lock:
             try:
-                skipped = overflow.append_many(entries)
+                skipped = overflow.append_many([(i, item, tag) for i, item in entries])
             except OSError as exc:
                 with self.counters.lock:
                     self.counters.dropped[f"spill_failed:{type(exc).__name__}"] += len(entries)
@@ -483,11 +490,13 @@ class BackgroundDelivery(ReduceThread):
             dropped = dict(counters.dropped)
         reducer: dict[str, int] = {}
         evictions: dict[str, int] = {}
+        wire: dict[str, int] = {}
         if self._pipeline is not None:
-            state = self._pipeline.reducer.state
+            state, counts = self._pipeline.reducer.state, self._pipeline.drops.counts
             for _ in range(3):  # the reduce thread may add a key while this copies
                 try:
                     reducer, evictions = dict(state.drops), dict(state.evictions)
+                    wire = dict(counts)
                     break
                 except RuntimeError:
                     continue
@@ -508,6 +517,7 @@ class BackgroundDelivery(ReduceThread):
             "spool_error": counters.spool_error,
             "spool": str(processor.slot.db_path) if processor is not None else None,
             "spool_exists": processor is not None and processor.slot.db_path.exists(),
+            "wire_drops": wire,
             "reducer_drops": reducer,
             "evictions": evictions,
             "journal": self._journal.stats() if self._journal is not None else None,
