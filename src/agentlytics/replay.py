@@ -1,4 +1,9 @@
-"""Replay capture files through the pipeline into sinks (the `agentlytics replay` job)."""
+"""Replay capture files: capture → ``Pipeline`` → processors (the `agentlytics replay` job).
+
+:func:`replay` writes the sealed events inline to its sinks (a :class:`SimpleProcessor`);
+:func:`submit_captures` (``replay --send``) hands the facts to the library's background
+delivery, whose worker runs the same pipeline in front of the spooling processor.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentlytics.delivery.processor import SimpleProcessor
 from agentlytics.delivery.send import SendResult
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
@@ -50,12 +56,12 @@ def replay(
 ) -> ReplayResult:
     """Replay each capture as its own connection; every event reaches every sink, in order."""
     pipeline = Pipeline()
+    processor = SimpleProcessor(sinks)
     result = ReplayResult(drops=pipeline.drops)
     pending: list[Envelope] = []
 
     def flush() -> None:
-        for sink in sinks:
-            sink.write(pending)
+        processor.emit(pending)
         pending.clear()
 
     for capture in captures:

@@ -16,6 +16,7 @@ import pytest
 
 from agentlytics.client import AnalyticsClient
 from agentlytics.drops import Drops
+from agentlytics.library.delivery import InlineDelivery
 from agentlytics.live import LiveObserver
 from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.recorder import capture_record
@@ -148,7 +149,8 @@ def test_the_live_tap_pipeline_counts_deep_and_broken_lines() -> None:
 
 
 def test_the_library_counts_a_deep_or_cyclic_payload() -> None:
-    client = AnalyticsClient(sinks=[Keep()])
+    delivery = InlineDelivery([Keep()])
+    client = AnalyticsClient(delivery)
     deep: Any = []
     for _ in range(5_000):
         deep = [deep]
@@ -159,4 +161,6 @@ def test_the_library_counts_a_deep_or_cyclic_payload() -> None:
     client.track_message("server_to_client", {"method": "turn/started", "params": deep})
     client.track_notification("turn/started", {"x": json.loads(_nested(MAX_DEPTH + 5))})
     client.close()
-    assert client.drops.counts == {"nested too deep": 4}
+    # Counted where the records are observed: the delivery's pipeline (the edge's drops).
+    assert delivery.pipeline.drops.counts == {"nested too deep": 4}
+    assert client.drops.counts == {}

@@ -54,6 +54,7 @@ from agentlytics.facts import Fact
 from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
+from agentlytics.sinks.config import HttpSinkConfig, from_config
 
 from .journal import Journal, dead_journals
 from .reduce_thread import _STOP, _WAKE, ReduceThread, _Flush
@@ -127,22 +128,18 @@ class BackgroundDelivery(ReduceThread):
 
     @classmethod
     def from_config(
-        cls, config: DeliveryConfig, sink_factory: Callable[[], Sink] | None = None
+        cls,
+        config: DeliveryConfig,
+        sink_factory: Callable[[], Sink] | None = None,
+        *,
+        pipeline_factory: Callable[[], Pipeline] = Pipeline,
     ) -> BackgroundDelivery:
         """Delivery as configured; the sink defaults to HTTP to ``config.endpoint``."""
         if sink_factory is None:
-            if not config.endpoint:
-                raise ValueError("no delivery endpoint configured (AGENTLYTICS_ENDPOINT)")
-            from agentlytics.sinks.http import HttpSink
+            http = HttpSinkConfig.from_delivery(config)
 
             def sink_factory() -> Sink:
-                return HttpSink(
-                    config.endpoint,
-                    token=config.token,
-                    headers=config.headers,
-                    timeout=config.timeout,
-                    gzip=config.gzip,
-                )
+                return from_config(http)
 
         return cls(
             sink_factory,
@@ -162,6 +159,7 @@ class BackgroundDelivery(ReduceThread):
             journal_ms=config.journal_ms,
             journal_records=config.journal_records,
             journal_max_bytes=config.journal_max_bytes,
+            pipeline_factory=pipeline_factory,
         )
 
     # -- state -----------------------------------------------------------------------------------

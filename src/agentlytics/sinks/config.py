@@ -111,21 +111,3 @@ def from_config(config: SinkConfig) -> Sink:
         metrics=otlp.metrics,
         prices=prices,
     )
-
-
-def factory(config: SinkConfig) -> SinkFactory:
-    """A sink factory for a spooling processor (it builds its sink again after ``fork()``)."""
-    return SinkFactory(config)
-
-
-class SinkFactory:
-    """Builds the configured sink on each call; remembers what it built (for their stats)."""
-
-    def __init__(self, config: SinkConfig) -> None:
-        self.config = config
-        self.sinks: list[Sink] = []
-
-    def __call__(self) -> Sink:
-        sink: Sink = from_config(self.config)
-        self.sinks.append(sink)
-        return sink
