@@ -102,10 +102,24 @@ def holding(warehouse: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
 def test_two_replays_on_one_warehouse(tmp_path: Path) -> None:
     """The second waits for the first; if the file stays busy it says who holds it."""
     warehouse = tmp_path / "w.duckdb"
-    with holding(warehouse, 4):
-        proc = run_cli("replay", "--warehouse", str(warehouse), CAPTURE)
-    assert "is busy (another process writes it); waiting" in proc.stderr
-    assert "4 new in" in proc.stdout
+    with holding(warehouse, 120) as holder:
+        # The holder lets go once the replay says it waits (not after a fixed time: under
+        # load the replay's start-up alone can outlast any fixed hold).
+        replay = subprocess.Popen(
+            [sys.executable, "-m", "agentlytics", "replay", "--warehouse", str(warehouse), CAPTURE],
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert replay.stderr is not None
+        first = replay.stderr.readline()
+        holder.kill()
+        holder.wait()
+        out, rest = replay.communicate(timeout=300)
+    assert "is busy (another process writes it); waiting" in first, first + rest
+    assert replay.returncode == 0, first + rest
+    assert "4 new in" in out
     with holding(warehouse, 60) as holder:
         proc = run_cli("replay", "--warehouse", str(warehouse), CAPTURE, check=False)
     _one_line_error(proc, f"it is in use by process {holder.pid}", "wait for it to finish")
