@@ -64,9 +64,10 @@ from tests.streams import expected, flat_facts, rekeyed_lines  # noqa: E402
 
 from agentlytics.client import AnalyticsClient  # noqa: E402
 from agentlytics.collector.validation import validate_events  # noqa: E402
-from agentlytics.delivery.background import IN_FLIGHT, BackgroundDelivery  # noqa: E402
+from agentlytics.delivery.sender import IN_FLIGHT  # noqa: E402
 from agentlytics.events.envelope import Envelope  # noqa: E402
 from agentlytics.facts import Fact  # noqa: E402
+from agentlytics.library.worker import BackgroundDelivery  # noqa: E402
 from agentlytics.pipeline import Pipeline  # noqa: E402
 from agentlytics.sinks.base import Sink  # noqa: E402
 from agentlytics.sinks.http import IDS_HEADER, PATH, HttpSink, encode_batch, gzip_bytes  # noqa: E402

@@ -14,6 +14,7 @@ from functools import cache
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
+from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver
 from agentlytics.pipeline import Pipeline
 
@@ -47,7 +48,7 @@ def facts(copies: int, seed: int = 0, start: int = 0) -> Iterator[list[Fact]]:
     drops = Drops()
     for copy in range(start, start + copies):
         _, lines = rekeyed_lines(copy, seed)
-        observer = WireObserver(seed * 1_000_000 + copy, drops, "stdio")
+        observer = WireObserver(seed * 1_000_000 + copy, drops, "stdio", families=FAMILIES)
         out: list[Fact] = []
         for line in lines:
             out += observer.observe_line(line)

@@ -96,7 +96,7 @@ def test_shared_facts_run_in_list_order() -> None:
 
 
 def test_each_observer_owns_its_families_edge_state() -> None:
-    a, b = WireObserver(0), WireObserver(1)
+    a, b = WireObserver(0, families=FAMILIES), WireObserver(1, families=FAMILIES)
     assert isinstance(a.edge(ReviewEdge), ReviewEdge)
     assert isinstance(a.edge(LifecycleEdge), LifecycleEdge)
     assert a.edge(ReviewEdge) is not b.edge(ReviewEdge)

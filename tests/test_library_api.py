@@ -19,9 +19,9 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.api import InlineDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, PluginMetadata, TrackingContext
+from agentlytics.library.delivery import InlineDelivery
 from agentlytics.observe.skills import HostSkill, ResourceSkill, SkillInvocation, sha1_hex
 from expected import compaction_event_23, tui_client_json
 from helpers import ROOT, capture_path, cli_env, replay_events_bytes, track_call
@@ -55,7 +55,8 @@ def drive(client: AnalyticsClient, capture: Path) -> None:
 @pytest.mark.parametrize("name", ["hooks", "shell_accept", "goals", "compaction", "subagent"])
 def test_library_api_gives_the_replay_events_byte_for_byte(name: str) -> None:
     sink = Collect()
-    client = AnalyticsClient(sinks=[sink])
+    delivery = InlineDelivery([sink])
+    client = AnalyticsClient(delivery)
     drive(client, capture_path(name))
     client.close()
     expected = replay_events_bytes(capture_path(name))
@@ -63,6 +64,7 @@ def test_library_api_gives_the_replay_events_byte_for_byte(name: str) -> None:
     assert [e.body for e in sink.envelopes] == expected
     assert sink.closed
     assert client.drops.total == 0
+    assert delivery.pipeline.drops.total == 0
 
 
 def test_track_initialize_without_a_server_describes_this_process() -> None:

@@ -2,13 +2,12 @@
 
 ``track_*`` hands a snapshot of each message to the delivery (``observe/deferred.py``); these
 tests drive real captures through a real ``BackgroundDelivery`` (worker threads, SQLite spool,
-and with a one-slot queue the spill file, which pickles the deferred items) and compare with the
+and with a one-slot queue the spill file, which pickles the plain records) and compare with the
 replay byte for byte, and check what the caller sees right after its calls.
 """
 
 from __future__ import annotations
 
-import gc
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,11 +16,11 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import AppInvocation, ClientResponse, PluginMetadata
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.observe.deferred import DeferredTracking, ObservedMessage
-from agentlytics.observe.edge import WireObserver
+from agentlytics.pipeline import Pipeline
 from agentlytics.protocol.wire import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Message
 from helpers import capture_path, replay_events_bytes
 from test_library_api import drive
@@ -63,6 +62,7 @@ def test_background_delivery_gives_the_replay_events_byte_for_byte(
     assert [b for b in got if b not in isolated] == [b for b in want if b not in isolated]
     assert isolated == [b for b in want if b in isolated]
     assert client.drops.total == 0
+    assert delivery.stats()["wire_drops"] == {}
     if queue_size == 1:
         assert delivery.stats()["spilled"] > 0, "the one-slot queue must have spilled"
 
@@ -125,38 +125,36 @@ def test_a_host_changing_its_dict_after_the_call_changes_nothing(tmp_path: Path)
 
 def test_a_malformed_message_is_a_drop_counted_by_the_delivery(tmp_path: Path) -> None:
     sink = Collect()
-    client = AnalyticsClient(_background(tmp_path, sink))
+    delivery = _background(tmp_path, sink)
+    client = AnalyticsClient(delivery)
     client.track_notification("turn/started", {"threadId": 5}, at_ms=1)
     client.track_server_request_aborted(99, at_ms=2)
     assert client.flush(60)
-    assert client.drops.counts["undecodable turn/started"] == 1
-    assert client.drops.counts["aborted server request that was never tracked"] == 1
+    drops = delivery.stats()["wire_drops"]
+    assert drops == {
+        "undecodable turn/started": 1,
+        "aborted server request that was never tracked": 1,
+    }
     client.close(60)
 
 
-def test_a_spilled_item_keeps_its_connection_within_and_across_processes() -> None:
-    observer = WireObserver(7)
+def test_a_spilled_record_is_plain_data_that_pairs_by_connection_in_any_pipeline() -> None:
+    """A record names its connection by id, never a live observer: pickled (spilled) and read
+    back, in this process or another, it is equal to what was submitted, and a pipeline pairs
+    it with the connection's later records (the request is remembered, the response pairs)."""
     request = ObservedMessage(
-        observer, CLIENT_TO_SERVER, Message(method="thread/start", id=1, params=_raw({})), 10
+        7, "stdio", CLIENT_TO_SERVER, Message(method="thread/start", id=1, params=_raw({})), 10
     )
-    # In this process a spilled item comes back bound to its live observer.
-    assert pickle.loads(pickle.dumps(request)).observer is observer
-    # Read back where its observer is gone (a restarted process takes over the spill file): a
-    # fresh observer for the connection, shared by its later items, so pairs still pair.
-    spilled = pickle.dumps(request)
-    del observer, request
-    gc.collect()
-    first = pickle.loads(spilled)
-    assert first.observer.connection_id == 7
     result = {"thread": {"id": "t", "sessionId": "s", "createdAt": 1}, "model": "m"}
-    response = ObservedMessage(
-        first.observer, SERVER_TO_CLIENT, Message(id=1, result=_raw(result)), 11
-    )
-    again = pickle.loads(pickle.dumps(response))
-    assert again.observer is first.observer
-    assert first.expand() == []  # the request is remembered, the response pairs with it:
-    (paired,) = [f for f in again.expand() if isinstance(f, ClientResponse)]
+    response = ObservedMessage(7, "stdio", SERVER_TO_CLIENT, Message(id=1, result=_raw(result)), 11)
+    spilled = [pickle.loads(pickle.dumps(r)) for r in (request, response)]
+    assert spilled == [request, response]
+    pipeline = Pipeline()
+    observer = pipeline.library_observer(spilled[0])
+    assert spilled[0].expand(observer) == []
+    (paired,) = [f for f in spilled[1].expand(observer) if isinstance(f, ClientResponse)]
     assert (paired.connection_id, paired.request_id, paired.method) == (7, 1, "thread/start")
+    assert pipeline.library_observer(spilled[1]) is observer
 
 
 def _raw(value: object) -> msgspec.Raw:

@@ -23,7 +23,7 @@ from agentlytics.version import __version__
 _PUBLIC = {
     "AnalyticsClient": "agentlytics.client",
     "Pipeline": "agentlytics.pipeline",
-    "BackgroundDelivery": "agentlytics.delivery.background",
+    "BackgroundDelivery": "agentlytics.library.worker",
     "Envelope": "agentlytics.events.envelope",
     "Sink": "agentlytics.sinks.base",
     "SinkError": "agentlytics.sinks.base",
@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from agentlytics.client import AnalyticsClient
     from agentlytics.config import Config
     from agentlytics.config import load as load_config
-    from agentlytics.delivery.background import BackgroundDelivery
     from agentlytics.events.envelope import Envelope
+    from agentlytics.library.worker import BackgroundDelivery
     from agentlytics.pipeline import Pipeline
     from agentlytics.query import reports
     from agentlytics.query.filters import Filters

@@ -8,8 +8,8 @@ turn config and token usage, hooks, goals, compaction), and the custom calls (sk
 plugins, goals, hooks, compaction) build the facts Codex makes in-process.
 
 Every ``track_*`` only snapshots what it was given and hands it to a
-:class:`~agentlytics.delivery.api.Delivery` (``submit`` never blocks on I/O; with
-:class:`~agentlytics.delivery.api.InlineDelivery` everything runs inline). Even the edge's work
+:class:`~agentlytics.library.delivery.Delivery` (``submit`` never blocks on I/O; with
+:class:`~agentlytics.library.delivery.InlineDelivery` everything runs inline). Even the edge's work
 on protocol messages runs where the delivery reduces, not on the caller's thread (see
 :mod:`agentlytics.observe.deferred`). The exception is the skill repo lookup, which runs git
 once per directory (cached) before the skill fact is built: the reducer never does I/O.
@@ -27,7 +27,6 @@ from typing import Any, Final, get_args
 
 import msgspec
 
-from agentlytics.delivery.api import Delivery, InlineDelivery
 from agentlytics.drops import Drops
 from agentlytics.facts import (
     AppInvocation,
@@ -43,6 +42,7 @@ from agentlytics.facts import (
     SkillInvoked,
     TrackingContext,
 )
+from agentlytics.library.delivery import Delivery, InlineDelivery
 from agentlytics.observe.deferred import (
     AbortedRequest,
     ClosedConnection,
@@ -51,7 +51,6 @@ from agentlytics.observe.deferred import (
     InContext,
     ObservedMessage,
 )
-from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.lifecycle import HOOK_SOURCES, HOOK_STATUSES
 from agentlytics.observe.lifecycle import hook_name as pascal_hook_name
 from agentlytics.observe.skills import (
@@ -163,9 +162,10 @@ class AnalyticsClient:
         _check(rpc_transport, RpcTransport, "rpc_transport")
         self.delivery: Delivery = delivery if delivery is not None else InlineDelivery(sinks)
         self.enabled = enabled
+        #: The client's own drops (calls after close); the edge's are the pipeline's.
         self.drops = Drops()
-        self._observer = WireObserver(connection_id, self.drops, rpc_transport)
-        self._observer.source = "library"
+        self.connection_id = connection_id
+        self.rpc_transport: RpcTransport = rpc_transport
         self._product_client_id = product_client_id
         self._clock = clock
         self._skill_repos = skill_repos if skill_repos is not None else SkillRepoCache()
@@ -181,7 +181,11 @@ class AnalyticsClient:
     def product_client_id(self) -> str | None:
         """The configured product client id, else the client name from ``initialize`` (as far
         as the delivery has processed the traffic; events always get the right one)."""
-        return self._product_client_id or self._observer.synth.client_name
+        if self._product_client_id:
+            return self._product_client_id
+        pipeline = getattr(self.delivery, "pipeline", None)
+        observer = pipeline.library_observers.get(self.connection_id) if pipeline else None
+        return observer.synth.client_name if observer is not None else None
 
     def _active(self) -> bool:
         if not self.enabled:
@@ -199,14 +203,18 @@ class AnalyticsClient:
     def _observe(self, direction: Direction, message: Message, at_ms: int | None) -> None:
         if self._active():
             ts = at_ms if at_ms is not None else self._clock()
-            self._submit(ObservedMessage(self._observer, direction, message, ts))
+            self._submit(
+                ObservedMessage(self.connection_id, self.rpc_transport, direction, message, ts)
+            )
 
     def _custom(self, fact: Fact) -> None:
         if not self._active():
             return
         if hasattr(fact, "tracking") or isinstance(fact, PluginStateChanged):
             # What the context leaves open is filled in where the fact is reduced (InContext).
-            self._submit(InContext(self._observer, fact, self._product_client_id))
+            self._submit(
+                InContext(self.connection_id, self.rpc_transport, fact, self._product_client_id)
+            )
         else:
             self._submit(fact)
 
@@ -295,7 +303,7 @@ class AnalyticsClient:
         """A server request withdrawn without an answer (its turn ended, or it was resolved)."""
         if self._active():
             ts = at_ms if at_ms is not None else self._clock()
-            self._submit(AbortedRequest(self._observer, request_id, ts))
+            self._submit(AbortedRequest(self.connection_id, self.rpc_transport, request_id, ts))
 
     def track_message(
         self, direction: Direction, message: Mapping[str, Any], *, at_ms: int | None = None
@@ -497,7 +505,7 @@ class AnalyticsClient:
             if self._closed:
                 return
             if self.enabled:
-                self.delivery.submit(ClosedConnection(self._observer))
+                self.delivery.submit(ClosedConnection(self.connection_id, self.rpc_transport))
             self._closed = True
 
     def close(self, timeout: float | None = None) -> bool:

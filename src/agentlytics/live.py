@@ -1,8 +1,12 @@
-"""Live analytics for the tap: relayed lines → facts → events → sinks, on the observer thread.
+"""Live analytics for the tap: relayed lines → Pipeline → processors, on the observer thread.
 
 The tap hands every relayed line to this observer with the direction and the time it was read
 — exactly what its recorder writes to the capture — so the events emitted live are the events
-of replaying that capture later, byte for byte (same facts, same reducer, same ids).
+of replaying that capture later, byte for byte (same facts, same reducer, same ids). Each fact
+is reduced once, here; the sealed events go to every processor: the local sinks inline
+(:class:`SimpleProcessor`), ``--send`` and ``--otlp`` through a
+:class:`~agentlytics.library.sealed.SealedDelivery` (journal, spool, retries: a collector
+outage never loses a live session's events).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from agentlytics.delivery.api import Delivery
+from agentlytics.delivery.processor import Processor, SimpleProcessor
 from agentlytics.events.envelope import Envelope
 from agentlytics.observe.meta import ThreadRepoTracker, wire_thread_cwd
 from agentlytics.pipeline import Pipeline
@@ -27,24 +31,21 @@ DELIVERY_EXIT_TIMEOUT_S = 10.0
 
 
 class LiveObserver:
-    """A tap observer that reduces the traffic of one connection and writes events to sinks.
-
-    With a ``delivery`` (``--send``) the facts are also handed to it: the background delivery
-    reduces them on its own worker and keeps every event in its durable spool until the
-    collector has it, so a collector outage never loses a live session's events.
-    """
+    """A tap observer that reduces the traffic of one connection and emits the events to its
+    local sinks and to ``processors`` (the durable deliveries of ``--send``/``--otlp``)."""
 
     def __init__(
         self,
         sinks: Sequence[Sink],
         rpc_transport: RpcTransport = "stdio",
-        delivery: Delivery | None = None,
+        processors: Sequence[Processor] = (),
     ) -> None:
         self.pipeline = Pipeline()
         self.wire = self.pipeline.connection(rpc_transport)
         self.wire.source = "live"
         self.sinks = list(sinks)
-        self.delivery = delivery
+        self.local = SimpleProcessor(self.sinks, on_error=self._sink_failed)
+        self.processors = list(processors)
         self.sink_errors = 0
         #: The repo of each thread's cwd, looked up as the recorder does (so the live events
         #: and a later replay of the recording agree) and kept in ``thread_projects``.
@@ -74,11 +75,7 @@ class LiveObserver:
             return
         facts = self.wire._observe(direction, msg, ts_ms)
         if facts:
-            if self.delivery is not None:
-                for fact in facts:
-                    self.delivery.submit(fact)
-            if self.sinks:
-                self._write(self.pipeline.ingest(facts))
+            self._emit(self.pipeline.ingest(facts))
 
     def _learn_repo(self, line: bytes) -> None:
         learned = wire_thread_cwd(line)
@@ -94,15 +91,11 @@ class LiveObserver:
                     self.sink_errors += 1
 
     def close(self) -> None:
-        closing = self.wire.close()
-        if self.delivery is not None:
-            for fact in closing:
-                self.delivery.submit(fact)
-            if not self.delivery.close(DELIVERY_EXIT_TIMEOUT_S):
-                print(f"agentlytics tap: {_undelivered(self.delivery)}", file=sys.stderr)
-        self._write(self.pipeline.ingest(closing))
-        for sink in self.sinks:
-            sink.close()
+        self._emit(self.pipeline.close(self.wire))
+        for processor in self.processors:
+            if not processor.close(DELIVERY_EXIT_TIMEOUT_S):
+                print(f"agentlytics tap: {_undelivered(processor)}", file=sys.stderr)
+        self.local.close()
         drops = self.pipeline.drops
         reducer_drops = sum(self.pipeline.reducer.state.drops.values())
         print(
@@ -112,31 +105,29 @@ class LiveObserver:
             file=sys.stderr,
         )
 
-    def _write(self, events: list[Envelope]) -> None:
+    def _emit(self, events: list[Envelope]) -> None:
         if not events:
             return
-        for sink in self.sinks:
+        self.local.emit(events)
+        for processor in self.processors:
             try:
-                sink.write(events)
-            except Exception as err:  # a failing sink must never stop the relay
-                self.sink_errors += 1
-                if self.sink_errors == 1:
-                    print(
-                        f"agentlytics tap: sink {type(sink).__name__} failed: {err}",
-                        file=sys.stderr,
-                    )
+                processor.emit(events)
+            except Exception as err:  # a failing delivery must never stop the relay
+                self._sink_failed(processor, err)
+
+    def _sink_failed(self, sink: object, err: Exception) -> None:
+        self.sink_errors += 1
+        if self.sink_errors == 1:
+            print(f"agentlytics tap: sink {type(sink).__name__} failed: {err}", file=sys.stderr)
 
 
-def _undelivered(delivery: Delivery) -> str:
+def _undelivered(processor: Processor) -> str:
     """What a delivery that could not finish left, and where — only what is really there."""
-    stats = getattr(delivery, "stats", None)
-    if stats is None:
-        return "not every event reached the collector yet"
     from pathlib import Path
 
     from agentlytics.delivery.send import spool_counts
 
-    info = stats()
+    info = processor.stats()
     parts = ["not every event reached the collector yet"]
     spool = Path(info["spool"]).parent if info.get("spool") else None
     counts = spool_counts(spool) if spool is not None else None

@@ -8,7 +8,7 @@ from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope, Sealer
 from agentlytics.facts import Fact
 from agentlytics.families import FAMILIES, Family
-from agentlytics.observe.deferred import Deferred
+from agentlytics.observe.deferred import ClosedConnection, Deferred
 from agentlytics.observe.edge import WireObserver
 from agentlytics.reducer.core import Reducer
 from agentlytics.vocabulary import RpcTransport
@@ -25,11 +25,26 @@ class Pipeline:
         self.drops = Drops()
         self._next_connection = 0
         self.events = 0
+        #: The observers of library connections, by connection id (their records name it).
+        self.library_observers: dict[int, WireObserver] = {}
 
     def connection(self, rpc_transport: RpcTransport = "stdio") -> WireObserver:
         """A wire observer for a new connection (one capture file, or one tapped child)."""
-        observer = WireObserver(self._next_connection, self.drops, rpc_transport, self.families)
+        observer = WireObserver(
+            self._next_connection, self.drops, rpc_transport, families=self.families
+        )
         self._next_connection += 1
+        return observer
+
+    def library_observer(self, record: Deferred) -> WireObserver:
+        """The observer of a library record's connection, made on its first record."""
+        observer = self.library_observers.get(record.connection)
+        if observer is None:
+            observer = WireObserver(
+                record.connection, self.drops, record.rpc_transport, families=self.families
+            )
+            observer.source = "library"
+            self.library_observers[record.connection] = observer
         return observer
 
     def ingest(self, facts: Iterable[Fact | Deferred]) -> list[Envelope]:
@@ -46,7 +61,12 @@ class Pipeline:
         try:
             for item in facts:
                 if isinstance(item, Deferred):  # library calls; facts from captures go straight on
-                    for fact in item.expand():
+                    observer = self.library_observers.get(item.connection)
+                    if observer is None:
+                        observer = self.library_observer(item)
+                    if type(item) is ClosedConnection:
+                        del self.library_observers[item.connection]
+                    for fact in item.expand(observer):
                         events = reduce(fact)
                         if events:
                             out += [seal(event) for event in events]

@@ -1,4 +1,9 @@
-"""Replay capture files through the pipeline into sinks (the `agentlytics replay` job)."""
+"""Replay capture files: capture → ``Pipeline`` → processors (the `agentlytics replay` job).
+
+:func:`replay` writes the sealed events inline to its sinks (a :class:`SimpleProcessor`);
+:func:`submit_captures` (``replay --send``) hands the facts to the library's background
+delivery, whose worker runs the same pipeline in front of the spooling processor.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentlytics.delivery.processor import SimpleProcessor
+from agentlytics.delivery.send import SendResult
 from agentlytics.drops import Drops
 from agentlytics.events.envelope import Envelope
+from agentlytics.families import FAMILIES
+from agentlytics.library.delivery import Delivery
 from agentlytics.observe.capture import not_a_capture, open_capture
+from agentlytics.observe.edge import WireObserver
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
 from agentlytics.warehouse.projects import ProjectSink
@@ -47,12 +57,12 @@ def replay(
 ) -> ReplayResult:
     """Replay each capture as its own connection; every event reaches every sink, in order."""
     pipeline = Pipeline()
+    processor = SimpleProcessor(sinks)
     result = ReplayResult(drops=pipeline.drops)
     pending: list[Envelope] = []
 
     def flush() -> None:
-        for sink in sinks:
-            sink.write(pending)
+        processor.emit(pending)
         pending.clear()
 
     for capture in captures:
@@ -92,6 +102,26 @@ def replay(
     state = pipeline.reducer.state
     result.reducer_drops = dict(state.drops)
     result.evictions = dict(state.evictions)
+    return result
+
+
+def submit_captures(captures: Sequence[Path | str], delivery: Delivery) -> SendResult:
+    """``replay --send``: observe each capture as its own connection and submit every fact,
+    in order, to a delivery (the library's background delivery with an HTTP sink)."""
+    result = SendResult()
+    for connection, capture in enumerate(captures):
+        observer = WireObserver(connection, result.drops, "stdio", families=FAMILIES)
+        observer.source = Path(capture).name
+        with open_capture(capture) as lines:
+            for line in lines:
+                for fact in observer.observe_line(line):
+                    delivery.submit(fact)
+                    result.facts += 1
+        for fact in observer.close():
+            delivery.submit(fact)
+            result.facts += 1
+        result.lines += observer.lineno
+        result.files += 1
     return result
 
 

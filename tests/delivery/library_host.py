@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 from tests.collector_proc import TOKEN

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 from tests.collector_proc import TOKEN

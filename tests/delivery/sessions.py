@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.api import Delivery, InlineDelivery
 from agentlytics.events.envelope import Envelope
+from agentlytics.library.delivery import Delivery, InlineDelivery
 
 from ..helpers import track_call
 from ..streams import rekeyed_lines

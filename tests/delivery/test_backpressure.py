@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.facts import Fact
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 

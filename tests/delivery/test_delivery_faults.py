@@ -218,8 +218,8 @@ def test_a_vanished_spool_is_reported_as_lost(tmp_path: Path) -> None:
     instead of pointing at a spool that is not there."""
     import shutil
 
-    from agentlytics.delivery.background import BackgroundDelivery
     from agentlytics.delivery.send import SendResult, outcome
+    from agentlytics.library.worker import BackgroundDelivery
     from agentlytics.sinks.base import SinkError
 
     from ..streams import expected, flat_facts
@@ -253,15 +253,18 @@ def test_tap_exit_says_what_stays_in_the_spool(
 ) -> None:
     """The tap's last words with the collector down: the count the spool really holds."""
     from agentlytics import live
-    from agentlytics.delivery.background import BackgroundDelivery
     from agentlytics.delivery.send import spool_counts
+    from agentlytics.library.sealed import SealedDelivery, SealedPipeline
+    from agentlytics.library.worker import BackgroundDelivery
     from agentlytics.sinks.http import HttpSink
 
     monkeypatch.setattr(live, "DELIVERY_EXIT_TIMEOUT_S", 0.5)
     spool = tmp_path / "spool"
     url = f"http://127.0.0.1:{free_port()}"
-    delivery = BackgroundDelivery(lambda: HttpSink(url, timeout=1), spool_dir=spool)
-    observer = live.LiveObserver([], delivery=delivery)
+    delivery = BackgroundDelivery(
+        lambda: HttpSink(url, timeout=1), spool_dir=spool, pipeline_factory=SealedPipeline
+    )
+    observer = live.LiveObserver([], processors=[SealedDelivery(delivery)])
     for ts, line in enumerate(capture_path("shell_accept").read_text().splitlines()):
         record = json.loads(line)
         observer.observe(record["dir"], json.dumps(record["msg"]).encode(), ts)

@@ -23,7 +23,7 @@ import msgspec
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.library.worker import BackgroundDelivery
 
 from ..collector_proc import Collector, producer_env
 from .sessions import Collect, drive_session, expected_by_session
@@ -40,7 +40,7 @@ def test_clients_dropped_while_their_items_are_spilled_lose_nothing(tmp_path: Pa
         client = AnalyticsClient(delivery, connection_id=session)
         drive_session(client, session, seed)
         del client
-        gc.collect()  # the client and its connection's observer are gone; its items are not
+        gc.collect()  # the client is gone; its records (plain data) are not
     assert delivery.flush(60)
     stats = delivery.stats()
     delivery.close(5)
@@ -181,26 +181,20 @@ def test_spilled_items_of_a_process_that_died_without_a_journal_are_counted(
     off): their connection's state died with it, so they are counted as dropped, never
     expanded against an empty connection into rows of wrong content."""
     from agentlytics.delivery.spool import SpoolSlot
-    from agentlytics.observe import deferred
     from agentlytics.observe.deferred import ObservedMessage
-    from agentlytics.observe.edge import WireObserver
     from agentlytics.protocol.wire import CLIENT_TO_SERVER, Message
 
-    observer = WireObserver(7)
     params = msgspec.Raw(b'{"cwd": "/w"}')
     items = [
-        ObservedMessage(observer, CLIENT_TO_SERVER, Message("thread/start", i, params), 10 + i)
+        ObservedMessage(7, "stdio", CLIENT_TO_SERVER, Message("thread/start", i, params), 10 + i)
         for i in range(3)
     ]
     slot = SpoolSlot.acquire(tmp_path)
-    with open(slot.overflow_path, "wb") as out:
+    with open(slot.overflow_path, "wb") as out:  # as the dead process's delivery spilled them
         for item in items:
-            data = pickle.dumps((-1, item))
+            data = pickle.dumps((-1, item, b"the-dead"))
             out.write(struct.pack("<I", len(data)) + data)
     slot.release()
-    token = deferred.observer_token(observer)  # the spilling process dies: its registry too
-    deferred._PINNED.pop(token, None)
-    deferred._LIVE.pop(token, None)
     sink = Collect()
     delivery = BackgroundDelivery(lambda: sink, spool_dir=tmp_path, journal=False)
     assert delivery.flush(10)

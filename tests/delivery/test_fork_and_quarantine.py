@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.delivery.spool import Spool, SpoolSlot
 from agentlytics.events.envelope import Envelope
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from agentlytics.client import AnalyticsClient
-from agentlytics.delivery.background import BackgroundDelivery
-from agentlytics.delivery.journal import SUFFIX, Decoder, encode
 from agentlytics.delivery.spool import SpoolSlot
 from agentlytics.facts import AppInvocation, ConnectionClosed, Fact, PluginMetadata
+from agentlytics.library.journal import SUFFIX, decode, encode
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.observe.deferred import Deferred
 from agentlytics.pipeline import Pipeline
 
@@ -41,7 +41,7 @@ class Record:
 @pytest.mark.parametrize("name", [p.stem for p in all_captures()])
 def test_a_journal_record_replays_to_the_same_events(name: str) -> None:
     """Every kind of item a host submits (protocol calls, custom facts in context, plain
-    facts) comes back from its journal record, against fresh observers, as the same events."""
+    facts) comes back from its journal record, through a fresh pipeline, as the same events."""
     recorded = Record()
     client = AnalyticsClient(recorded, product_client_id=None)
     drive(client, capture_path(name))
@@ -53,8 +53,7 @@ def test_a_journal_record_replays_to_the_same_events(name: str) -> None:
     client.track_server_request_aborted(12345, at_ms=9)
     client.end()
     items = recorded.items
-    decoder = Decoder()
-    replayed = [decoder.decode(encode(item)[4:]) for item in items]
+    replayed = [decode(encode(item)[4:]) for item in items]
     assert [type(i) for i in replayed] == [type(i) for i in items]
     want = [e.body for e in Pipeline().ingest(items)]
     assert want, "the capture must make events"

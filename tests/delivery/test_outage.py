@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.delivery.spool import Spool, slots
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.delivery.spool import Spool, SpoolSlot
 from agentlytics.events.envelope import Envelope
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import SinkError
 
 from ..streams import expected, flat_facts
@@ -228,7 +228,7 @@ class Concurrent(Recording):
 
 
 def test_a_concurrent_sink_gets_requests_side_by_side_and_each_settles(tmp_path: Path) -> None:
-    from agentlytics.delivery.background import IN_FLIGHT
+    from agentlytics.delivery.sender import IN_FLIGHT
 
     events = [_env(i, isolated=i % 3 == 0) for i in range(90)]  # 30 isolated, 60 regular
     _seed(tmp_path, events)

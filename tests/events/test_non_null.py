@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.catalog import EVENT_TYPES
+from agentlytics.families import FAMILIES
 from tests.helpers import DATA, replay_events
 
 #: Spec §4.4 / §4.8 / the reviewed_action table: non-null fields the wire does not carry, so
@@ -64,7 +65,7 @@ EXCEPTIONS: dict[str, frozenset[str]] = {
     ),
 }
 
-BY_TYPE: dict[str, type[msgspec.Struct]] = {cls.EVENT_TYPE: cls for cls in FAMILIES}
+BY_TYPE: dict[str, type[msgspec.Struct]] = {cls.EVENT_TYPE: cls for cls in EVENT_TYPES}
 
 
 def real_captures() -> list[Path]:
@@ -158,7 +159,7 @@ def test_a_compaction_fact_without_the_optional_fields_gets_upstreams_values() -
     from agentlytics.reducer.core import Reducer
     from tests.reducer.builders import initialize, run, thread, thread_response
 
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
     events = [
         run(reducer, CompactionFact("thread-1", "turn-1", trigger, phase, "completed", 1, 2))[0]

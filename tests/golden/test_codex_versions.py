@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver
 from tests.helpers import CAPTURES, LATER_CAPTURES, all_captures, replay_events
 
@@ -88,7 +89,7 @@ def _line(direction: str, msg: str) -> bytes:
 
 
 def test_0_171_methods_analytics_does_not_read_are_ignored_unknown_ones_counted() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     lines = [
         _line("server_to_client", '{"method": "thread/search/partial", "params": {"x": 1}}'),
         _line("client_to_server", '{"method": "modelProvider/default/set", "id": 9, "params": {}}'),
@@ -103,7 +104,7 @@ def test_0_171_methods_analytics_does_not_read_are_ignored_unknown_ones_counted(
 
 
 def test_item_types_analytics_does_not_read_are_ignored_unknown_ones_counted() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
 
     def item(kind: str) -> bytes:
         params = f'{{"threadId": "t", "turnId": "u", "item": {{"type": "{kind}", "id": "i"}}}}'

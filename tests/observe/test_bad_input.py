@@ -16,6 +16,8 @@ import pytest
 
 from agentlytics.client import AnalyticsClient
 from agentlytics.drops import Drops
+from agentlytics.families import FAMILIES
+from agentlytics.library.delivery import InlineDelivery
 from agentlytics.live import LiveObserver
 from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.recorder import capture_record
@@ -97,7 +99,7 @@ def test_deep_values_of_every_handled_method_are_dropped_not_raised(tmp_path: Pa
 )
 def test_a_corrupted_line_of_an_ignored_method_is_counted(line: bytes) -> None:
     """Defect 6: deltas and status updates are never read, but a broken one is still counted."""
-    observer = WireObserver(0, Drops())
+    observer = WireObserver(0, Drops(), families=FAMILIES)
     observer.source = "c.jsonl"
     assert observer.observe_line(line) == []
     assert observer.drops.counts == {"malformed line": 1}
@@ -105,14 +107,14 @@ def test_a_corrupted_line_of_an_ignored_method_is_counted(line: bytes) -> None:
 
 
 def test_an_intact_ignored_line_is_not_a_drop() -> None:
-    observer = WireObserver(0, Drops())
+    observer = WireObserver(0, Drops(), families=FAMILIES)
     assert observer.observe_line(_delta_line(b'{"threadId": "t", "delta": "h\xc3\xa9"}')) == []
     assert observer.drops.total == 0
     assert observer.messages == 1
 
 
 def test_capture_metadata_lines_are_not_drops() -> None:
-    observer = WireObserver(0, Drops())
+    observer = WireObserver(0, Drops(), families=FAMILIES)
     meta = {
         "seq": 4,
         "ts_ms": 5,
@@ -148,7 +150,8 @@ def test_the_live_tap_pipeline_counts_deep_and_broken_lines() -> None:
 
 
 def test_the_library_counts_a_deep_or_cyclic_payload() -> None:
-    client = AnalyticsClient(sinks=[Keep()])
+    delivery = InlineDelivery([Keep()])
+    client = AnalyticsClient(delivery)
     deep: Any = []
     for _ in range(5_000):
         deep = [deep]
@@ -159,4 +162,6 @@ def test_the_library_counts_a_deep_or_cyclic_payload() -> None:
     client.track_message("server_to_client", {"method": "turn/started", "params": deep})
     client.track_notification("turn/started", {"x": json.loads(_nested(MAX_DEPTH + 5))})
     client.close()
-    assert client.drops.counts == {"nested too deep": 4}
+    # Counted where the records are observed: the delivery's pipeline (the edge's drops).
+    assert delivery.pipeline.drops.counts == {"nested too deep": 4}
+    assert client.drops.counts == {}

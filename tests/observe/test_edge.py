@@ -14,6 +14,7 @@ from agentlytics.facts import (
     TurnResolvedConfig,
     TurnTokenUsage,
 )
+from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver, classify_steer_error, runtime_from_user_agent
 from agentlytics.observe.synthesize import codex_error_kind, sandbox_policy_name
 from agentlytics.protocol.wire import JsonRpcError
@@ -48,7 +49,7 @@ def test_runtime_from_user_agent() -> None:
 
 
 def test_initialize_fact_from_request_and_result() -> None:
-    facts = observe_all(WireObserver(3), "shell_accept")
+    facts = observe_all(WireObserver(3, families=FAMILIES), "shell_accept")
     init = next(f for f in facts if isinstance(f, Initialize))
     assert (init.connection_id, init.client_name, init.client_version) == (
         3,
@@ -62,7 +63,7 @@ def test_initialize_fact_from_request_and_result() -> None:
 
 def test_request_ids_are_correlated_per_direction() -> None:
     # A server request and a client request both use id 0; each response finds its own request.
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     obs.observe_line(
         line(
             C2S,
@@ -87,7 +88,7 @@ def test_request_ids_are_correlated_per_direction() -> None:
 
 
 def test_orphan_and_duplicate_responses_are_counted() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     assert obs.observe_line(line(S2C, {"id": 42, "result": {}})) == []
     assert obs.observe_line(line(C2S, {"id": 42, "result": {}})) == []
     assert obs.drops.counts["orphan server response (no pending client request)"] == 1
@@ -95,7 +96,7 @@ def test_orphan_and_duplicate_responses_are_counted() -> None:
 
 
 def test_bad_input_is_counted_not_raised() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     bad = [
         b"{not json",
         b'{"seq": 1}',
@@ -118,7 +119,7 @@ def test_bad_input_is_counted_not_raised() -> None:
 
 
 def test_thread_response_decoded_with_request_type() -> None:
-    facts = observe_all(WireObserver(0), "thread_fork")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "thread_fork")
     responses = [f for f in facts if isinstance(f, ClientResponse)]
     assert [r.method for r in responses] == [
         "thread/start",
@@ -131,7 +132,7 @@ def test_thread_response_decoded_with_request_type() -> None:
 
 
 def test_resolved_config_synthesised_from_thread_result() -> None:
-    facts = observe_all(WireObserver(0), "shell_accept")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "shell_accept")
     (config,) = [f for f in facts if isinstance(f, TurnResolvedConfig)]
     assert (config.model, config.model_provider, config.sandbox_policy) == (
         "gpt-5.5",
@@ -151,7 +152,7 @@ def test_resolved_config_synthesised_from_thread_result() -> None:
 
 
 def test_turn_start_overrides_apply_to_later_turns() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     thread = {"id": "th", "sessionId": "s", "ephemeral": False, "createdAt": 1, "turns": []}
     start = {
         "thread": thread,
@@ -214,7 +215,7 @@ def test_turn_start_overrides_apply_to_later_turns() -> None:
 def test_turn_token_usage_is_growth_of_thread_total() -> None:
     # thread_fork: the fork first receives a copy of the parent's total (1242), so its turn used
     # 2484 - 1242 = 1242 tokens, not 2484.
-    facts = observe_all(WireObserver(0), "thread_fork")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "thread_fork")
     usages = [f for f in facts if isinstance(f, TurnTokenUsage)]
     assert [u.usage.total_tokens for u in usages] == [1242, 1242]
     assert [u.usage.input_tokens for u in usages] == [1200, 1200]
@@ -229,7 +230,7 @@ def test_codex_error_kind_mapping() -> None:
         502,
     )
     assert codex_error_kind(None) is None
-    facts = observe_all(WireObserver(0), "model_error")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "model_error")
     (err,) = [f for f in facts if isinstance(f, TurnCodexError)]
     assert (err.kind, err.http_status_code) == ("other", None)
 
@@ -245,7 +246,7 @@ def test_sandbox_policy_names() -> None:
 
 
 def test_subagent_thread_synthesised_from_spawn_activity() -> None:
-    facts = observe_all(WireObserver(0), "subagent")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "subagent")
     (spawned,) = [f for f in facts if isinstance(f, SubAgentThreadStarted)]
     parent = "01a20716-a302-7e31-bbf7-f17933fef9f1"
     assert (spawned.thread_id, spawned.parent_thread_id) == (
@@ -264,9 +265,9 @@ def test_subagent_thread_synthesised_from_spawn_activity() -> None:
 
 
 def test_only_items_analytics_reads_become_facts() -> None:
-    facts = observe_all(WireObserver(0), "assistant_message")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "assistant_message")
     assert not [f for f in facts if isinstance(f, ItemCompleted)]  # messages, reasoning
-    facts = observe_all(WireObserver(0), "shell_accept")
+    facts = observe_all(WireObserver(0, families=FAMILIES), "shell_accept")
     (done,) = [f for f in facts if isinstance(f, ItemCompleted)]
     assert (done.item_type, done.item_id, done.item.status) == (
         "commandExecution",
@@ -276,7 +277,7 @@ def test_only_items_analytics_reads_become_facts() -> None:
 
 
 def test_unknown_item_type_is_tolerated() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     params = {
         "threadId": "th",
         "turnId": "tu",

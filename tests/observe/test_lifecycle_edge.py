@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.facts import CompactionFact, ErrorResponse, GoalFact, HookRunFact
+from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver, classify_steer_error
 from agentlytics.observe.lifecycle import classify_hook_source, goal_id_for, goal_status, hook_name
 from agentlytics.pipeline import Pipeline
@@ -86,7 +87,7 @@ def kinds(facts: list[Any]) -> list[tuple[str, str | None, str]]:
 
 
 def test_goal_rules_created_usage_status_cleared() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -122,7 +123,7 @@ def test_goal_rules_created_usage_status_cleared() -> None:
 
 
 def test_a_new_goal_gets_a_new_id_even_in_the_same_second() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     cleared = line(S2C, {"method": "thread/goal/cleared", "params": {"threadId": T}})
     facts = feed(
@@ -142,7 +143,7 @@ def test_a_new_goal_gets_a_new_id_even_in_the_same_second() -> None:
 
 
 def test_goal_set_result_is_the_persisted_state_and_get_only_seeds() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -159,7 +160,7 @@ def test_goal_set_result_is_the_persisted_state_and_get_only_seeds() -> None:
 
 
 def test_clear_of_an_unknown_goal_is_a_counted_drop() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     assert feed(obs, line(S2C, {"method": "thread/goal/cleared", "params": {"threadId": T}})) == []
     assert obs.drops.counts["goal cleared that was never observed"] == 1
 
@@ -234,7 +235,7 @@ def hook_completed(status: str, source: str | None = "user", turn: str | None = 
 
 
 def test_hook_completed_facts_carry_the_thread_model_and_client() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -303,7 +304,7 @@ def compactions(facts: list[Any]) -> list[CompactionFact]:
 
 
 def test_auto_compaction_phase_is_pre_turn_before_any_model_response_then_mid_turn() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -333,7 +334,7 @@ def test_auto_compaction_phase_is_pre_turn_before_any_model_response_then_mid_tu
 def test_compaction_context_tokens_are_the_last_usage_before_and_after() -> None:
     """Before = ``tokenUsage.last.totalTokens`` when the item starts; after = the last one
     reported by its completion (Codex recomputes the usage of the compacted history)."""
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -354,7 +355,7 @@ def test_compaction_context_tokens_are_the_last_usage_before_and_after() -> None
 
 
 def test_manual_compaction_failing_in_its_turn() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     error = {"message": "boom", "codexErrorInfo": {"httpConnectionFailed": {"httpStatusCode": 502}}}
     facts = feed(
@@ -382,7 +383,7 @@ def test_manual_compaction_failing_in_its_turn() -> None:
 
 
 def test_manual_compact_turn_interrupted_before_its_item() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -406,7 +407,7 @@ def test_manual_compact_turn_interrupted_before_its_item() -> None:
 
 
 def test_failed_compact_start_request_does_not_mark_the_next_turn() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     facts = feed(
         obs,
@@ -420,7 +421,7 @@ def test_failed_compact_start_request_does_not_mark_the_next_turn() -> None:
 
 
 def steer_error(error: dict[str, Any]) -> list[Any]:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started_thread(obs)
     steer = {"threadId": T, "expectedTurnId": "turn-1", "input": [{"type": "text", "text": "x"}]}
     facts = feed(

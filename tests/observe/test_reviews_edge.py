@@ -14,6 +14,7 @@ from agentlytics.facts import (
     ServerResponse,
     TurnCompleted,
 )
+from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol import types as t
@@ -75,7 +76,7 @@ def resolved(request_id: Any, ts: int) -> bytes:
 
 
 def test_command_request_and_answer_are_typed_and_stamped() -> None:
-    obs = WireObserver(4)
+    obs = WireObserver(4, families=FAMILIES)
     facts = feed(
         obs,
         command_request(0, ts=1_000),
@@ -99,7 +100,7 @@ def test_command_request_and_answer_are_typed_and_stamped() -> None:
 
 
 def test_object_decisions_and_every_answer_type_decode_with_the_request_type() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     file_params = {"threadId": "th", "turnId": "tu", "itemId": "p", "startedAtMs": 5}
     perm_params = {**file_params, "cwd": "/", "permissions": {"network": {"enabled": True}}}
     facts = feed(
@@ -125,7 +126,7 @@ def test_object_decisions_and_every_answer_type_decode_with_the_request_type() -
 
 
 def test_error_answer_becomes_a_response_without_result() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     error = {"id": 7, "error": {"code": -32000, "message": "client crashed"}}
     facts = feed(obs, command_request(7), line(C2S, error, 1_200))
     assert isinstance(facts[1], ServerResponse)
@@ -133,7 +134,7 @@ def test_error_answer_becomes_a_response_without_result() -> None:
 
 
 def test_unrelated_server_requests_make_no_facts() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     tool_call = {"threadId": "th", "turnId": "tu", "callId": "c", "tool": "x", "arguments": {}}
     plain_form = {
         "threadId": "th",
@@ -156,7 +157,7 @@ def test_unrelated_server_requests_make_no_facts() -> None:
 
 
 def test_mcp_tool_call_approval_elicitation() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     params = {
         "threadId": "th",
         "turnId": "tu",
@@ -179,7 +180,7 @@ def test_mcp_tool_call_approval_elicitation() -> None:
 
 
 def test_resolved_without_answer_is_an_abort_and_a_late_answer_is_counted() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     facts = feed(obs, command_request(0), resolved(0, ts=1_300))
     assert facts[1] == ServerRequestAborted(0, 0, 1_300)
     assert feed(obs, client_answer(0, {"decision": "accept"}, 1_400)) == []
@@ -187,7 +188,7 @@ def test_resolved_without_answer_is_an_abort_and_a_late_answer_is_counted() -> N
 
 
 def test_turn_completion_aborts_what_it_outlived_before_the_turn_fact() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     facts = feed(
         obs,
         command_request(0),
@@ -203,7 +204,7 @@ def test_turn_completion_aborts_what_it_outlived_before_the_turn_fact() -> None:
 
 
 def test_two_connections_reuse_request_ids_independently() -> None:
-    a, b = WireObserver(1), WireObserver(2)
+    a, b = WireObserver(1, families=FAMILIES), WireObserver(2, families=FAMILIES)
     feed(a, command_request(0))
     feed(b, command_request(0))
     (answer_b,) = feed(b, client_answer(0, {"decision": "decline"}, 10))
@@ -229,7 +230,7 @@ def _guardian(status: str, action: dict[str, Any], started: int | None = 100) ->
 
 
 def test_guardian_completed_synthesises_guardian_review_then_notification() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     started = {
         "method": "item/autoApprovalReview/started",
         "params": {
@@ -294,13 +295,15 @@ def test_guardian_actions_map_to_v_main_variants() -> None:
         ({"type": "requestPermissions", "permissions": {}}, ev.RequestPermissionsAction()),
     ]
     for action, expected in cases:
-        (guardian, _) = feed(WireObserver(0), line(S2C, _guardian("approved", action)))
+        (guardian, _) = feed(
+            WireObserver(0, families=FAMILIES), line(S2C, _guardian("approved", action))
+        )
         assert guardian.reviewed_action == expected
         assert (guardian.decision, guardian.outcome) == ("approved", "allow")
 
 
 def test_guardian_in_progress_and_write_stdin() -> None:
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     command = {"type": "command", "source": "shell", "command": "x", "cwd": "/"}
     assert feed(obs, line(S2C, _guardian("inProgress", command))) == []
     stdin = {"type": "writeStdin", "approvalId": "a", "processId": "1", "stdin": "y", "cwd": "/"}
@@ -312,7 +315,7 @@ def test_guardian_in_progress_and_write_stdin() -> None:
 def test_interrupt_capture_aborts_at_turn_completion() -> None:
     """interrupt_pending_approval: the approval is never answered; turn/completed (ts
     1795415228490) arrives before serverRequest/resolved, so the abort takes its time."""
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     facts: list[Any] = []
     for raw in capture_path("interrupt_pending_approval").read_bytes().splitlines():
         facts += obs.observe_line(raw)

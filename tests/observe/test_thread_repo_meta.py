@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from agentlytics.families import FAMILIES
 from agentlytics.fingerprints.remote import repo_hash_for_cwd
 from agentlytics.observe.meta import capture_thread_cwd, meta_record, repo_identity
 from agentlytics.observe.recorder import CaptureRecorder
@@ -181,7 +182,7 @@ def test_replay_on_another_machine_is_byte_identical(tmp_path: Path) -> None:
 def test_an_unknown_meta_kind_is_skipped_and_a_malformed_one_counted() -> None:
     from agentlytics.observe.edge import WireObserver
 
-    obs = WireObserver(0)
+    obs = WireObserver(0, families=FAMILIES)
     newer = b'{"seq": 0, "ts_ms": 1, "dir": "meta", "meta": {"kind": "from_the_future", "x": 1}}'
     broken = b'{"seq": 1, "ts_ms": 1, "dir": "meta", "meta": {"kind": "thread_repo"}}'
     assert obs.observe_line(newer) == [] and obs.drops.total == 0

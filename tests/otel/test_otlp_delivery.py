@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from agentlytics.config import Config, DeliveryConfig
-from agentlytics.delivery.send import submit_captures
 from agentlytics.delivery.spool import iter_quarantined
 from agentlytics.otel.delivery import otlp_delivery
+from agentlytics.replay import submit_captures
 from tests.collector_proc import free_port
 from tests.helpers import all_captures, replay_events
 from tests.otlp_receiver import Receiver, totals

@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from agentlytics.delivery.background import BackgroundDelivery
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.sinks.base import Sink
 from agentlytics.sinks.http import HttpSink
 

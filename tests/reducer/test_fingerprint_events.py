@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.facts import TurnDiffUpdated
+from agentlytics.families import FAMILIES
 from agentlytics.fingerprints.diff import fingerprint_hash
 from agentlytics.observe.edge import WireObserver
 from agentlytics.reducer.core import Reducer
@@ -28,7 +29,7 @@ DIFF = (
 
 
 def completed_with(diffs: list[str], **config: Any) -> list[dict[str, Any]]:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False)
     run(reducer, resolved_config("thread-2", "turn-2", **config))
     for diff in diffs:
@@ -139,7 +140,7 @@ def test_repo_hash_is_looked_up_at_the_edge(tmp_path: Path) -> None:
 
         return repo_hash_for_cwd(cwd)
 
-    observer = WireObserver(0)
+    observer = WireObserver(0, families=FAMILIES)
     observer.synth.repo_hash = lookup
     import json
 

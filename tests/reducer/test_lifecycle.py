@@ -13,6 +13,7 @@ from agentlytics.facts import (
     ThreadArchived,
     TrackingContext,
 )
+from agentlytics.families import FAMILIES
 from agentlytics.reducer.core import Reducer
 from tests.expected import compaction_event_23, tui_client_json
 from tests.reducer.builders import (
@@ -46,7 +47,7 @@ def compaction(thread_id: str = "thread-1", **overrides: Any) -> CompactionFact:
 
 def test_compaction_event_serializes_expected_shape() -> None:
     # §7.1 no. 23 (V-main key set: codex_error_kind/http status instead of `error`).
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(product="codex_cli_rs", experimental=True))
     run(reducer, thread_response(7, 1, thread("thread-1")))
     (event,) = run(reducer, compaction())
@@ -56,7 +57,7 @@ def test_compaction_event_serializes_expected_shape() -> None:
 
 def test_compaction_implementation_serializes_remote_v2() -> None:
     # §7.1 no. 24.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
     (event,) = run(reducer, compaction(implementation="responses_compaction_v2"))
     assert event["event_params"]["implementation"] == "responses_compaction_v2"
@@ -64,7 +65,7 @@ def test_compaction_implementation_serializes_remote_v2() -> None:
 
 def test_compaction_event_ingests_custom_fact_on_a_spawned_thread() -> None:
     # §7.1 no. 25: resume of a subagent thread; parent from the ThreadSpawn source.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(product="codex_cli_rs", transport="websocket"))
     parent = "22222222-2222-2222-2222-222222222222"
     source = {"subAgent": {"thread_spawn": {"parent_thread_id": parent, "depth": 1}}}
@@ -112,7 +113,7 @@ def test_compaction_event_ingests_custom_fact_on_a_spawned_thread() -> None:
 
 def test_subagent_compaction_inherits_parent_connection() -> None:
     # §7.1 no. 36.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(name="parent-client", product="parent-client"))
     parent = "44444444-4444-4444-4444-444444444444"
     run(reducer, thread_response(7, 1, thread(parent)))
@@ -126,7 +127,7 @@ def test_subagent_compaction_inherits_parent_connection() -> None:
 
 
 def test_compaction_and_goal_without_thread_context_are_counted_drops() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     goal = GoalFact("thread-x", None, "g-1", "created", "active", False)
     assert run(reducer, compaction("thread-x"), goal) == []
     assert reducer.state.drops["compaction: missing thread_connection"] == 1
@@ -134,7 +135,7 @@ def test_compaction_and_goal_without_thread_context_are_counted_drops() -> None:
 
 
 def test_goal_event_shape_and_counters_only_on_usage() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
     events = run(
         reducer,
@@ -175,7 +176,7 @@ def test_goal_event_shape_and_counters_only_on_usage() -> None:
 def test_reducer_ingests_hook_run_fact_without_any_context() -> None:
     # §7.1 no. 19: stateless, needs no initialize, thread or turn.
     tracking = TrackingContext("gpt-5", "thread-3", "turn-3", "codex_cli_rs")
-    events = run(Reducer(), HookRunFact(tracking, "PostToolUse", "unknown", "failed"))
+    events = run(Reducer(FAMILIES), HookRunFact(tracking, "PostToolUse", "unknown", "failed"))
     assert events == [
         {
             "event_type": "codex_hook_run",
@@ -193,7 +194,7 @@ def test_reducer_ingests_hook_run_fact_without_any_context() -> None:
 
 
 def test_archive_events_need_no_thread_context() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     events = run(
         reducer,
         ThreadArchived(0, "thread-gone", "archived", 1_795_000_000_001),
@@ -209,14 +210,16 @@ def test_archive_events_need_no_thread_context() -> None:
 
 def test_subagent_sources_memory_consolidation_and_other() -> None:
     # §7.1 nos. 32–34.
-    (memory,) = run(Reducer(), subagent_started("thread-mem", source="memory_consolidation"))
+    (memory,) = run(
+        Reducer(FAMILIES), subagent_started("thread-mem", source="memory_consolidation")
+    )
     assert memory["event_params"]["subagent_source"] == "memory_consolidation"
     assert memory["event_params"]["parent_thread_id"] is None
-    (other,) = run(Reducer(), subagent_started("thread-guardian", source="guardian"))
+    (other,) = run(Reducer(FAMILIES), subagent_started("thread-guardian", source="guardian"))
     assert other["event_params"]["subagent_source"] == "guardian"
     assert other["event_params"]["parent_thread_id"] is None
     (explicit,) = run(
-        Reducer(),
+        Reducer(FAMILIES),
         subagent_started("thread-guardian", source="guardian", parent="parent-thread-guardian"),
     )
     assert explicit["event_params"]["parent_thread_id"] == "parent-thread-guardian"

@@ -9,6 +9,7 @@ import pytest
 
 from agentlytics.events import reviews as ev
 from agentlytics.facts import GuardianReview, RuntimeMetadata
+from agentlytics.families import FAMILIES
 from agentlytics.protocol import types as t
 from agentlytics.reducer.core import Reducer
 from agentlytics.reducer.state import MAX_HELD_REVIEWS
@@ -47,7 +48,7 @@ def one_review(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pytest.fixture
 def reducer() -> Reducer:
-    r = Reducer()
+    r = Reducer(FAMILIES)
     review_prerequisites(r)
     return r
 
@@ -58,7 +59,7 @@ def reducer() -> Reducer:
 def test_review_event_serializes_expected_shape() -> None:
     """§7.1 no. 40, from facts: a subagent thread's network-access review, approved with a
     network policy amendment (item id and review id come from the request)."""
-    r = Reducer()
+    r = Reducer(FAMILIES)
     run(
         r,
         initialize(
@@ -157,7 +158,7 @@ def _guardian_fact(**overrides: Any) -> GuardianReview:
 
 def test_guardian_review_event_ingests_custom_fact_with_optional_target_item() -> None:
     """§7.1 no. 48: the exact ``codex_guardian_review`` JSON."""
-    r = Reducer()
+    r = Reducer(FAMILIES)
     run(
         r,
         initialize(product="codex_cli_rs", transport="websocket"),
@@ -228,7 +229,7 @@ def test_guardian_review_event_ingests_custom_fact_with_optional_target_item() -
 
 
 def test_guardian_fact_derives_request_source_from_the_thread() -> None:
-    r = Reducer()
+    r = Reducer(FAMILIES)
     review_prerequisites(r)
     run(r, thread_response(7, 9, thread("child", parent="thread-1", thread_source="subagent")))
     main = run(r, _guardian_fact(thread_id="thread-1", approval_request_source=None))
@@ -238,7 +239,7 @@ def test_guardian_fact_derives_request_source_from_the_thread() -> None:
 
 
 def test_guardian_fact_without_thread_context_is_a_counted_drop() -> None:
-    r = Reducer()
+    r = Reducer(FAMILIES)
     assert run(r, _guardian_fact()) == []
     assert r.state.drops["guardian: missing thread_connection"] == 1
 
@@ -359,7 +360,7 @@ def test_terminal_reviews_denormalize_counts_onto_tool_item_events(reducer: Redu
 
 
 def test_item_review_summaries_do_not_cross_threads_with_reused_item_ids() -> None:
-    r = Reducer()
+    r = Reducer(FAMILIES)
     review_prerequisites(r, "thread-1", "thread-2")
     run(r, command_approval(72), answer(72, command_decision("accept")))
     (tool,) = completed_command_item(r, "thread-2", "item-1")
@@ -969,7 +970,7 @@ def test_review_completed_after_its_turn_ended(reducer: Reducer) -> None:
 
 def test_two_threads_on_two_connections_with_interleaved_approvals() -> None:
     """Each connection numbers its server requests from 0: the ids must not collide."""
-    r = Reducer()
+    r = Reducer(FAMILIES)
     run(
         r,
         initialize(conn=7),
@@ -1019,7 +1020,7 @@ def test_duplicate_and_out_of_order_answers_are_counted_never_emitted_twice(
 
 
 def test_review_event_dropped_without_thread_context_still_counts_on_the_item() -> None:
-    r = Reducer()
+    r = Reducer(FAMILIES)
     run(r, initialize())
     run(r, command_approval(50), answer(50, command_decision("accept")))
     assert r.state.drops["review: missing thread_connection"] == 1
@@ -1029,7 +1030,7 @@ def test_review_event_dropped_without_thread_context_still_counts_on_the_item() 
 def test_pending_reviews_leave_with_their_thread() -> None:
     from agentlytics.facts import ThreadClosed
 
-    r = Reducer()
+    r = Reducer(FAMILIES)
     review_prerequisites(r)
     run(r, command_approval(60), ThreadClosed(7, "thread-1"))
     assert not r.state.pending_reviews

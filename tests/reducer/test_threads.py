@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from agentlytics.facts import ConnectionClosed, RuntimeMetadata
+from agentlytics.families import FAMILIES
 from agentlytics.protocol import types as t
 from agentlytics.reducer.core import Reducer
 from tests.reducer.builders import (
@@ -35,7 +36,7 @@ TUI_RUNTIME = {
 
 def test_thread_initialized_event_serializes_expected_shape() -> None:
     # reducer.md §7.1 no. 26, with the V-main field forked_from_thread_id.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(product="codex_cli_rs", experimental=True))
     events = run(reducer, thread_response(7, 1, thread("thread-0", ephemeral=True)))
     assert msgspec.json.encode(events) == msgspec.json.encode(
@@ -63,7 +64,7 @@ def test_thread_initialized_event_serializes_expected_shape() -> None:
 
 def test_initialize_caches_client_and_thread_lifecycle_publishes_once_initialized() -> None:
     # §7.1 no. 27.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     assert run(reducer, thread_response(7, 1, thread("thread-1"), "thread/resume")) == []
     runtime = RuntimeMetadata("0.99.0", "linux", "24.04", "x86_64")
     init = initialize(
@@ -94,7 +95,7 @@ def test_initialize_caches_client_and_thread_lifecycle_publishes_once_initialize
 
 
 def test_fork_reports_forked_mode_and_source_thread() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     events = run(
         reducer, thread_response(7, 1, thread("thread-f", forked_from="thread-0"), "thread/fork")
@@ -105,7 +106,7 @@ def test_fork_reports_forked_mode_and_source_thread() -> None:
 
 def test_resume_with_thread_spawn_source_falls_back_to_spawn_parent() -> None:
     # Decision 4 / §7.1 no. 25: no explicit parent → the ThreadSpawn source's parent.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     source = {"subAgent": {"thread_spawn": {"parent_thread_id": "2222", "depth": 1}}}
     th = thread("thread-1", source=source, thread_source="subagent")
@@ -118,7 +119,7 @@ def test_resume_with_thread_spawn_source_falls_back_to_spawn_parent() -> None:
 
 def test_subagent_thread_started_publishes_without_initialize() -> None:
     # §7.1 nos. 30 and 35.
-    events = run(Reducer(), subagent_started("thread-review"))
+    events = run(Reducer(FAMILIES), subagent_started("thread-review"))
     assert len(events) == 1
     params = events[0]["event_params"]
     assert params["app_server_client"] == {
@@ -139,7 +140,8 @@ def test_subagent_thread_spawn_serializes_parent_from_spawn_source() -> None:
     # §7.1 no. 31: no explicit parent, ThreadSpawn parent 1111….
     parent = "11111111-1111-1111-1111-111111111111"
     events = run(
-        Reducer(), subagent_started("thread-spawn", spawn_parent=parent, source="thread_spawn")
+        Reducer(FAMILIES),
+        subagent_started("thread-spawn", spawn_parent=parent, source="thread_spawn"),
     )
     params = events[0]["event_params"]
     assert params["parent_thread_id"] == parent
@@ -149,7 +151,7 @@ def test_subagent_thread_spawn_serializes_parent_from_spawn_source() -> None:
 
 def test_subagent_tool_items_inherit_parent_connection_metadata() -> None:
     # §7.1 no. 37: the child's tool event carries the parent's connection but its own metadata.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
     run(reducer, subagent_started("thread-subagent", parent="thread-1"))
     run(reducer, turn_started("thread-subagent", "turn-subagent"))
@@ -172,14 +174,14 @@ def test_unrelated_client_responses_are_ignored() -> None:
     # §7.1 nos. 28-29: a turn/start-shaped response with no pending turn/start emits nothing.
     from tests.reducer.builders import turn_start_response
 
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     assert run(reducer, turn_start_response(7, 3, "turn-x")) == []
     assert "turn-x" not in reducer.state.turns
 
 
 def test_connection_close_releases_its_threads_and_turns() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-1")))
     run(reducer, subagent_started("child", parent="thread-1"))
     run(reducer, turn_started("thread-1", "turn-1"))

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from agentlytics.facts import RuntimeMetadata
+from agentlytics.families import FAMILIES
 from agentlytics.protocol import types as t
 from agentlytics.reducer.core import Reducer
 from tests.reducer.builders import (
@@ -23,7 +24,7 @@ from tests.reducer.builders import (
 
 def lifecycle(kind: str, obj: Any, *, start: int = 1000, end: int = 1045) -> list[dict[str, Any]]:
     """Review prerequisites (thread-1 on conn 7), then the item's start and completion."""
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(
         reducer,
         initialize(),
@@ -37,7 +38,7 @@ def lifecycle(kind: str, obj: Any, *, start: int = 1000, end: int = 1045) -> lis
 def test_command_execution_event_serializes_expected_shape() -> None:
     # §7.1 no. 38 adapted: V-main base fields; outcome "unknown" (no review; "not_needed" is
     # never produced by the reducer).
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     runtime = RuntimeMetadata("0.99.0", "macos", "15.3.1", "aarch64")
     run(
         reducer,
@@ -175,7 +176,7 @@ def test_negative_lifecycle_duration_is_null() -> None:
 
 
 def test_missing_item_started_drops_with_reason() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(
         reducer,
         initialize(),
@@ -339,7 +340,7 @@ def test_image_generation_status(status: str, terminal: str) -> None:
 
 def test_item_ids_reused_across_threads_do_not_cross() -> None:
     # A start recorded in thread-1 does not satisfy a completion of the same item id in thread-2.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(
         reducer,
         initialize(),
@@ -357,7 +358,7 @@ def test_item_ids_reused_across_threads_do_not_cross() -> None:
 def test_item_completing_after_its_turn_event_still_emits() -> None:
     from tests.reducer.builders import resolved_config, turn_completed
 
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(
         reducer,
         initialize(),

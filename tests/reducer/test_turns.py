@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from agentlytics.facts import ClientRequest, ClientResponse, ErrorResponse, TurnCodexError
+from agentlytics.families import FAMILIES
 from agentlytics.protocol import types as t
 from agentlytics.reducer.core import Reducer
 from tests.reducer.builders import (
@@ -34,7 +35,7 @@ def turn_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_turn_event_serializes_expected_shape() -> None:
     # §7.1 no. 49 adapted to the V-main field set (57 fields; profile fields null: decision 3).
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(product="codex_cli_rs", experimental=True))
     run(reducer, thread_response(7, 1, thread("thread-2")))
     run(reducer, turn_start_request(7, 3, "thread-2"), turn_start_response(7, 3, "turn-2"))
@@ -128,7 +129,7 @@ def test_turn_event_serializes_expected_shape() -> None:
 
 def test_turn_lifecycle_emits_turn_event() -> None:
     # §7.1 no. 50.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     events = run(reducer, turn_completed("thread-2", "turn-2"))
     assert len(events) == 1 and events[0]["event_type"] == "codex_turn_event"
@@ -151,7 +152,7 @@ def test_turn_lifecycle_emits_turn_event() -> None:
 
 def test_facts_may_arrive_in_any_order() -> None:
     # The completion comes first; the event fires on whichever fact completes the set.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(), thread_response(7, 1, thread("thread-2")))
     run(reducer, turn_start_request(7, 3, "thread-2"))
     assert run(reducer, turn_completed("thread-2", "turn-2")) == []
@@ -166,7 +167,7 @@ def test_facts_may_arrive_in_any_order() -> None:
 
 def test_turn_event_counts_completed_tool_items_without_started() -> None:
     # §7.1 no. 51: seven completed items without item/started → no tool events, counts 7.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, tokens=False)
     items: list[tuple[str, Any]] = [
         ("commandExecution", t.CommandExecutionItem(id="c", status="completed")),
@@ -198,7 +199,7 @@ def test_turn_event_counts_completed_tool_items_without_started() -> None:
 
 
 def test_subagent_activity_counts_once_and_not_when_completed() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, tokens=False)
     spawn = t.SubAgentActivityItem(id="spawn-1", kind="started", agent_thread_id="child")
     done = t.SubAgentActivityItem(id="done-1", kind="completed", agent_thread_id="child")
@@ -216,7 +217,7 @@ def test_subagent_activity_counts_once_and_not_when_completed() -> None:
 
 def test_item_completed_without_turn_state_does_not_create_turn_state() -> None:
     # §7.1 no. 52.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     command = t.CommandExecutionItem(id="c", status="completed")
     assert run(reducer, item_completed("thread-2", "turn-2", "commandExecution", command)) == []
     assert "turn-2" not in reducer.state.turns
@@ -225,20 +226,20 @@ def test_item_completed_without_turn_state_does_not_create_turn_state() -> None:
 
 def test_turn_does_not_emit_without_required_prerequisites() -> None:
     # §7.1 no. 54 (a): no initialize, so no thread/connection.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, turn_start_request(7, 3, "thread-2"), turn_start_response(7, 3, "turn-2"))
     run(reducer, resolved_config("thread-2", "turn-2"))
     assert run(reducer, turn_completed("thread-2", "turn-2")) == []
     assert reducer.state.drops["turn: missing connection"] == 1
     # (b): initialized, but no resolved config.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False)
     assert run(reducer, turn_completed("thread-2", "turn-2")) == []
 
 
 def test_failed_turn_carries_wire_error_and_synthesised_kind() -> None:
     # §7.1 no. 55 (+ the [G] codex_error fields from the synthesised TurnCodexError fact).
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     run(reducer, TurnCodexError("thread-2", "turn-2", "invalid_request", None))
     (p,) = turn_events(run(reducer, turn_completed("thread-2", "turn-2", "failed", "badRequest")))
@@ -251,7 +252,7 @@ def test_failed_turn_carries_wire_error_and_synthesised_kind() -> None:
 
 def test_interrupted_turn_without_error() -> None:
     # §7.1 no. 56.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     (p,) = turn_events(run(reducer, turn_completed("thread-2", "turn-2", "interrupted")))
     assert (p["status"], p["turn_error"]) == ("interrupted", None)
@@ -259,7 +260,7 @@ def test_interrupted_turn_without_error() -> None:
 
 def test_turn_completed_without_started_notification_emits_null_started_at() -> None:
     # §7.1 no. 57.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, started=False, tokens=False)
     (p,) = turn_events(run(reducer, turn_completed("thread-2", "turn-2")))
     assert p["started_at"] is None and p["duration_ms"] == 1234
@@ -277,7 +278,7 @@ def test_turn_completed_without_started_notification_emits_null_started_at() -> 
 
 def test_turn_start_error_response_discards_pending_start_request() -> None:
     # §7.1 no. 63.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     run(reducer, turn_start_request(7, 3, "thread-2"))
     assert run(reducer, ErrorResponse(7, 3, "boom", None, 0)) == []
@@ -287,7 +288,7 @@ def test_turn_start_error_response_discards_pending_start_request() -> None:
 
 
 def test_accepted_interrupt_records_earliest_request_time() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     for request_id, at in ((8, 1716000000456), (9, 1716000000123)):
         params = t.TurnInterruptParams(thread_id="thread-2", turn_id="turn-2")
@@ -301,7 +302,7 @@ def test_accepted_interrupt_records_earliest_request_time() -> None:
 
 
 def test_rejected_interrupt_does_not_tag_turn() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     params = t.TurnInterruptParams(thread_id="thread-2", turn_id="turn-2")
     run(reducer, ClientRequest(7, 8, "turn/interrupt", params, 1716000000456))
@@ -315,7 +316,7 @@ def test_rejected_interrupt_does_not_tag_turn() -> None:
 
 def test_accepted_turn_steer_emits_expected_event() -> None:
     # §7.1 no. 58.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False, started=False, tokens=False)
     run(reducer, steer_request(7, 4, "thread-2", "turn-2", observed_at_ms=1_700_000_123_456))
     events = run(reducer, steer_response(7, 4, "turn-2"))
@@ -356,7 +357,7 @@ def test_accepted_turn_steer_emits_expected_event() -> None:
 
 def test_rejected_turn_steer_uses_request_connection_metadata() -> None:
     # §7.1 no. 59: thread-2 re-bound to connection 8 by a resume; the steer sent on 7 reports 7.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False, started=False, tokens=False)
     run(reducer, initialize(conn=8, name="codex-web"))
     run(reducer, thread_response(8, 6, thread("thread-2"), "thread/resume"))
@@ -373,14 +374,14 @@ def test_rejected_turn_steer_uses_request_connection_metadata() -> None:
 
 def test_steer_without_pending_request_emits_nothing() -> None:
     # §7.1 no. 62.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False, started=False, tokens=False)
     assert run(reducer, steer_error(7, 4, "no_active_turn")) == []
 
 
 def test_accepted_steers_increment_turn_steer_count() -> None:
     # §7.1 no. 53.
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, tokens=False)
     run(reducer, steer_request(7, 4, "thread-2", "turn-2"), steer_response(7, 4, "turn-2"))
     run(reducer, steer_request(7, 5, "thread-2", "turn-2"), steer_error(7, 5, "no_active_turn"))

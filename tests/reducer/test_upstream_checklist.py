@@ -29,6 +29,7 @@ from agentlytics.facts import (
     TrackingContext,
     TurnDiffUpdated,
 )
+from agentlytics.families import FAMILIES
 from agentlytics.fingerprints.diff import fingerprint_hash
 from agentlytics.observe.skills import (
     HostSkill,
@@ -86,7 +87,7 @@ def test_normalize_path_for_skill_id_repo_root_not_in_skill_path_uses_absolute_p
 
 def _skill_events(invocation: SkillInvocation) -> list[dict[str, Any]]:
     resolved = resolve_skill(invocation, SkillRepoCache())
-    return run(Reducer(), SkillInvoked(TRACKING, (resolved,)))
+    return run(Reducer(FAMILIES), SkillInvoked(TRACKING, (resolved,)))
 
 
 def test_reducer_ingests_skill_invoked_fact() -> None:
@@ -129,7 +130,7 @@ def test_reducer_includes_plugin_id_for_plugin_skill_invocations() -> None:
 
 
 def test_unrelated_client_requests_are_ignored_by_reducer() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     archive = ClientRequest(7, 3, "thread/archive", None, 0)
     shaped_like_turn_start = ClientResponse(
@@ -144,7 +145,7 @@ def test_unrelated_client_requests_are_ignored_by_reducer() -> None:
 
 
 def test_unrelated_client_responses_are_ignored_by_reducer() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize())
     assert run(reducer, ClientResponse(7, 4, "thread/archive", None, 0)) == []
     assert reducer.state.drops == {}
@@ -154,7 +155,7 @@ def test_unrelated_client_responses_are_ignored_by_reducer() -> None:
 
 
 def test_item_lifecycle_notifications_publish_command_execution_event() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     review_prerequisites(reducer)
     run(reducer, turn_started("thread-1", "turn-1"))
     started = t.CommandExecutionItem(id="item-1", status="inProgress", source="agent")
@@ -203,7 +204,7 @@ def test_item_lifecycle_notifications_publish_command_execution_event() -> None:
 
 
 def _rejected_steer(error_type: str) -> dict[str, Any]:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False, started=False, tokens=False)
     run(reducer, initialize(conn=8, name="codex-web"))
     run(reducer, thread_response(8, 6, thread("thread-2"), "thread/resume"))
@@ -252,7 +253,7 @@ def _same(events: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
 def test_app_mentioned_event_serializes_expected_shape() -> None:
     mention = AppInvocation("calendar", "Calendar", "explicit")
     _same(
-        run(Reducer(), AppMentioned(TRACKING, (mention,))),
+        run(Reducer(FAMILIES), AppMentioned(TRACKING, (mention,))),
         [
             {
                 "event_type": "codex_app_mentioned",
@@ -273,7 +274,9 @@ def test_app_mentioned_event_serializes_expected_shape() -> None:
 def test_app_used_event_serializes_expected_shape() -> None:
     tracking = TrackingContext("gpt-5", "thread-2", "turn-2", "codex_cli_rs")
     _same(
-        run(Reducer(), AppUsed(tracking, AppInvocation("drive", "Google Drive", "implicit"))),
+        run(
+            Reducer(FAMILIES), AppUsed(tracking, AppInvocation("drive", "Google Drive", "implicit"))
+        ),
         [
             {
                 "event_type": "codex_app_used",
@@ -293,7 +296,7 @@ def test_app_used_event_serializes_expected_shape() -> None:
 
 def test_reducer_ingests_app_and_plugin_facts() -> None:
     events = run(
-        Reducer(),
+        Reducer(FAMILIES),
         AppMentioned(TRACKING, (AppInvocation("calendar", "Calendar", "explicit"),)),
         AppUsed(TRACKING, AppInvocation("drive", "Drive", "implicit")),
         PluginUsed(TRACKING, PLUGIN),
@@ -308,7 +311,7 @@ def test_reducer_ingests_app_and_plugin_facts() -> None:
 def test_plugin_used_event_serializes_expected_shape() -> None:
     tracking = TrackingContext("gpt-5", "thread-3", "turn-3", "codex_cli_rs")
     _same(
-        run(Reducer(), PluginUsed(tracking, PLUGIN)),
+        run(Reducer(FAMILIES), PluginUsed(tracking, PLUGIN)),
         [
             {
                 "event_type": "codex_plugin_used",
@@ -327,7 +330,7 @@ def test_plugin_used_event_serializes_expected_shape() -> None:
 def test_plugin_management_event_serializes_expected_shape() -> None:
     fact = PluginStateChanged(PLUGIN, "installed", "codex_cli_rs")
     _same(
-        run(Reducer(), fact),
+        run(Reducer(FAMILIES), fact),
         [{"event_type": "codex_plugin_installed", "event_params": PLUGIN_PARAMS}],
     )
 
@@ -335,7 +338,7 @@ def test_plugin_management_event_serializes_expected_shape() -> None:
 def test_plugin_management_event_can_use_remote_plugin_id_override() -> None:
     """V-main keeps ``plugin_id`` local and reports the override as ``remote_plugin_id``."""
     remote = PluginMetadata("sample", "test", remote_plugin_id="plugins~Plugin_remote")
-    (event,) = run(Reducer(), PluginStateChanged(remote, "installed", "codex_cli_rs"))
+    (event,) = run(Reducer(FAMILIES), PluginStateChanged(remote, "installed", "codex_cli_rs"))
     p = event["event_params"]
     assert (p["remote_plugin_id"], p["plugin_name"], p["marketplace_name"]) == (
         "plugins~Plugin_remote",
@@ -348,7 +351,7 @@ def test_plugin_management_event_can_use_remote_plugin_id_override() -> None:
 def test_reducer_ingests_plugin_state_changed_fact() -> None:
     fact = PluginStateChanged(PLUGIN, "disabled", "codex_cli_rs")
     _same(
-        run(Reducer(), fact),
+        run(Reducer(FAMILIES), fact),
         [{"event_type": "codex_plugin_disabled", "event_params": PLUGIN_PARAMS}],
     )
 
@@ -360,7 +363,7 @@ def _hook(tracking: TrackingContext, name: str, source: Any, status: str) -> Hoo
 def test_hook_run_event_serializes_expected_shape() -> None:
     tracking = TrackingContext("gpt-5", "thread-3", "turn-3", "codex_cli_rs")
     _same(
-        run(Reducer(), _hook(tracking, "PreToolUse", "user", "completed")),
+        run(Reducer(FAMILIES), _hook(tracking, "PreToolUse", "user", "completed")),
         [
             {
                 "event_type": "codex_hook_run",
@@ -429,7 +432,7 @@ def test_hook_run_metadata_maps_stopped_status() -> None:
 
 def test_reducer_ingests_hook_run_fact() -> None:
     tracking = TrackingContext("gpt-5", "thread-3", "turn-3", "codex_cli_rs")
-    events = run(Reducer(), _hook(tracking, "PostToolUse", "unknown", "failed"))
+    events = run(Reducer(FAMILIES), _hook(tracking, "PostToolUse", "unknown", "failed"))
     assert len(events) == 1
     p = events[0]["event_params"]
     assert (events[0]["event_type"], p["hook_name"], p["hook_source"], p["status"]) == (
@@ -481,7 +484,7 @@ def test_reducer_emits_large_accepted_line_aggregates_without_fingerprints() -> 
         "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -0,0 +1,20000 @@\n"
     )
     diff = head + "".join(f"+let value_{i} = {i};\n" for i in range(20_000))
-    chunks = _accepted(Reducer(), [diff])
+    chunks = _accepted(Reducer(FAMILIES), [diff])
     first = chunks[0]["event_params"]
     assert (first["turn_id"], first["thread_id"]) == ("turn-2", "thread-2")
     assert (first["accepted_added_lines"], first["accepted_deleted_lines"]) == (20_000, 0)
@@ -494,7 +497,7 @@ def test_reducer_emits_accepted_line_fingerprints_once_from_latest_turn_diff_on_
 ):
     first = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -0,0 +1 @@\n+let first = 1;\n"
     second = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -0,0 +1 @@\n+let second = 2;\n"
-    (event,) = _accepted(Reducer(), [first, second])
+    (event,) = _accepted(Reducer(FAMILIES), [first, second])
     p = event["event_params"]
     assert (p["accepted_added_lines"], p["accepted_deleted_lines"]) == (1, 0)
     # V-main: the one line of the latest diff, fingerprinted.
@@ -507,7 +510,7 @@ def test_reducer_emits_accepted_line_fingerprints_once_from_latest_turn_diff_on_
 
 
 def test_compaction_event_ingests_custom_fact() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(product="codex_cli_rs", transport="websocket"))
     parent = "22222222-2222-2222-2222-222222222222"
     source = {"subAgent": {"thread_spawn": {"parent_thread_id": parent, "depth": 1}}}
@@ -553,7 +556,7 @@ def test_compaction_event_ingests_custom_fact() -> None:
 
 
 def _subagent(**kw: Any) -> dict[str, Any]:
-    events = run(Reducer(), subagent_started(**kw))
+    events = run(Reducer(FAMILIES), subagent_started(**kw))
     assert [e["event_type"] for e in events] == ["codex_thread_initialized"]
     params: dict[str, Any] = events[0]["event_params"]
     return params
@@ -603,7 +606,7 @@ def test_subagent_thread_started_other_serializes_explicit_parent_thread_id() ->
 
 
 def test_subagent_thread_started_inherits_parent_connection_for_new_thread() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     run(reducer, initialize(name="parent-client", product="parent-client"))
     parent = "44444444-4444-4444-4444-444444444444"
     run(reducer, thread_response(7, 1, thread(parent)))
@@ -630,7 +633,7 @@ def _turn_event(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_turn_event_counts_completed_tool_items() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, tokens=False)
     items: list[tuple[str, Any]] = [
         ("commandExecution", t.CommandExecutionItem(id="c", status="completed")),
@@ -659,7 +662,7 @@ def test_turn_event_counts_completed_tool_items() -> None:
 
 
 def test_turn_lifecycle_emits_failed_turn_event() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     events = run(reducer, turn_completed("thread-2", "turn-2", "failed", "badRequest"))
     assert len(events) == 1
@@ -668,7 +671,7 @@ def test_turn_lifecycle_emits_failed_turn_event() -> None:
 
 
 def test_turn_lifecycle_emits_interrupted_turn_event_without_error() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer)
     events = run(reducer, turn_completed("thread-2", "turn-2", "interrupted"))
     assert len(events) == 1
@@ -677,6 +680,6 @@ def test_turn_lifecycle_emits_interrupted_turn_event_without_error() -> None:
 
 
 def test_turn_steer_does_not_emit_without_pending_request() -> None:
-    reducer = Reducer()
+    reducer = Reducer(FAMILIES)
     turn_prerequisites(reducer, config=False, started=False, tokens=False)
     assert run(reducer, steer_error(7, 4, "no_active_turn")) == []

@@ -91,8 +91,7 @@ def replay(
     from agentlytics.errors import failing, open_warehouse, output_file
     from agentlytics.replay import replay as run_replay
     from agentlytics.sinks.base import Sink
-    from agentlytics.sinks.duckdb import DuckDBSink
-    from agentlytics.sinks.jsonl import JsonlSink
+    from agentlytics.sinks.config import DuckDBSinkConfig, JsonlSinkConfig, from_config
     from agentlytics.warehouse import reports
 
     check_captures(captures)
@@ -107,14 +106,14 @@ def replay(
     if events:
         output_file(events, "--events")
         with failing(f"cannot write --events {events}", "pass --events a writable path"):
-            jsonl = JsonlSink(events)
+            jsonl = from_config(JsonlSinkConfig(events))
     if jsonl is not None:
         sinks.append(jsonl)
     # The report needs a warehouse; with --no-warehouse it is an in-memory one, skipped if quiet.
     store = (
         None
         if (no_warehouse and quiet)
-        else DuckDBSink(":memory:")
+        else from_config(DuckDBSinkConfig(":memory:"))
         if no_warehouse
         else open_warehouse(warehouse, say=lambda text: typer.echo(text, err=True))
     )
@@ -207,9 +206,10 @@ def _replay_send(
     from rich.console import Console
 
     from agentlytics.config import Config
-    from agentlytics.delivery.background import BackgroundDelivery
-    from agentlytics.delivery.send import outcome, submit_captures
+    from agentlytics.delivery.send import outcome
     from agentlytics.delivery.spool import SpoolError
+    from agentlytics.library.worker import BackgroundDelivery
+    from agentlytics.replay import submit_captures
 
     cfg = load_config(config)
     assert isinstance(cfg, Config)

@@ -10,7 +10,6 @@ import typer
 from agentlytics.cli.common import load_config, use_fingerprint_key
 
 if TYPE_CHECKING:
-    from agentlytics.delivery.api import Delivery
     from agentlytics.observe.observer import Observer
 
 
@@ -77,39 +76,40 @@ def _live_observer(
     otlp: str | None = None,
 ) -> Observer | None:
     """The tap's live pipeline, writing to the sinks the options name (None: record only)."""
+    from agentlytics.delivery.processor import Processor
     from agentlytics.sinks.base import Sink
+    from agentlytics.sinks.config import DuckDBSinkConfig, JsonlSinkConfig, from_config
 
     sinks: list[Sink] = []
     # Analytics must never keep the server from starting: a sink that cannot be opened (a
     # warehouse locked by another process, a read-only path) is reported and left out.
     try:
         if events is not None:
-            from agentlytics.sinks.jsonl import JsonlSink
-
-            sinks.append(JsonlSink(events))
+            sinks.append(from_config(JsonlSinkConfig(events)))
         if warehouse is not None:
-            from agentlytics.sinks.duckdb import DuckDBSink
-
-            sinks.append(DuckDBSink(warehouse))
+            sinks.append(from_config(DuckDBSinkConfig(str(warehouse))))
     except Exception as exc:
         typer.echo(
             f"agentlytics tap: cannot open an analytics sink ({exc}); relaying anyway", err=True
         )
-    delivery: Delivery | None = None
+    # --send and --otlp get the tap's sealed events (each fact reduced once, by the tap).
+    processors: list[Processor] = []
     if send is not None:
         import msgspec
 
         from agentlytics.config import Config
-        from agentlytics.delivery.background import BackgroundDelivery
+        from agentlytics.library.sealed import SealedDelivery
 
         cfg = load_config(None)
         assert isinstance(cfg, Config)
         try:
-            delivery = BackgroundDelivery.from_config(
-                msgspec.structs.replace(
-                    cfg.delivery,
-                    endpoint=send,
-                    token=cfg.delivery.token if token is None else token,
+            processors.append(
+                SealedDelivery.from_config(
+                    msgspec.structs.replace(
+                        cfg.delivery,
+                        endpoint=send,
+                        token=cfg.delivery.token if token is None else token,
+                    )
                 )
             )
         except Exception as exc:  # the agent never pays for analytics failing
@@ -120,18 +120,19 @@ def _live_observer(
             )
     if otlp is not None:
         from agentlytics.config import Config
-        from agentlytics.otel.delivery import FanOut, otlp_delivery
+        from agentlytics.library.sealed import SealedDelivery, SealedPipeline
+        from agentlytics.otel.delivery import otlp_delivery
 
         otlp_cfg = load_config(None)
         assert isinstance(otlp_cfg, Config)
         try:
-            exporter, _ = otlp_delivery(otlp_cfg, otlp)
+            exporter, _ = otlp_delivery(otlp_cfg, otlp, pipeline_factory=SealedPipeline)
         except Exception as exc:  # the agent never pays for analytics failing
             typer.echo(f"agentlytics tap: OTLP export disabled ({exc}); relaying anyway", err=True)
         else:
-            delivery = exporter if delivery is None else FanOut([delivery, exporter])
-    if not sinks and delivery is None:
+            processors.append(SealedDelivery(exporter))
+    if not sinks and not processors:
         return None
     from agentlytics.live import LiveObserver
 
-    return LiveObserver(sinks, delivery=delivery)
+    return LiveObserver(sinks, processors=processors)

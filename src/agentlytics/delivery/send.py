@@ -1,24 +1,19 @@
-"""``agentlytics replay --send URL``: a replay delivered through the real client delivery.
+"""The report of a send (``agentlytics replay --send URL``, the tap's exit): what was delivered.
 
-The captures are observed on this thread (the edge, as a library caller would), every fact is
-handed to a :class:`BackgroundDelivery` with an HTTP sink, and the run ends with a bounded
-flush. What was not delivered stays in the spool, whose path the report gives — after checking
-that it is really there (:func:`outcome`).
+The captures are read by ``agentlytics.replay.submit_captures``; what was not delivered stays
+in the spool, whose path the report gives — after checking that it is really there
+(:func:`outcome`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agentlytics.drops import Drops
-from agentlytics.observe.capture import open_capture
-from agentlytics.observe.edge import WireObserver
 
-from .api import Delivery
 from .spool import QUARANTINED, slots
 
 
@@ -30,25 +25,6 @@ class SendResult:
     flushed: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
     drops: Drops = field(default_factory=Drops)
-
-
-def submit_captures(captures: Sequence[Path | str], delivery: Delivery) -> SendResult:
-    """Observe each capture as its own connection and submit every fact, in order."""
-    result = SendResult()
-    for connection, capture in enumerate(captures):
-        observer = WireObserver(connection, result.drops, "stdio")
-        observer.source = Path(capture).name
-        with open_capture(capture) as lines:
-            for line in lines:
-                for fact in observer.observe_line(line):
-                    delivery.submit(fact)
-                    result.facts += 1
-        for fact in observer.close():
-            delivery.submit(fact)
-            result.facts += 1
-        result.lines += observer.lineno
-        result.files += 1
-    return result
 
 
 def spool_counts(directory: Path) -> tuple[int, int] | None:

@@ -50,7 +50,7 @@ from agentlytics.events.tools import (
 )
 from agentlytics.events.turns import TurnEvent
 
-FAMILIES: tuple[type[EventParams], ...] = (
+EVENT_TYPES: tuple[type[EventParams], ...] = (
     SkillInvocationParams,
     ThreadInitialized,
     ThreadArchiveEvent,
@@ -86,7 +86,7 @@ FAMILIES: tuple[type[EventParams], ...] = (
 """Every family, in upstream's ``TrackEventRequest`` variant order (spec §4)."""
 
 #: event type → its ``event_params`` struct.
-CATALOG: dict[str, type[EventParams]] = {cls.EVENT_TYPE: cls for cls in FAMILIES}
+CATALOG: dict[str, type[EventParams]] = {cls.EVENT_TYPE: cls for cls in EVENT_TYPES}
 
 
 class EventValidationError(ValueError):

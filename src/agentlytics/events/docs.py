@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.catalog import EVENT_TYPES
 
 SOURCES: dict[str, str] = {
     "skill_invocation": "library API `track_skill_invocations` (top level also has `skill_id`, `skill_name`)",
@@ -104,7 +104,7 @@ def render_markdown() -> str:
         "",
         DEVIATIONS,
     ]
-    for cls in FAMILIES:
+    for cls in EVENT_TYPES:
         hints = typing.get_type_hints(cls, include_extras=True)
         out += [f"## `{cls.EVENT_TYPE}`", "", f"Source: {SOURCES.get(cls.EVENT_TYPE, '—')}.", ""]
         if cls.ISOLATED:

@@ -1,4 +1,4 @@
-"""Library calls whose edge work runs where the pipeline runs, not on the caller's thread.
+"""Library calls as plain records, whose edge work runs where the pipeline runs.
 
 A host's ``track_*`` call should cost it next to nothing. Run on the caller's thread, the edge
 (decode the params into protocol types, pair requests with responses, synthesise facts) cost
@@ -6,107 +6,29 @@ A host's ``track_*`` call should cost it next to nothing. Run on the caller's th
 and approvals (100,000 calls of captured traffic; ``bench/bench_delivery.py``, where they now
 cost about 1.5 µs and 5 µs against 33 µs and 55 µs for posthog's ``capture()``). So the caller
 only snapshots the message (its payload already encoded to JSON bytes, so a host that reuses its
-dicts cannot change what was tracked) and hands a :class:`Deferred` to the delivery, whose
-pipeline expands it into facts in submission order with everything else, on the one thread
-that touches the connection's observer.
+dicts cannot change what was tracked) and puts a plain record — connection id, direction,
+message, timestamp — on the delivery's queue. The ``Pipeline`` owns the observers by connection
+id and expands each record into facts in submission order with everything else, on the one
+thread that touches the connection's observer (:meth:`Pipeline.ingest_into`).
+
+Records are plain data (no reference to a live object), so the spill file and the journal hold
+them as they are, and a dead process's journal replays through a fresh pipeline with the same
+connections.
 
 What the caller used to read from the observer (a thread's model for ``tracking()``, the client
-name from ``initialize``) is resolved at the same point of the stream, when the item is
+name from ``initialize``) is resolved at the same point of the stream, when the record is
 expanded: ``tracking()`` returns a :class:`DeferredTracking` whose missing fields are filled then.
-
-Items a full queue spills to disk pickle their observer by reference: a token into a registry of
-this process's observers. Pickling an item pins its observer until the item is read back, so a
-host that drops its ``AnalyticsClient`` while items are spilled still gets them expanded against
-the connection's real state. An item read back after its process died gets a fresh observer for
-its token; that is why the delivery replays a dead process's journal (plain records of every
-call, ``delivery/journal.py``) rather than its spill file.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
-import weakref
-from collections import OrderedDict
-from typing import Any, cast
-
 import msgspec
 
-from agentlytics.drops import Drops
 from agentlytics.facts import Fact, PluginStateChanged, ServerRequestAborted, TrackingContext
 from agentlytics.protocol.wire import Direction, Message, RequestId
 from agentlytics.vocabulary import RpcTransport
 
 from .edge import WireObserver
-
-#: Tokens are unique to this process (a dead process's spilled items never name a live observer).
-_PROCESS = os.urandom(8).hex()
-_COUNTER = itertools.count(1)
-_TOKENS: weakref.WeakKeyDictionary[WireObserver, str] = weakref.WeakKeyDictionary()
-_LIVE: weakref.WeakValueDictionary[str, WireObserver] = weakref.WeakValueDictionary()
-#: Observers made for items of a dead process, kept while their connection's items arrive.
-_ORPHANS: OrderedDict[str, WireObserver] = OrderedDict()
-_MAX_ORPHANS = 256
-#: Observers of pickled (spilled) items not read back yet, with how many such items each has.
-_PINNED: dict[str, list[Any]] = {}
-_PIN_LOCK = threading.Lock()
-_REF_LOCK = threading.Lock()
-
-ObserverRef = tuple[str, int, str]
-#: ``source`` of an observer made for items whose process is gone: they lack its state, so the
-#: delivery counts them as dropped rather than expand them against an empty connection.
-ORPHAN = "orphan"
-
-
-def _ref(observer: WireObserver) -> ObserverRef:
-    token = _TOKENS.get(observer)
-    if token is None:
-        with _REF_LOCK:  # one token per observer, whichever thread asks first
-            token = _TOKENS.get(observer)
-            if token is None:
-                token = f"{_PROCESS}:{next(_COUNTER)}"
-                _TOKENS[observer] = token
-                _LIVE[token] = observer
-    return token, observer.connection_id, observer.rpc_transport
-
-
-def observer_token(observer: WireObserver) -> str:
-    """The observer's process-unique token (names its connection in the journal)."""
-    return _ref(observer)[0]
-
-
-def _pin(observer: WireObserver) -> ObserverRef:
-    ref = _ref(observer)
-    with _PIN_LOCK:
-        pin = _PINNED.get(ref[0])
-        if pin is None:
-            _PINNED[ref[0]] = [observer, 1]
-        else:
-            pin[1] += 1
-    return ref
-
-
-def _observer(ref: ObserverRef) -> WireObserver:
-    token, connection_id, rpc_transport = ref
-    with _PIN_LOCK:
-        pin = _PINNED.get(token)
-        if pin is not None:
-            pin[1] -= 1
-            if pin[1] <= 0:
-                del _PINNED[token]
-    if pin is not None:
-        return cast(WireObserver, pin[0])
-    observer = _LIVE.get(token)
-    if observer is None:
-        observer = WireObserver(connection_id, Drops(), cast(RpcTransport, rpc_transport))
-        observer.source = ORPHAN
-        _TOKENS[observer] = token
-        _LIVE[token] = observer
-        _ORPHANS[token] = observer
-        if len(_ORPHANS) > _MAX_ORPHANS:
-            _ORPHANS.popitem(last=False)
-    return observer
 
 
 class DeferredTracking(TrackingContext, frozen=True):
@@ -115,24 +37,18 @@ class DeferredTracking(TrackingContext, frozen=True):
 
 
 class Deferred(msgspec.Struct, gc=False):
-    """Work handed to the delivery in place of facts; :meth:`expand` makes the facts.
+    """A library call's record: :meth:`expand` makes its facts against the connection's observer.
 
     Structs without GC tracking: a burst of calls leaves thousands of these queued, and as
     tracked objects each of them would be traversed by the collections their own allocations
     trigger on the caller's thread (about 0.5 µs of the calls' p99). They hold no cycles.
     """
 
-    observer: WireObserver
+    connection: int
+    rpc_transport: RpcTransport
 
-    def expand(self) -> list[Fact]:
+    def expand(self, observer: WireObserver) -> list[Fact]:
         raise NotImplementedError
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuild, (type(self), _pin(self.observer), msgspec.structs.astuple(self)[1:])
-
-
-def _rebuild(cls: type[Deferred], ref: ObserverRef, state: tuple[Any, ...]) -> Deferred:
-    return cls(_observer(ref), *state)
 
 
 class ObservedMessage(Deferred, gc=False):
@@ -142,8 +58,8 @@ class ObservedMessage(Deferred, gc=False):
     message: Message
     at_ms: int
 
-    def expand(self) -> list[Fact]:
-        return self.observer.observe_message(self.direction, self.message, self.at_ms)
+    def expand(self, observer: WireObserver) -> list[Fact]:
+        return observer.observe_message(self.direction, self.message, self.at_ms)
 
 
 class AbortedRequest(Deferred, gc=False):
@@ -152,8 +68,7 @@ class AbortedRequest(Deferred, gc=False):
     request_id: RequestId
     at_ms: int
 
-    def expand(self) -> list[Fact]:
-        observer = self.observer
+    def expand(self, observer: WireObserver) -> list[Fact]:
         if observer.server_pending.pop(self.request_id, None) is None:
             observer.drops.count(
                 "aborted server request that was never tracked", repr(self.request_id)
@@ -163,10 +78,10 @@ class AbortedRequest(Deferred, gc=False):
 
 
 class ClosedConnection(Deferred, gc=False):
-    """The client closed: the connection's state may leave the reducer."""
+    """The client closed: the connection's state may leave the reducer (and the pipeline)."""
 
-    def expand(self) -> list[Fact]:
-        return self.observer.close()
+    def expand(self, observer: WireObserver) -> list[Fact]:
+        return observer.close()
 
 
 class InContext(Deferred, gc=False):
@@ -176,14 +91,14 @@ class InContext(Deferred, gc=False):
     #: The client's configured product id (None: the client name from ``initialize``).
     product_client_id: str | None
 
-    def expand(self) -> list[Fact]:
+    def expand(self, observer: WireObserver) -> list[Fact]:
         fact = self.fact
-        product = self.product_client_id or self.observer.synth.client_name
+        product = self.product_client_id or observer.synth.client_name
         tracking = getattr(fact, "tracking", None)
         if type(tracking) is DeferredTracking:
             model = tracking.model_slug
             if model is None:
-                view = self.observer.synth.threads.get(tracking.thread_id)
+                view = observer.synth.threads.get(tracking.thread_id)
                 model = view.model if view is not None else None
             resolved = TrackingContext(
                 model_slug=model,
@@ -198,12 +113,10 @@ class InContext(Deferred, gc=False):
 
 
 __all__ = [
-    "ORPHAN",
     "AbortedRequest",
     "ClosedConnection",
     "Deferred",
     "DeferredTracking",
     "InContext",
     "ObservedMessage",
-    "observer_token",
 ]

@@ -228,15 +228,6 @@ class EdgeFamily(Protocol):
     def edge(self) -> EdgeHandlers: ...
 
 
-def _project_families() -> Sequence[EdgeFamily]:
-    """The project's list, for callers that build an observer directly (the library client,
-    the journal decoder: the spine work moves them behind ``Pipeline``). A call-time import:
-    ``agentlytics.families`` composes this module, so it cannot be imported at load time."""
-    from agentlytics.families import FAMILIES
-
-    return FAMILIES
-
-
 S = TypeVar("S")
 H = TypeVar("H")
 
@@ -259,7 +250,8 @@ class WireObserver:
         connection_id: int,
         drops: Drops | None = None,
         rpc_transport: RpcTransport = "stdio",
-        families: Sequence[EdgeFamily] | None = None,
+        *,
+        families: Sequence[EdgeFamily],
     ):
         self.connection_id = connection_id
         self.rpc_transport = rpc_transport
@@ -276,7 +268,7 @@ class WireObserver:
         #: Where drops are reported from: the capture's name and the current line number.
         self.source = ""
         self.lineno = 0
-        self._build_tables(_project_families() if families is None else families)
+        self._build_tables(families)
 
     def _build_tables(self, families: Sequence[EdgeFamily]) -> None:
         """The method tables and hooks of this connection, in list order; each family's state.

@@ -16,19 +16,19 @@ for a collector.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import msgspec
 
 from agentlytics.config import Config, OtlpConfig, PricingConfig
-from agentlytics.delivery.api import Delivery
-from agentlytics.delivery.background import BackgroundDelivery
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
-from agentlytics.observe.deferred import Deferred
+from agentlytics.library.sealed import SealedPipeline
+from agentlytics.library.worker import BackgroundDelivery
 from agentlytics.pipeline import Pipeline
 from agentlytics.sinks.base import Sink
+from agentlytics.sinks.config import OtlpSinkConfig, from_config
 from agentlytics.sinks.otlp import OtlpSink
 
 
@@ -46,20 +46,7 @@ class SinkHolder:
         self.sinks: list[OtlpSink] = []
 
     def __call__(self) -> Sink:
-        from agentlytics.query.pricing import bundled
-
-        cfg = self.config
-        prices = bundled() if self.pricing is None else bundled().with_overrides(self.pricing)
-        sink = OtlpSink(
-            cfg.endpoint,
-            headers=cfg.headers,
-            compression=cfg.compression,
-            timeout=cfg.timeout,
-            service_name=cfg.service_name,
-            logs=cfg.logs,
-            metrics=cfg.metrics,
-            prices=prices,
-        )
+        sink = from_config(OtlpSinkConfig(otlp=self.config, pricing=self.pricing))
         self.sinks.append(sink)
         return sink
 
@@ -98,22 +85,6 @@ def otlp_delivery(
     return delivery, holder
 
 
-class SealedPipeline(Pipeline):
-    """A pipeline for items that already are sealed events (the collector's): passed through.
-
-    The background delivery reduces what it is given on its reduce thread; events the
-    collector stored need no reduction, only the spool and the send loop.
-    """
-
-    def ingest_into(self, facts: Iterable[Fact | Deferred], out: list[Envelope]) -> None:
-        start = len(out)
-        try:
-            for item in cast("Iterable[Envelope]", facts):
-                out.append(item)
-        finally:
-            self.events += len(out) - start
-
-
 class EventForwarder:
     """Sealed events → the OTLP delivery (``collect --otlp``): what the collector stored."""
 
@@ -132,20 +103,3 @@ class EventForwarder:
 
     def close(self, timeout: float | None = None) -> bool:
         return self.delivery.close(timeout)
-
-
-class FanOut:
-    """One :class:`Delivery` that hands every fact to several (``tap --send URL --otlp URL``)."""
-
-    def __init__(self, deliveries: Sequence[Delivery]) -> None:
-        self.deliveries = list(deliveries)
-
-    def submit(self, fact: Fact | Deferred) -> None:
-        for delivery in self.deliveries:
-            delivery.submit(fact)
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return all([d.flush(timeout) for d in self.deliveries])
-
-    def close(self, timeout: float | None = None) -> bool:
-        return all([d.close(timeout) for d in self.deliveries])

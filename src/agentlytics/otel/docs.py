@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.catalog import EVENT_TYPES
 from agentlytics.otel.mapping import (
     CLIENT_RESOURCE,
     FAMILY_RENAMES,
@@ -97,7 +97,7 @@ def render_markdown() -> str:
         "are omitted; `N` is a list index; (GenAI) marks a semantic-convention name.",
         "",
     ]
-    for cls in FAMILIES:
+    for cls in EVENT_TYPES:
         out += [f"## `{cls.EVENT_TYPE}`", "", "| field | OTLP |", "|---|---|"]
         if cls.EVENT_TYPE == "skill_invocation":
             out += ["| `skill_id` (top level) | `skill_id` |"]

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from agentlytics.config import Config
-from agentlytics.delivery.send import submit_captures
 from agentlytics.otel.delivery import otlp_delivery
+from agentlytics.replay import submit_captures
 
 
 def replay_otlp(

@@ -31,15 +31,6 @@ class ReducerFamily(Protocol):
     def after_turn(self) -> tuple[AfterTurnHook, ...]: ...
 
 
-def _project_families() -> Sequence[ReducerFamily]:
-    """The project's list, for callers that build a reducer directly (tests, the library's
-    delivery: the spine work moves them behind ``Pipeline``). A call-time import:
-    ``agentlytics.families`` composes the reducer, so it cannot be imported at load time."""
-    from agentlytics.families import FAMILIES
-
-    return FAMILIES
-
-
 def dispatch_table(families: Sequence[ReducerFamily]) -> dict[type[Fact], tuple[Handler, ...]]:
     """Fact type → its handlers, in family-list order."""
     table: dict[type[Fact], list[Handler]] = {}
@@ -52,9 +43,7 @@ def dispatch_table(families: Sequence[ReducerFamily]) -> dict[type[Fact], tuple[
 class Reducer:
     """Folds facts into analytics events, keeping only bounded per-connection/thread/turn state."""
 
-    def __init__(self, families: Sequence[ReducerFamily] | None = None) -> None:
-        if families is None:
-            families = _project_families()
+    def __init__(self, families: Sequence[ReducerFamily]) -> None:
         self._handlers = dispatch_table(families)
         self.state = ReducerState()
         self.state.after_turn = tuple(hook for family in families for hook in family.after_turn)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Final, NamedTuple
 
-from agentlytics.events.catalog import FAMILIES
+from agentlytics.events.catalog import EVENT_TYPES
 from agentlytics.events.fingerprints import AcceptedLineFingerprints
 from agentlytics.events.lifecycle import CompactionEvent, GoalEvent, HookRun, ThreadInitialized
 from agentlytics.events.reviews import GuardianReviewEvent, ReviewEvent
@@ -97,7 +97,7 @@ _TOKENS = tuple(
 )
 
 #: Tool item event types: every catalog family built on the shared tool base.
-TOOL_EVENT_TYPES: Final = tuple(c.EVENT_TYPE for c in FAMILIES if issubclass(c, ToolItemBase))
+TOOL_EVENT_TYPES: Final = tuple(c.EVENT_TYPE for c in EVENT_TYPES if issubclass(c, ToolItemBase))
 
 FAMILY_TABLES: Final[tuple[Family, ...]] = (
     Family(

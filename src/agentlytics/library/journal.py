@@ -6,7 +6,7 @@ context the next items would need. The journal closes that window: every item ``
 takes passes through it on its way to the reducer. The caller's thread appends the item to a
 deque (cheaper than the queue put it replaces); the journal's thread, every ``interval`` seconds
 while there is traffic and as soon as ``max_records`` items wait, encodes them as plain-data
-records (connection token and id, direction, the message's method, id and payload bytes, its
+records (connection id and transport, direction, the message's method, id and payload bytes, its
 timestamp; a custom fact as the fact itself — never a reference to a live Python object),
 writes them to the journal file (one ``os.write``, no fsync: a process kill keeps it, as the
 spool does) and only then forwards them to the reducer's queue (or, when it is full, the spill
@@ -50,7 +50,6 @@ from typing import Any, cast
 import msgspec
 from msgspec import Raw
 
-from agentlytics.drops import Drops
 from agentlytics.facts import Fact
 from agentlytics.observe.deferred import (
     AbortedRequest,
@@ -58,9 +57,7 @@ from agentlytics.observe.deferred import (
     Deferred,
     InContext,
     ObservedMessage,
-    observer_token,
 )
-from agentlytics.observe.edge import WireObserver
 from agentlytics.protocol.wire import Direction, Message
 from agentlytics.vocabulary import RpcTransport
 
@@ -79,29 +76,22 @@ def encode(item: Fact | Deferred) -> bytes:
     kind = type(item)
     if kind is ObservedMessage:
         m = cast(ObservedMessage, item)
-        obs = m.observer
         msg = m.message
         payload = b"M" + _msgpack.encode(
-            ("m", observer_token(obs), obs.connection_id, obs.rpc_transport, m.direction,
-             m.at_ms, msg.method, msg.id, bytes(msg.params), bytes(msg.result), bytes(msg.error))
+            ("m", m.connection, m.rpc_transport, m.direction, m.at_ms, msg.method, msg.id,
+             bytes(msg.params), bytes(msg.result), bytes(msg.error))
         )  # fmt: skip
     elif kind is AbortedRequest:
         a = cast(AbortedRequest, item)
-        obs = a.observer
         payload = b"M" + _msgpack.encode(
-            ("a", observer_token(obs), obs.connection_id, obs.rpc_transport, a.request_id,
-             a.at_ms)
-        )  # fmt: skip
-    elif kind is ClosedConnection:
-        obs = cast(ClosedConnection, item).observer
-        payload = b"M" + _msgpack.encode(
-            ("c", observer_token(obs), obs.connection_id, obs.rpc_transport)
+            ("a", a.connection, a.rpc_transport, a.request_id, a.at_ms)
         )
+    elif kind is ClosedConnection:
+        c = cast(ClosedConnection, item)
+        payload = b"M" + _msgpack.encode(("c", c.connection, c.rpc_transport))
     elif kind is InContext:
         x = cast(InContext, item)
-        obs = x.observer
-        record = ("x", observer_token(obs), obs.connection_id, obs.rpc_transport, x.fact,
-                  x.product_client_id)  # fmt: skip
+        record = ("x", x.connection, x.rpc_transport, x.fact, x.product_client_id)
         payload = b"P" + pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
     elif isinstance(item, Deferred):
         raise TypeError(f"no journal record for {kind.__name__}")
@@ -114,52 +104,38 @@ class _Skipped(Exception):
     """A placeholder frame: no record to replay."""
 
 
-class Decoder:
-    """Turns one journal's records back into items, with one fresh observer per connection.
-
-    The observers live as long as the decoder, so every record of a connection is expanded
-    against the state its earlier records built (requests paired with responses, the client
-    name, thread models) — the full context the dead process had.
-    """
-
-    def __init__(self) -> None:
-        self.observers: dict[str, WireObserver] = {}
-
-    def _observer(self, token: str, connection_id: int, transport: str) -> WireObserver:
-        observer = self.observers.get(token)
-        if observer is None:
-            observer = WireObserver(connection_id, Drops(), cast(RpcTransport, transport))
-            observer.source = "journal"
-            self.observers[token] = observer
-        return observer
-
-    def decode(self, frame: bytes) -> Fact | Deferred:
-        tag, body = frame[:1], frame[1:]
-        if tag == b"M":
-            record = _unpack.decode(body)
-            kind, token, connection_id, transport = record[:4]
-            observer = self._observer(token, connection_id, transport)
-            if kind == "m":
-                direction, at_ms, method, rid, params, result, error = record[4:]
-                message = Message(method, rid, Raw(params), Raw(result), Raw(error))
-                return ObservedMessage(observer, cast(Direction, direction), message, at_ms)
-            if kind == "a":
-                request_id, at_ms = record[4:]
-                return AbortedRequest(observer, request_id, at_ms)
-            if kind == "c":
-                return ClosedConnection(observer)
-            raise ValueError(f"unknown journal record kind {kind!r}")
-        if tag == b"X":
-            raise _Skipped
-        if tag == b"P":
-            record = pickle.loads(body)
-            if record[0] == "f":
-                return cast(Fact, record[1])
-            if record[0] == "x":
-                _, token, connection_id, transport, fact, product = record
-                return InContext(self._observer(token, connection_id, transport), fact, product)
-            raise ValueError(f"unknown journal record kind {record[0]!r}")
-        raise ValueError(f"unknown journal frame tag {tag!r}")
+def decode(frame: bytes) -> Fact | Deferred:
+    """The item a frame holds: a library record names its connection by id, and the pipeline
+    that replays the journal gives each connection one observer (the full context the dead
+    process had: requests paired with responses, the client name, thread models)."""
+    tag, body = frame[:1], frame[1:]
+    if tag == b"M":
+        record = _unpack.decode(body)
+        kind, connection, transport = record[:3]
+        transport = cast(RpcTransport, transport)
+        if kind == "m":
+            direction, at_ms, method, rid, params, result, error = record[3:]
+            message = Message(method, rid, Raw(params), Raw(result), Raw(error))
+            return ObservedMessage(
+                connection, transport, cast(Direction, direction), message, at_ms
+            )
+        if kind == "a":
+            request_id, at_ms = record[3:]
+            return AbortedRequest(connection, transport, request_id, at_ms)
+        if kind == "c":
+            return ClosedConnection(connection, transport)
+        raise ValueError(f"unknown journal record kind {kind!r}")
+    if tag == b"X":
+        raise _Skipped
+    if tag == b"P":
+        record = pickle.loads(body)
+        if record[0] == "f":
+            return cast(Fact, record[1])
+        if record[0] == "x":
+            _, connection, transport, fact, product = record
+            return InContext(connection, transport, fact, product)
+        raise ValueError(f"unknown journal record kind {record[0]!r}")
+    raise ValueError(f"unknown journal frame tag {tag!r}")
 
 
 def read_frames(path: Path) -> tuple[list[bytes], bool]:
@@ -406,10 +382,9 @@ class Journal:
 
 def iter_items(frames: list[bytes], drops: dict[str, int]) -> Iterator[tuple[int, Fact | Deferred]]:
     """(index, item) of each frame that decodes; the others are counted in ``drops``."""
-    decoder = Decoder()
     for index, frame in enumerate(frames):
         try:
-            item = decoder.decode(frame)
+            item = decode(frame)
         except _Skipped:
             continue
         except Exception as exc:
