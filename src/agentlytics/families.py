@@ -14,8 +14,8 @@ Order is list order, and it matters in two places, both kept as they were:
 * edge: turn-completed hooks run in list order (``lifecycle``'s compactions, then ``reviews``'
   aborted approvals), all before the core's ``TurnCompleted``.
 
-This module composes ``observe`` and ``reducer``; neither imports it at load time (the import
-direction is observe → facts → reducer → events).
+This module composes ``observe`` and ``reducer``; neither imports it (``WireObserver`` and
+``Reducer`` take the list as an argument; ``tests/test_import_graph.py`` fails on a cycle).
 """
 
 from __future__ import annotations
