@@ -161,9 +161,23 @@ def _first_rows_of(
 class Warehouse:
     """A DuckDB warehouse file (or ``:memory:``) holding every stored event once."""
 
-    def __init__(self, path: Path | str = DEFAULT_PATH, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str = DEFAULT_PATH,
+        *,
+        read_only: bool = False,
+        memory_limit: str = "",
+        threads: int = 0,
+    ) -> None:
+        """``memory_limit`` / ``threads``: DuckDB's settings (empty / 0: DuckDB's defaults, 80%
+        of RAM and every core); set at connect, so opening (replaying the WAL) obeys them too."""
         self.path = str(path)
-        self.con = duckdb.connect(self.path, read_only=read_only)
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         if not read_only:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             ensure_schema(self.con)
