@@ -19,8 +19,11 @@ What one pipeline carries from one file into the next is made the same:
 * reducer state — a file's connection closes at its end, taking its threads, turns, requests
   and reviews with it, so files that share no thread or turn id cannot see each other's state.
   Workers report the thread and turn ids of their facts; if two files share one (the same
-  capture passed twice, a thread resumed in a later capture), the whole run is replayed on one
-  core instead, so the output never depends on ``--jobs``.
+  capture passed twice, a thread resumed in a later capture), the run goes on on one core from
+  there (the files before it are replayed again for the pipeline's state, but what they
+  stored is not written twice), so the output never depends on ``--jobs``.
+
+Files are stored as their results arrive, in order, while the workers replay the next ones.
 """
 
 from __future__ import annotations
