@@ -90,12 +90,18 @@ def decode_only(path: Path) -> float:
     return time.perf_counter() - start
 
 
+#: CPU seconds (user + system) of the last :func:`full_replay`, its worker processes included.
+last_cpu = [0.0]
+
+
 def full_replay(
     paths: list[Path], events: Path | None, warehouse: Path | None = None, jobs: int = 1
 ) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one ``agentlytics replay`` subprocess."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime
     out = ["--events", str(events)] if events is not None else []
     if warehouse is None:
         out.append("--no-warehouse")
@@ -119,8 +125,9 @@ def full_replay(
         env=env,
     )
     elapsed = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak_kb, before)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    last_cpu[0] = usage.ru_utime + usage.ru_stime - cpu
+    return elapsed, max(usage.ru_maxrss, before)
 
 
 _RSS_PROBE = r"""
@@ -193,14 +200,22 @@ def main() -> None:
         split = base / "split.jsonl"
         build_session(split, args.messages, files=args.files)
         parts = [Path(f"{split}.{i}") for i in range(args.files)]
-        one, many = [], []
+        one, many, one_cpu, many_cpu = [], [], [], []
         for _ in range(args.runs):
             one.append(full_replay(parts, None, base / "j1.duckdb", jobs=1)[0])
+            one_cpu.append(last_cpu[0])
             many.append(full_replay(parts, None, base / "jn.duckdb", jobs=cores)[0])
+            many_cpu.append(last_cpu[0])
         speedup = med(one) / med(many)
         print(f"(d) {args.files} files --warehouse: --jobs 1 {med(one):.2f} s, --jobs {cores} "
               f"{med(many):.2f} s: speed-up {speedup:.2f}x (target >= 1.8x on 2 cores; runs "
               f"{[round(x, 2) for x in one]} / {[round(x, 2) for x in many]})")  # fmt: skip
+        # CPU (all processes) does not depend on what else the machine runs: --jobs N cannot
+        # beat its CPU spread over N cores, so this bound is what a quiet machine would allow.
+        bound = med(one_cpu) / (med(many_cpu) / cores)
+        print(f"    CPU s: --jobs 1 {med(one_cpu):.2f}, --jobs {cores} {med(many_cpu):.2f} "
+              f"(all processes); a speed-up above {bound:.2f}x needs less CPU, not a quieter "
+              "machine")  # fmt: skip
         for part in parts:
             part.unlink()
 
@@ -227,6 +242,9 @@ def main() -> None:
             "replay_jobs1_s": med(one),
             "replay_jobsN_s": med(many),
             "replay_jobs_speedup": speedup,
+            "replay_jobs1_cpu_s": med(one_cpu),
+            "replay_jobsN_cpu_s": med(many_cpu),
+            "replay_jobs_cpu_bound": bound,
             "replay_rss_messages": quiet_messages,
             "replay_rss_25pct_mb": samples[1][1] / 2**20,
             "replay_rss_100pct_mb": samples[-1][1] / 2**20,

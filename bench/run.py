@@ -20,7 +20,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 #: The benchmarks that write figures with ``--json``: name -> file stem.
-FIGURES = ("bench_replay", "bench_delivery", "bench_tap_latency")
+FIGURES = ("bench_replay", "bench_delivery", "bench_tap_latency", "bench_collector_memory")
 
 
 def _get(figures: dict[str, dict[str, Any]], bench: str, key: str) -> float | None:
@@ -138,6 +138,24 @@ def targets(figures: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             added,
             "< 1000 µs",
             None if added is None else added < 1000,
+        )
+    )
+    m = "bench_collector_memory"
+    growth = _get(figures, m, "collector_rss_growth_pct")
+    total = figures.get(m, {}).get("total", {})
+    limit = figures.get(m, {}).get("memory_limit", "?")
+    seconds = _get(figures, m, "duration_s") or 0
+    rows.append(
+        row(
+            "collector_rss_growth_pct",
+            f"Memory: collector + writer RSS, last third of {seconds:.0f} s of load, MB "
+            f"(writer max {_get(figures, m, 'writer_rss_max_mb') or 0:,.0f}; "
+            f"memory_limit {limit})",
+            total.get("last_third_median_mb"),
+            f"middle third {total['middle_third_median_mb']:,.0f} MB" if total else "—",
+            growth,
+            "± 10% (ratio = growth %)",
+            None if growth is None else abs(growth) <= 10,
         )
     )
     return rows

@@ -20,6 +20,7 @@ KEYS = (
     "e2e_vs_minimal_path",
     "track_p99_vs_posthog_busy",
     "tap_record_p99_added_us",
+    "collector_rss_growth_pct",
 )
 
 

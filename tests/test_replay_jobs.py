@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pytest
 
-from agentlytics.events.envelope import Envelope, Sealer
+from agentlytics.events.envelope import Envelope, EventParams, Sealer, track
 from agentlytics.replay import ReplayResult, replay
-from agentlytics.replay_jobs import _Resealer, replay_parallel
+from agentlytics.replay_jobs import FileReplay, _Resealer, first_bodies, replay_parallel
 from agentlytics.sinks.base import Sink
+from agentlytics.sinks.duckdb import DuckDBSink
 from tests.helpers import all_captures, run_cli
 from tests.streams import rekeyed_lines
 
@@ -50,6 +53,22 @@ def _run(captures: list[Path], jobs: int) -> tuple[ReplayResult, list[Envelope]]
     return result, sink.events
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """Every table of a warehouse, its rows sorted."""
+    names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    return {name: con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall() for name in names}
+
+
+def _run_stored(captures: list[Path], jobs: int) -> tuple[ReplayResult, int, dict[str, Any]]:
+    """A replay into a fresh in-memory warehouse (the sink workers build Arrow tables for)."""
+    store = DuckDBSink(":memory:")
+    sinks: list[Sink] = [store]
+    result = replay_parallel(captures, sinks, jobs) if jobs > 1 else replay(captures, sinks)
+    tables = _tables(store.warehouse.con)
+    store.close()
+    return result, store.stored, tables
+
+
 def _copies(tmp_path: Path, n: int) -> list[Path]:
     """``n`` re-keyed copies of the captures (distinct sessions, real traffic)."""
     out = []
@@ -85,6 +104,13 @@ def test_files_sharing_a_thread_are_replayed_on_one_core(tmp_path: Path) -> None
     assert two.jobs == 1
     assert two_events == one_events
     assert _summary(two) == _summary(one)
+    # The first two files were stored in parallel before the third showed the shared thread.
+    one, one_stored, one_tables = _run_stored(captures, 1)
+    two, two_stored, two_tables = _run_stored(captures, 2)
+    assert two.jobs == 1
+    assert _summary(two) == _summary(one)
+    assert two_stored == one_stored == len(one_tables["events"]) > 5
+    assert two_tables == one_tables
 
 
 def test_resealing_per_file_envelopes_gives_the_one_stream_ids() -> None:
@@ -104,24 +130,76 @@ def test_resealing_per_file_envelopes_gives_the_one_stream_ids() -> None:
     assert len(set(expected)) == len(expected)
 
 
+class _Probe(EventParams):
+    EVENT_TYPE: ClassVar[str] = "probe"
+    n: int
+
+
+def _sealed(values: list[int], sealer: Sealer) -> list[Envelope]:
+    return [sealer.seal(track(_Probe(n=n))) for n in values]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_following_worker_windows_gives_the_one_stream_ids(seed: int) -> None:
+    """Files sealed each with a fresh window, then followed (or re-sealed where a body repeats
+    from an earlier file's window) give one sealer's ids: across window overflows, re-entries
+    after eviction, and repeats within and across files."""
+    rng = random.Random(seed)
+    files = []
+    for index in range(6):
+        size = rng.choice([3, 300, 5_000, 9_000])
+        base = rng.choice([0, (index + 1) * 1_000_000])  # 0: may repeat other files' bodies
+        span = rng.choice([size // 2 + 1, size * 3])
+        files.append([base + rng.randrange(span) for _ in range(size)])
+    whole = Sealer()
+    expected = [[e.event_id for e in _sealed(values, whole)] for values in files]
+    resealer = _Resealer()
+    got, followed = [], 0
+    for values in files:
+        sealer = Sealer()
+        envelopes = _sealed(values, sealer)
+        part = FileReplay(
+            events=b"",
+            count=len(envelopes),
+            lines=0,
+            facts=0,
+            drops=Counter(),
+            samples=[],
+            reducer_drops=Counter(),
+            evictions=Counter(),
+            repo_sources={},
+            repos=[],
+            head=first_bodies(envelopes),
+            window=list(sealer._seen.items()),
+        )
+        if resealer.follow(part):
+            followed += 1
+            got.append([e.event_id for e in envelopes])
+        else:
+            got.append([resealer.reseal(e).event_id for e in envelopes])
+    assert got == expected
+    assert followed >= 1
+
+
 @pytest.mark.slow
 def test_cli_jobs_writes_the_same_events_warehouse_and_report(tmp_path: Path) -> None:
     captures = [str(p) for p in _copies(tmp_path, len(all_captures()))]
     outs = {}
     for jobs in ("1", "2"):
         events, store = tmp_path / f"events{jobs}.jsonl", tmp_path / f"w{jobs}.duckdb"
-        proc = run_cli(
-            "replay", "--jobs", jobs, "--events", str(events), "--warehouse", str(store), *captures
-        )
+        args = ("replay", "--jobs", jobs, "--events", str(events), "--warehouse", str(store))
+        proc = run_cli(*args, *captures)
+        again = run_cli(*args, *captures)  # into the same warehouse: every event a duplicate
         con = duckdb.connect(str(store), read_only=True)
-        rows = con.execute("SELECT * FROM events ORDER BY event_id").fetchall()
-        projects = con.execute("SELECT * FROM thread_projects ORDER BY thread_id").fetchall()
+        tables = _tables(con)
         con.close()
         outs[jobs] = (
             events.read_bytes(),
-            rows,
-            projects,
+            tables,
             proc.stdout.replace(jobs + ".duckdb", ""),
+            again.stdout.replace(jobs + ".duckdb", ""),
         )
     assert outs["2"] == outs["1"]
-    assert outs["1"][0].count(b"\n") == len(outs["1"][1]) > 50
+    assert outs["1"][0].count(b"\n") == len(outs["1"][1]["events"]) > 50
+    assert len(outs["1"][1]["turns"]) > 5
+    assert " 0 new in " in outs["1"][3]

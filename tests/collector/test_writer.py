@@ -155,3 +155,35 @@ def test_a_large_answer_and_a_large_next_group_do_not_deadlock(tmp_path: Path) -
         if worker.is_alive():
             writer._proc.kill()
         writer.close()
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "memory", "threads"),
+    [
+        ("", {}, "953.6 MiB", 2),  # the defaults: 1GB, 2 threads
+        ("[collector]\nthreads = 1\n", {"AGENTLYTICS_COLLECTOR_MEMORY_LIMIT": "300MB"}, "286.1 MiB", 1),
+    ],
+)  # fmt: skip
+def test_the_writers_duckdb_takes_memory_limit_and_threads_from_the_config(
+    tmp_path: Path, toml: str, env: dict[str, str], memory: str, threads: int
+) -> None:
+    """A real collector: its writer child's DuckDB runs with ``[collector] memory_limit`` and
+    ``threads`` (asked through the writer's own read socket), not DuckDB's 80% of RAM."""
+    from agentlytics.warehouse.reads import connect_writer
+    from tests.collector_proc import Collector
+
+    config = tmp_path / "agentlytics.toml"
+    config.write_text(toml)
+    collector = Collector(tmp_path, args=("--config", str(config)), **env).start()
+    try:
+        client = connect_writer(collector.warehouse)
+        assert client is not None
+        try:
+            got = client.query(
+                "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t"
+            )
+        finally:
+            client.close()
+    finally:
+        collector.stop()
+    assert got.to_pylist() == [{"m": memory, "t": threads}]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import shutil
+import ssl
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -152,3 +156,89 @@ def test_replay_send_delivers_every_event_once(tmp_path: Path) -> None:
         collector.stop()
     rows = collector.rows()
     assert len(rows) == len({r[0] for r in rows}) == len(replay_events(*captures))
+
+
+class KeepAlive(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; records each request's client port; closes the connection
+    after a request (no ``Connection: close`` said) when ``close_next`` is set."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+    close_next: ClassVar[list[bool]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+        if self.close_next and self.close_next.pop(0):
+            self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(httpd: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_connections_are_kept_alive_and_a_closed_idle_one_is_replaced() -> None:
+    KeepAlive.ports.clear()
+    KeepAlive.close_next[:] = [False, True, False]
+    for httpd in _serve(ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)):
+        sink = HttpSink(f"http://127.0.0.1:{httpd.server_address[1]}", timeout=5)
+        sink.write([_env(1)])
+        sink.write([_env(2)])  # the server closes this connection after answering
+        time.sleep(0.2)
+        sink.write([_env(3)])  # no error: the closed idle connection is not reused
+        sink.close()
+    first, second, third = KeepAlive.ports
+    assert first == second != third
+    assert sink.requests == 3
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_verifies_the_server_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS for https URLs: a server whose certificate the client trusts (here through
+    SSL_CERT_FILE, OpenSSL's own variable) is delivered to; an untrusted one is a retryable
+    failure, never a silent plaintext or unverified send."""
+    cert, key = _self_signed(tmp_path)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    KeepAlive.ports.clear()
+    KeepAlive.close_next.clear()
+    for served in _serve(httpd):
+        url = f"https://127.0.0.1:{served.server_address[1]}"
+        untrusted = HttpSink(url, timeout=5)
+        with pytest.raises(SinkError) as info:
+            untrusted.write([_env(1)])
+        assert info.value.retryable and "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        trusted = HttpSink(url, timeout=5)
+        trusted.write([_env(1)])
+        trusted.write([_env(2)])
+        trusted.close()
+    assert len(KeepAlive.ports) == 2 and KeepAlive.ports[0] == KeepAlive.ports[1]

@@ -87,9 +87,10 @@ class Store:
     #: group of ``LINGER_BELOW_EVENTS`` or more goes second; small ones keep gathering meanwhile.
     GROUPS_IN_FLIGHT = 2
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, memory_limit: str = "", threads: int = 0) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector-writer")
         self.path = path
+        self._settings = (memory_limit, threads)
         self.warehouse: WarehouseProcess | PostgresWriter | None = None
         self.close_ms: float | None = None
         self._queue: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
@@ -99,7 +100,9 @@ class Store:
         if self.warehouse is not None:  # opened before the server started (serve.py)
             return
         loop = asyncio.get_running_loop()
-        self.warehouse = await loop.run_in_executor(self._executor, open_writer, self.path)
+        self.warehouse = await loop.run_in_executor(
+            self._executor, open_writer, self.path, *self._settings
+        )
 
     async def insert(self, events: Sequence[Envelope]) -> int:
         """Store ``events`` (in a group with concurrent requests); the rows they added."""
@@ -167,11 +170,14 @@ class Store:
         self._executor.shutdown(wait=True)
 
 
-def open_writer(location: str) -> WarehouseProcess | PostgresWriter:
-    """The writer for a store location: a PostgreSQL URL, else a DuckDB file path."""
+def open_writer(
+    location: str, memory_limit: str = "", threads: int = 0
+) -> WarehouseProcess | PostgresWriter:
+    """The writer for a store location: a PostgreSQL URL, else a DuckDB file path (whose
+    DuckDB gets ``memory_limit`` and ``threads``: ``[collector]``)."""
     if is_postgres_url(location):
         return PostgresWriter(location)
-    return WarehouseProcess(location)
+    return WarehouseProcess(location, memory_limit=memory_limit, threads=threads)
 
 
 def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exception) -> None:
@@ -233,7 +239,7 @@ def create_app(
     if not config.tokens and not allow_no_auth:
         raise ValueError("no collector tokens configured (--token or AGENTLYTICS_COLLECTOR_TOKENS)")
     tokens = [t.encode() for t in config.tokens]
-    store = Store(config.warehouse)
+    store = Store(config.warehouse, config.memory_limit, config.threads)
     store.warehouse = warehouse
     emit = log if log is not None else JsonLog()
     stats = metrics if metrics is not None else CollectorMetrics()

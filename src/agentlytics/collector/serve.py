@@ -119,7 +119,7 @@ def serve(
             _serve_workers(config, sock, allow_no_auth, workers)
             return
         try:
-            warehouse = open_writer(config.warehouse)
+            warehouse = open_writer(config.warehouse, config.memory_limit, config.threads)
         except WriterError as exc:
             raise UserError(warehouse_error(config.warehouse, exc)) from exc
         log = JsonLog()

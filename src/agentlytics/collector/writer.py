@@ -39,12 +39,14 @@ class WriterError(RuntimeError):
     """The writer failed to store a group (the requests get a 503 and are retried)."""
 
 
-def _serve(path: str, conn: Connection) -> None:
+def _serve(path: str, conn: Connection, memory_limit: str = "", threads: int = 0) -> None:
     """The child: open the warehouse, insert each group it is sent, close on request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        warehouse = open_for_writing(lambda: Warehouse(path))
+        warehouse = open_for_writing(
+            lambda: Warehouse(path, memory_limit=memory_limit, threads=threads)
+        )
     except Exception as exc:
         conn.send_bytes(_encode({"error": f"cannot open {path}: {exc!r}"}))
         return
@@ -94,8 +96,10 @@ class WarehouseProcess:
     instead of idling until the collector (busy validating, with the GIL) gets round to it.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, memory_limit: str = "", threads: int = 0) -> None:
+        """``memory_limit`` / ``threads``: the child's DuckDB settings (``[collector]``)."""
         self.path = path
+        self._settings = (memory_limit, threads)
         self._sent: deque[list[str]] = deque()
         self._start()
 
@@ -104,7 +108,10 @@ class WarehouseProcess:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_serve, args=(self.path, child), name="agentlytics-writer", daemon=True
+            target=_serve,
+            args=(self.path, child, *self._settings),
+            name="agentlytics-writer",
+            daemon=True,
         )
         self._proc.start()
         child.close()

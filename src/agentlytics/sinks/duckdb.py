@@ -9,7 +9,7 @@ from agentlytics.events.envelope import Envelope
 from agentlytics.protocol.wire import ThreadRepo
 from agentlytics.warehouse.projects import store_thread_projects
 from agentlytics.warehouse.reads import ReadServer, open_for_writing
-from agentlytics.warehouse.store import DEFAULT_PATH, Warehouse
+from agentlytics.warehouse.store import DEFAULT_PATH, Prepared, Warehouse
 
 
 class DuckDBSink:
@@ -25,6 +25,11 @@ class DuckDBSink:
 
     def write(self, batch: Sequence[Envelope]) -> None:
         self.stored += self.warehouse.insert(batch)
+
+    def write_prepared(self, prepared: Prepared) -> None:
+        """A batch whose Arrow tables are already built (``replay --jobs``: by the workers)."""
+        new = self.warehouse.insert_prepared(prepared)
+        self.stored += prepared.events.num_rows if new is None else len(new)
 
     def write_thread_projects(self, repos: list[ThreadRepo]) -> None:
         """The local-only ``thread_projects`` rows of the threads a capture recorded."""

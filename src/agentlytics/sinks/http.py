@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
+import select
+import ssl
+import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-
-import httpx
+from urllib.parse import urlsplit
 
 from agentlytics.events.envelope import Envelope, event_id_for
 from agentlytics.protocol.ingest import IDS_HEADER, MAX_EXPLICIT_IDS, PATH
@@ -77,10 +80,17 @@ def gzip_bytes(data: bytes, level: int = 1) -> bytes:
 
 
 class HttpSink:
-    """Delivers batches over HTTP(S) with httpx (one pooled keep-alive client).
+    """Delivers batches over HTTP(S), on keep-alive connections of the standard library.
 
-    ``concurrent``: ``write`` may run on several threads at once (httpx's client is thread-safe),
-    which delivery uses to keep several requests in flight.
+    Why ``http.client`` and not an HTTP client library (httpx): a POST here is one request with
+    a ready body on a kept-alive connection, and httpx spent 1.1-2.7 ms of the client's CPU
+    per request on its layers (measured against a local server, 30 KB bodies) where
+    ``http.client`` spends 0.25-0.5 ms — CPU taken from the host process, whose GIL the
+    delivery thread shares. Everything else a library would give is small and here: a pool,
+    TLS, timeouts.
+
+    ``concurrent``: ``write`` may run on several threads at once (each takes its own
+    connection from the pool), which delivery uses to keep several requests in flight.
     """
 
     concurrent = True
@@ -93,19 +103,30 @@ class HttpSink:
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         gzip: bool = True,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = endpoint_url(base_url)
-        base_headers = {"Content-Type": "application/json"}
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._target = parts.path + (f"?{parts.query}" if parts.query else "")
+        # System CAs (OpenSSL's defaults: SSL_CERT_FILE / SSL_CERT_DIR are honoured), with
+        # hostname checks; built once, shared by every connection.
+        self._tls = ssl.create_default_context() if self._https else None
+        base_headers = {"Content-Type": "application/json", "User-Agent": "agentlytics"}
         base_headers.update(headers or {})
         if token:
             base_headers["Authorization"] = f"Bearer {token}"
         if gzip:
             base_headers["Content-Encoding"] = "gzip"
+        self._headers = base_headers
         self.gzip = gzip
-        self.client = httpx.Client(
-            headers=base_headers, timeout=timeout, transport=transport, trust_env=False
-        )
+        self.timeout = timeout
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
         self.requests = 0
 
     def write(self, batch: Sequence[Envelope]) -> None:
@@ -122,31 +143,99 @@ class HttpSink:
         if start < len(batch):
             self._post(batch[start:], explicit)
 
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle kept-alive connection the server has not closed, else a new one; and
+        whether it was reused."""
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if _still_open(conn):
+                    return conn, True
+                conn.close()
+        if self._tls is not None:
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.timeout, context=self._tls
+            ), False
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout), False
+
+    def _exchange(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, str | None]:
+        """One POST: (status, the first 2,000 characters of the answer, Retry-After).
+
+        A kept-alive connection the server closed just as it was reused fails before any
+        answer: that request is sent once more on a new connection (the server stores each
+        event once, so a repeat can never store one twice)."""
+        while True:
+            conn, reused = self._connection()
+            try:
+                conn.request("POST", self._target, body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+            except TimeoutError as exc:
+                conn.close()
+                raise SinkError(f"timeout posting to {self.url}: {exc!r}", retryable=True) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if reused and isinstance(exc, _STALE):
+                    continue
+                raise SinkError(f"cannot reach {self.url}: {exc!r}", retryable=True) from exc
+            if response.will_close:
+                conn.close()
+            else:
+                with self._lock:
+                    if self._closed:
+                        conn.close()
+                    else:
+                        self._idle.append(conn)
+            text = answer[:8000].decode("utf-8", errors="replace")[:2000]
+            return response.status, text, response.getheader("Retry-After")
+
     def _post(self, batch: Sequence[Envelope], explicit: list[str]) -> None:
         body = encode_batch(batch)
         if self.gzip:
             body = gzip_bytes(body)
-        headers = {IDS_HEADER: ",".join(explicit)} if explicit else None
-        try:
-            response = self.client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise SinkError(f"timeout posting to {self.url}: {exc!r}", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise SinkError(f"cannot reach {self.url}: {exc!r}", retryable=True) from exc
+        headers = dict(self._headers)
+        if explicit:
+            headers[IDS_HEADER] = ",".join(explicit)
+        status, text, retry_after = self._exchange(body, headers)
         self.requests += 1  # a statistic; a lost increment between threads does not matter
-        status = response.status_code
         if 200 <= status < 300:
             return
-        reason = response.text[:2000].strip()
-        message = f"HTTP {status} from {self.url}: {reason}"
+        message = f"HTTP {status} from {self.url}: {text.strip()}"
         if status in _RETRYABLE or status >= 500:
             raise SinkError(
                 message,
                 retryable=True,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(retry_after),
                 status=status,
             )
         raise SinkError(message, retryable=False, split=status in (400, 413, 422), status=status)
 
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+#: How a kept-alive connection the server already closed fails when it is used again.
+_STALE = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+)
+
+
+def _still_open(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection may be reused: nothing to read on it (a readable idle socket
+    is the server's close, or junk), as httpcore checks before it reuses one."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable

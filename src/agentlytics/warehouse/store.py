@@ -10,6 +10,7 @@ older layout is upgraded when it is opened for writing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -103,12 +104,80 @@ def batch_columns(batch: Sequence[Envelope]) -> Columns:
     )
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch as the Arrow tables an insert reads: ``events`` and each family's typed rows.
+
+    Building them is the Python share of an insert; ``replay --jobs`` has its worker processes
+    do it, so the parent that owns the file only runs DuckDB's statements.
+    """
+
+    events: pa.Table
+    typed: list[tuple[str, pa.Table]]
+
+
+def prepare_columns(
+    event_ids: list[str],
+    event_types: list[str],
+    thread_ids: list[str | None],
+    turn_ids: list[str | None],
+    payloads: Sequence[bytes],
+) -> Prepared:
+    """The batch's Arrow tables (one C conversion per column, read in place by DuckDB, rather
+    than Python values one by one)."""
+    # The bytes as text, checked UTF-8 in place: a ``cast`` does the same but loads pyarrow's
+    # compute kernels on first use (~0.2 s in every process that inserts).
+    payload = pa.array(payloads, pa.binary()).view(pa.string())
+    payload.validate(full=True)
+    events = pa.table(
+        {
+            "event_id": pa.array(event_ids, pa.string()),
+            "event_type": pa.array(event_types, pa.string()),
+            "thread_id": pa.array(thread_ids, pa.string()),
+            "turn_id": pa.array(turn_ids, pa.string()),
+            "payload": payload,
+        }
+    )
+    return Prepared(events, typed_tables(event_ids, event_types, payloads))
+
+
+def _first_rows_of(
+    typed: list[tuple[str, pa.Table]], fresh: set[str]
+) -> list[tuple[str, pa.Table]]:
+    """The typed rows of the events in ``fresh`` only, once each (a batch may repeat one)."""
+    out = []
+    for table, rows in typed:
+        seen: set[str] = set()
+        keep = []
+        for i, event_id in enumerate(rows.column("event_id").to_pylist()):
+            if event_id in fresh and event_id not in seen:
+                seen.add(event_id)
+                keep.append(i)
+        if keep:
+            out.append((table, rows.take(keep)))
+    return out
+
+
 class Warehouse:
     """A DuckDB warehouse file (or ``:memory:``) holding every stored event once."""
 
-    def __init__(self, path: Path | str = DEFAULT_PATH, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str = DEFAULT_PATH,
+        *,
+        read_only: bool = False,
+        memory_limit: str = "",
+        threads: int = 0,
+    ) -> None:
+        """``memory_limit`` / ``threads``: DuckDB's settings (empty / 0: DuckDB's defaults, 80%
+        of RAM and every core); set at connect, so opening (replaying the WAL) obeys them too."""
         self.path = str(path)
-        self.con = duckdb.connect(self.path, read_only=read_only)
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(self.path, read_only=read_only, config=config)
         if not read_only:
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             ensure_schema(self.con)
@@ -132,40 +201,36 @@ class Warehouse:
         turn_ids: list[str | None],
         payloads: list[bytes],
     ) -> list[str] | None:
-        """Store one batch given as columns: None when every event was new, else the new ids.
-
-        The columns go to DuckDB as an Arrow table (one C conversion per column, read in place,
-        rather than Python values one by one). A plain ``INSERT`` first: conflict handling
-        (``OR IGNORE``) costs DuckDB about 3 µs an event even when nothing conflicts, and new
-        events are the common case. A duplicate key (a retried or replayed batch) fails that
-        statement whole — nothing of it is kept — and the batch goes again with ``OR IGNORE``,
-        which also skips repeats within the batch.
-        """
-        table = pa.table(
-            {
-                "event_id": pa.array(event_ids, pa.string()),
-                "event_type": pa.array(event_types, pa.string()),
-                "thread_id": pa.array(thread_ids, pa.string()),
-                "turn_id": pa.array(turn_ids, pa.string()),
-                "payload": pa.array(payloads, pa.binary()).cast(pa.string()),
-            }
+        """Store one batch given as columns: None when every event was new, else the new ids."""
+        return self.insert_prepared(
+            prepare_columns(event_ids, event_types, thread_ids, turn_ids, payloads)
         )
+
+    def insert_prepared(self, prepared: Prepared) -> list[str] | None:
+        """Store a :class:`Prepared` batch: None when every event was new, else the new ids.
+
+        A plain ``INSERT`` first: conflict handling (``OR IGNORE``) costs DuckDB about 3 µs an
+        event even when nothing conflicts, and new events are the common case. A duplicate key
+        (a retried or replayed batch) fails that statement whole — nothing of it is kept — and
+        the batch goes again with ``OR IGNORE``, which also skips repeats within the batch; the
+        typed rows of just the events it added follow (the first copy of each).
+        """
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             # The relation API spares registering a view per batch (~0.4 ms a statement).
-            con.from_arrow(table).insert_into("events")
+            con.from_arrow(prepared.events).insert_into("events")
         except duckdb.ConstraintException:
             con.execute("ROLLBACK")
         else:
             try:
-                self._fill(event_ids, event_types, payloads)
+                self._fill(prepared.typed)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             return None
-        con.register("batch", table)
+        con.register("batch", prepared.events)
         con.execute("BEGIN TRANSACTION")
         try:
             rows = con.execute(
@@ -173,18 +238,7 @@ class Warehouse:
             ).fetchall()
             new = [row[0] for row in rows]
             if new:
-                # Only the events just added, once each however often the batch repeats one.
-                fresh = set(new)
-                first = {}
-                for i, event_id in enumerate(event_ids):
-                    if event_id in fresh and event_id not in first:
-                        first[event_id] = i
-                order = list(first.values())
-                self._fill(
-                    [event_ids[i] for i in order],
-                    [event_types[i] for i in order],
-                    [payloads[i] for i in order],
-                )
+                self._fill(_first_rows_of(prepared.typed, set(new)))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -193,15 +247,13 @@ class Warehouse:
             con.unregister("batch")
         return new
 
-    def _fill(
-        self, event_ids: list[str], event_types: list[str], payloads: Sequence[bytes | str]
-    ) -> None:
+    def _fill(self, typed: list[tuple[str, pa.Table]]) -> None:
         """Add the typed-table rows of events just stored (see :mod:`.typed`).
 
         ``typed_rows`` is read by DuckDB's replacement scan (the local Arrow table of that
         name): a third cheaper per statement than ``from_arrow(...).insert_into``.
         """
-        for table, typed_rows in typed_tables(event_ids, event_types, payloads):
+        for table, typed_rows in typed:
             self.con.execute(f"INSERT INTO {table} SELECT * FROM typed_rows")
             del typed_rows  # read by name by the statement above
 
