@@ -27,7 +27,7 @@ import psycopg
 
 from agentlytics.warehouse.schema import FAMILY_TABLES, Family
 from agentlytics.warehouse.store import Columns
-from agentlytics.warehouse.typed import typed_tables
+from agentlytics.warehouse.typed import typed_columns
 
 #: URL schemes that select this store (``--store``/``--warehouse``).
 SCHEMES = ("postgresql://", "postgres://")
@@ -334,7 +334,7 @@ def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
     server only stores rows: collectors scale out, it does not."""
     columns = _unique(columns)
     ids, types, threads, turns, payloads = columns
-    families = dict(typed_tables(ids, types, payloads))
+    families = typed_columns(ids, types, payloads)
     tail = f"{_SEP}{_NULL}"
     params: list[str] = [_SEP.join(ids) + tail, _SEP.join(types) + tail]
     params += [_pack(threads), _pack(turns), _SEP.encode().join(payloads).decode() + tail]
@@ -343,7 +343,7 @@ def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
         if rows is None:
             params += [_NULL] * (1 + len(family.columns))
         else:
-            params += [_pack(column.to_pylist()) for column in rows.columns]
+            params += [_pack(column) for column in rows]
     with con.transaction(), con.cursor() as cur:
         cur.execute(_INSERT.encode(), params)
         return [row[0] for row in cur.fetchall()]
