@@ -46,7 +46,7 @@ class PostgresWriter:
             url,
             min_size=1,
             max_size=connections,
-            kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT))},
+            kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT)), "autocommit": True},
             check=psycopg_pool.ConnectionPool.check_connection,
             # Give up re-opening a lost connection soon: the next request then opens a fresh one
             # at once, where the pool's doubling back-off would keep a long outage's end waiting.

@@ -344,6 +344,11 @@ def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
             params += [_NULL] * (1 + len(family.columns))
         else:
             params += [_pack(column) for column in rows]
+    if con.autocommit:
+        # The one statement is its own transaction, without BEGIN and COMMIT round trips; its
+        # answer still comes only once its commit is durable (the server commits before it says
+        # ReadyForQuery, which psycopg waits for; a failed commit raises here).
+        return [row[0] for row in con.execute(_INSERT.encode(), params).fetchall()]
     with con.transaction(), con.cursor() as cur:
         cur.execute(_INSERT.encode(), params)
         return [row[0] for row in cur.fetchall()]
