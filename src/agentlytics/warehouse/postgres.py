@@ -239,22 +239,19 @@ def _clean(text: str) -> str:
     return text
 
 
+def _text(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
 def _pack(values: Sequence[str | int | bool | None]) -> str:
     """One column's values as the text :data:`_SPLIT` splits back, plus a trailing NULL: so
     the text is never empty (``string_to_array('')`` is no element, not one empty string),
     and the statement drops the row of trailing NULLs (``event_id IS NOT NULL``)."""
-    texts = [
-        _NULL
-        if v is None
-        else ("t" if v else "f")
-        if isinstance(v, bool)
-        else str(v)
-        if isinstance(v, int)
-        else v
-        for v in values
-    ]
+    texts = [v if type(v) is str else _NULL if v is None else _text(v) for v in values]
     joined = _SEP.join(texts)
-    nulls = sum(v is None for v in values)
+    nulls = values.count(None)
     if joined.count(_SEP) != len(texts) - 1 or joined.count(_NULL) != nulls or "\x00" in joined:
         joined = _SEP.join(
             _NULL if v is None else _clean(t) for v, t in zip(values, texts, strict=True)
