@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import os
 import statistics
 import sys
 import tempfile
@@ -234,6 +235,7 @@ def main() -> None:
     if args.quick:
         args.events, args.report_events = 10_000, 50_000
     console = Console(width=150)
+    load_start = os.getloadavg()
     console.print(f"Python {sys.version.split()[0]}; preparing {args.events:,} events …")
     events = make_events(args.events)
     reqs = requests(events)
@@ -278,7 +280,14 @@ def main() -> None:
     for name, ms in latency.items():
         table.add_row(f"report {name} ms ({total:,} events)", f"{ms:,.0f}", "", "", "—")
     console.print(table)
-    console.print(f"machine: {psutil.cpu_count()} cores (shared); PostgreSQL {pg_version()}")
+    console.print(
+        f"machine: {psutil.cpu_count()} cores (shared), load average (1/5/15 min) at start "
+        f"{_load(load_start)}, at end {_load(os.getloadavg())}; PostgreSQL {pg_version()}"
+    )
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
 
 
 def pg_version() -> str:

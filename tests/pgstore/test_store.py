@@ -11,7 +11,7 @@ import pytest
 from agentlytics.warehouse import postgres
 
 from ..helpers import run_cli
-from ..pg_server import PgServer
+from ..pg_server import PgServer, wait_until
 
 
 def _columns(payloads: list[bytes], thread: str | None = "t") -> postgres.Columns:
@@ -128,6 +128,73 @@ def test_overlapping_batches_at_once_store_each_event_once_without_deadlock(pg_u
             3000,
             3000,
         )
+
+
+def test_an_id_another_writer_has_in_flight_is_waited_for_then_skipped(pg_url: str) -> None:
+    """Another writer's uncommitted row of one of the batch's ids makes the insert wait for
+    it; once it commits, the batch stores every other event once, with its typed row once."""
+    postgres.migrate_url(pg_url)
+    payloads = [b'{"event_type":"codex_turn_event","event_params":{"n":%d}}' % i for i in range(40)]
+    columns = _columns(payloads)
+    other = psycopg.connect(pg_url)
+    try:
+        other.execute(
+            "INSERT INTO events (event_id, event_type, payload) VALUES (%s, 'codex_turn_event', %s)",
+            (columns[0][7], payloads[7].decode()),
+        )
+        added: list[list[str]] = []
+
+        def store() -> None:
+            with postgres.connect(pg_url) as con:
+                added.append(postgres.insert_columns(con, columns))
+
+        writer = threading.Thread(target=store)
+        writer.start()
+        # The insert waits for the other writer's row (autocommit: a fresh look each time).
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            assert wait_until(
+                lambda: (
+                    watch.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    ).fetchone()
+                    == (1,)
+                )
+            )
+        other.commit()
+        writer.join(30)
+    finally:
+        other.close()
+    assert sorted(added[0]) == sorted(columns[0][:7] + columns[0][8:])
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone() == (
+            40,
+            40,
+        )
+        # The typed rows of the events this batch added, each once (the other writer's has none).
+        assert con.execute("SELECT count(*), count(DISTINCT event_id) FROM turns").fetchone() == (
+            39,
+            39,
+        )
+
+
+def test_an_autocommit_batch_whose_commit_fails_raises_and_stores_nothing(pg_url: str) -> None:
+    """The collector's connections are autocommit (the statement is its own transaction):
+    the answer must still wait for the commit. A deferred trigger fails the commit itself."""
+    postgres.migrate_url(pg_url)
+    payloads = [b'{"event_type":"codex_turn_event","event_params":{"n":%d}}' % i for i in range(5)]
+    with postgres.connect(pg_url, autocommit=True) as con:
+        con.execute(
+            "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$"
+        )
+        con.execute(
+            "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON events DEFERRABLE INITIALLY"
+            " DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
+        )
+        with pytest.raises(psycopg.Error, match="commit refused"):
+            postgres.insert_columns(con, _columns(payloads))
+        assert postgres.count(con) == 0
+        assert con.execute("SELECT count(*) FROM turns").fetchone() == (0,)
 
 
 @pytest.mark.slow

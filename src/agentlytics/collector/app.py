@@ -15,6 +15,7 @@ async while writes are serialized, and validating the next requests overlaps the
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import sys
 import time
@@ -41,7 +42,7 @@ from .limits import TooLarge as _TooLarge
 from .metrics import CollectorMetrics
 from .pgwriter import PostgresWriter
 from .validation import ValidationFailed, ValidEvent, event_ids, validate_events
-from .writer import WarehouseProcess
+from .writer import WarehouseProcess, WriterError
 
 _encode = msgspec.json.Encoder().encode
 
@@ -71,6 +72,11 @@ class Store:
     batches, so concurrent clients share it. Each request is answered only after the statement
     holding its events has committed; its ``stored`` count is the rows it added (an id stored by
     an earlier request of the same group counts for that one).
+
+    A PostgreSQL store has no single writer: a group goes to each free pooled connection at
+    once (:meth:`_submit_groups`), and only the requests that arrive while all are busy wait,
+    gathered into the next group. (Waiting on the oldest group's answer before sending the next,
+    as the DuckDB pipe must, left connections idle while requests queued.)
     """
 
     #: Events per grouped statement at most (bounds the memory and latency of one commit).
@@ -95,6 +101,7 @@ class Store:
         self.close_ms: float | None = None
         self._queue: list[tuple[Sequence[Envelope], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Future[set[str]]] = set()  # PostgreSQL groups in flight
 
     async def open(self) -> None:
         if self.warehouse is not None:  # opened before the server started (serve.py)
@@ -109,17 +116,46 @@ class Store:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[int] = loop.create_future()
         self._queue.append((events, done))
-        if self._writer is None or self._writer.done():
+        if isinstance(self.warehouse, PostgresWriter):
+            self._submit_groups(self.warehouse)
+        elif self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_groups())
         return await done
+
+    def _submit_groups(self, warehouse: PostgresWriter) -> None:
+        """PostgreSQL: the queue's requests as groups, one per free connection, each answered
+        as soon as it commits (in any order); while every connection is busy, new requests
+        gather into the next group. Called whenever a request arrives or a group finishes."""
+        while self._queue and len(self._pending) < warehouse.connections:
+            group = self._next_group()
+            stored = asyncio.wrap_future(
+                warehouse.submit([event for events, _ in group for event in events])
+            )
+            self._pending.add(stored)
+            stored.add_done_callback(functools.partial(self._answer, warehouse, group))
+
+    def _answer(
+        self,
+        warehouse: PostgresWriter,
+        group: list[tuple[Sequence[Envelope], asyncio.Future[int]]],
+        stored: asyncio.Future[set[str]],
+    ) -> None:
+        self._pending.discard(stored)
+        if stored.cancelled():
+            _fail(group, WriterError("storage was cancelled"))
+        elif (exc := stored.exception()) is not None:
+            _fail(group, exc)  # every request of the group fails alike, and retries
+        else:
+            _settle(group, stored.result())
+        self._submit_groups(warehouse)
 
     async def _write_groups(self) -> None:
         loop = asyncio.get_running_loop()
         warehouse = self.warehouse
         assert warehouse is not None
         sent: deque[list[tuple[Sequence[Envelope], asyncio.Future[int]]]] = deque()
-        # A PostgreSQL store takes several groups at once (one transaction per connection).
-        in_flight = getattr(warehouse, "GROUPS_IN_FLIGHT", self.GROUPS_IN_FLIGHT)
+        assert isinstance(warehouse, WarehouseProcess)
+        in_flight = self.GROUPS_IN_FLIGHT
         while self._queue or sent:
             queued = sum(len(events) for events, _ in self._queue)
             if self._queue and (
@@ -142,11 +178,7 @@ class Store:
             except Exception as exc:  # every request of the group fails alike, and retries
                 _fail(group, exc)
                 continue
-            for events, done in group:
-                mine = {e.event_id for e in events} & added
-                added -= mine
-                if not done.done():
-                    done.set_result(len(mine))
+            _settle(group, added)
 
     def queued_events(self) -> int:
         """Events waiting for the writer (not yet handed to it)."""
@@ -163,6 +195,8 @@ class Store:
     async def close(self) -> None:
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+        while self._pending:  # submitting more as they finish, until the queue is empty
+            await asyncio.gather(*self._pending, return_exceptions=True)
         if self.warehouse is not None:
             loop = asyncio.get_running_loop()
             self.close_ms = await loop.run_in_executor(self._executor, self.warehouse.close)
@@ -180,7 +214,17 @@ def open_writer(
     return WarehouseProcess(location, memory_limit=memory_limit, threads=threads)
 
 
-def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: Exception) -> None:
+def _settle(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], added: set[str]) -> None:
+    """Answer a stored group's requests: each its count of the rows added (an id two requests
+    of the group share counts for the first)."""
+    for events, done in group:
+        mine = {e.event_id for e in events} & added
+        added -= mine
+        if not done.done():
+            done.set_result(len(mine))
+
+
+def _fail(group: list[tuple[Sequence[Envelope], asyncio.Future[int]]], exc: BaseException) -> None:
     for _, done in group:
         if not done.done():
             done.set_exception(exc)

@@ -1,10 +1,10 @@
 """The collector's writer for a PostgreSQL store: a connection pool, a group per transaction.
 
-It has the interface of :class:`~agentlytics.collector.writer.WarehouseProcess` (``send`` a
-group, ``receive`` the answers in order), so the collector's group commit works unchanged. No
-child process: PostgreSQL does the inserting in its own processes, and the collector only
-prepares the batch's columns. Each group sent runs on a pooled connection of its own, so the
-groups the collector keeps in flight (``GROUPS_IN_FLIGHT``) are stored concurrently.
+No child process: PostgreSQL does the inserting in its own processes, and the collector only
+prepares the batch's columns. :meth:`PostgresWriter.submit` starts a group on a pooled
+connection of its own and returns a future, so the collector keeps up to ``CONNECTIONS`` groups
+in flight and answers each as it commits, in any order (``Store`` in ``app.py``); requests that
+arrive while every connection is busy gather into the next group (group commit).
 
 Outages: a group that fails (server down, connection lost, pool exhausted) raises
 :class:`~agentlytics.collector.writer.WriterError`; the collector answers 503 and the client
@@ -14,7 +14,6 @@ background, so the collector recovers when the server comes back without a resta
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -23,7 +22,7 @@ import psycopg_pool
 
 from agentlytics.events.envelope import Envelope
 from agentlytics.warehouse import postgres
-from agentlytics.warehouse.store import Columns, batch_columns
+from agentlytics.warehouse.store import batch_columns
 
 from .writer import WriterError
 
@@ -33,12 +32,13 @@ class PostgresWriter:
 
     #: Seconds a group waits for a connection before it fails (and its requests get a 503).
     CONNECT_TIMEOUT = 3.0
-    #: Groups the collector may have in flight (each its own connection and transaction): a
-    #: group's time is mostly its commit's WAL flush, and concurrent commits share one flush.
-    GROUPS_IN_FLIGHT = 4
+    #: Groups in flight at once (each its own connection and transaction): a group's time is
+    #: partly its commit's WAL flush, and concurrent commits share one flush.
+    CONNECTIONS = 4
 
-    def __init__(self, url: str, *, connections: int = GROUPS_IN_FLIGHT) -> None:
+    def __init__(self, url: str, *, connections: int = CONNECTIONS) -> None:
         self.url = url
+        self.connections = connections
         # Fail at start with one clear line (bad URL, wrong password, no such database), and
         # bring the schema up to date before any connection writes.
         postgres.migrate_url(url)
@@ -46,7 +46,7 @@ class PostgresWriter:
             url,
             min_size=1,
             max_size=connections,
-            kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT))},
+            kwargs={"connect_timeout": max(1, round(self.CONNECT_TIMEOUT)), "autocommit": True},
             check=psycopg_pool.ConnectionPool.check_connection,
             # Give up re-opening a lost connection soon: the next request then opens a fresh one
             # at once, where the pool's doubling back-off would keep a long outage's end waiting.
@@ -57,39 +57,27 @@ class PostgresWriter:
         )
         self._pool.open(wait=False)
         self._executor = ThreadPoolExecutor(connections, thread_name_prefix="collector-pg")
-        self._sent: deque[Future[list[str]]] = deque()
 
-    def _store(self, columns: Columns) -> list[str]:
-        with self._pool.connection() as con:
-            return postgres.insert_columns(con, columns)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._sent)
-
-    def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
-        """Store a batch in one transaction; the ids of the rows it added."""
-        if not batch:
-            return set()
-        self.send(batch)
-        return self.receive()
-
-    def send(self, batch: Sequence[Envelope]) -> None:
-        """Start storing a non-empty batch on a pooled connection (answer: :meth:`receive`)."""
-        self._sent.append(self._executor.submit(self._store, batch_columns(batch)))
-
-    def receive(self) -> set[str]:
-        """The ids the oldest sent batch added; :class:`WriterError` if it was not stored."""
-        future = self._sent.popleft()
+    def _store(self, batch: Sequence[Envelope]) -> set[str]:
         try:
-            return set(future.result())
+            with self._pool.connection() as con:
+                return set(postgres.insert_columns(con, batch_columns(batch)))
         except psycopg_pool.PoolTimeout:
             raise WriterError(f"no connection to {postgres.redact(self.url)}") from None
         except psycopg.Error as exc:
             raise WriterError(f"PostgreSQL: {postgres.first_line(exc)}") from None
 
+    def submit(self, batch: Sequence[Envelope]) -> Future[set[str]]:
+        """Start storing a batch in one transaction: the ids of the rows it added, or
+        :class:`WriterError` if it was not stored."""
+        return self._executor.submit(self._store, batch)
+
+    def insert_new_ids(self, batch: Sequence[Envelope]) -> set[str]:
+        """Store a batch in one transaction; the ids of the rows it added."""
+        return self.submit(batch).result() if batch else set()
+
     def close(self) -> float | None:
-        """Finish what was sent and close the pool (nothing to checkpoint: None)."""
+        """Finish what was submitted and close the pool (nothing to checkpoint: None)."""
         self._executor.shutdown(wait=True)
         self._pool.close(timeout=5)
         return None

@@ -27,7 +27,7 @@ import psycopg
 
 from agentlytics.warehouse.schema import FAMILY_TABLES, Family
 from agentlytics.warehouse.store import Columns
-from agentlytics.warehouse.typed import typed_tables
+from agentlytics.warehouse.typed import typed_columns
 
 #: URL schemes that select this store (``--store``/``--warehouse``).
 SCHEMES = ("postgresql://", "postgres://")
@@ -239,22 +239,19 @@ def _clean(text: str) -> str:
     return text
 
 
+def _text(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
 def _pack(values: Sequence[str | int | bool | None]) -> str:
     """One column's values as the text :data:`_SPLIT` splits back, plus a trailing NULL: so
     the text is never empty (``string_to_array('')`` is no element, not one empty string),
     and the statement drops the row of trailing NULLs (``event_id IS NOT NULL``)."""
-    texts = [
-        _NULL
-        if v is None
-        else ("t" if v else "f")
-        if isinstance(v, bool)
-        else str(v)
-        if isinstance(v, int)
-        else v
-        for v in values
-    ]
+    texts = [v if type(v) is str else _NULL if v is None else _text(v) for v in values]
     joined = _SEP.join(texts)
-    nulls = sum(v is None for v in values)
+    nulls = values.count(None)
     if joined.count(_SEP) != len(texts) - 1 or joined.count(_NULL) != nulls or "\x00" in joined:
         joined = _SEP.join(
             _NULL if v is None else _clean(t) for v, t in zip(values, texts, strict=True)
@@ -334,7 +331,7 @@ def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
     server only stores rows: collectors scale out, it does not."""
     columns = _unique(columns)
     ids, types, threads, turns, payloads = columns
-    families = dict(typed_tables(ids, types, payloads))
+    families = typed_columns(ids, types, payloads)
     tail = f"{_SEP}{_NULL}"
     params: list[str] = [_SEP.join(ids) + tail, _SEP.join(types) + tail]
     params += [_pack(threads), _pack(turns), _SEP.encode().join(payloads).decode() + tail]
@@ -343,7 +340,12 @@ def insert_columns(con: psycopg.Connection, columns: Columns) -> list[str]:
         if rows is None:
             params += [_NULL] * (1 + len(family.columns))
         else:
-            params += [_pack(column.to_pylist()) for column in rows.columns]
+            params += [_pack(column) for column in rows]
+    if con.autocommit:
+        # The one statement is its own transaction, without BEGIN and COMMIT round trips; its
+        # answer still comes only once its commit is durable (the server commits before it says
+        # ReadyForQuery, which psycopg waits for; a failed commit raises here).
+        return [row[0] for row in con.execute(_INSERT.encode(), params).fetchall()]
     with con.transaction(), con.cursor() as cur:
         cur.execute(_INSERT.encode(), params)
         return [row[0] for row in cur.fetchall()]

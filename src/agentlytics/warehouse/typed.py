@@ -97,8 +97,10 @@ def _fields(table: str) -> tuple[str, ...]:
     return tuple(f.name for f in msgspec.structs.fields(envelope.__annotations__["event_params"]))
 
 
-def family_table(family: Family, ids: list[str], types: list[str], params: list[Any]) -> pa.Table:
-    """One family's rows as an Arrow table in the column order of its DDL."""
+def family_columns(
+    family: Family, ids: list[str], types: list[str], params: list[Any]
+) -> list[Sequence[Any]]:
+    """One family's rows as Python columns (``event_id`` first, then its DDL's order)."""
     top = _fields(family.table)
     astuple = msgspec.structs.astuple
     # Transposed in C: one tuple per top-level field, across the batch.
@@ -112,15 +114,24 @@ def family_table(family: Family, ids: list[str], types: list[str], params: list[
         else:
             parent, key = column.path
             values[column.name] = [None if o is None else getattr(o, key) for o in columns[parent]]
-    arrays = [pa.array(ids, pa.string())]
-    names = ["event_id"]
+    out: list[Sequence[Any]] = [ids]
     for column in family.columns:
         data = values.get(column.name)
         if data is None:
             data = values[column.name] = _derived(column, values, types)
-        arrays.append(pa.array(data, _ARROW_TYPES[column.type]))
-        names.append(column.name)
-    return pa.Table.from_arrays(arrays, names=names)
+        out.append(data)
+    return out
+
+
+def family_table(family: Family, ids: list[str], types: list[str], params: list[Any]) -> pa.Table:
+    """One family's rows as an Arrow table in the column order of its DDL."""
+    data = family_columns(family, ids, types, params)
+    arrays = [pa.array(data[0], pa.string())]
+    arrays += [
+        pa.array(values, _ARROW_TYPES[column.type])
+        for column, values in zip(family.columns, data[1:], strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=["event_id", *(c.name for c in family.columns)])
 
 
 def typed_tables(
@@ -131,6 +142,27 @@ def typed_tables(
     An event whose fields do not decode as the schema says (never, for events the catalog
     validated) is left out of its typed table; it stays in ``events``.
     """
+    return [
+        (table, family_table(FAMILY_BY_TABLE[table], ids, types, params))
+        for table, (ids, types, params) in _decoded(event_ids, event_types, payloads).items()
+    ]
+
+
+def typed_columns(
+    event_ids: Sequence[str], event_types: Sequence[str], payloads: Sequence[bytes | str]
+) -> dict[str, list[Sequence[Any]]]:
+    """:func:`typed_tables` as Python columns (the PostgreSQL store sends them as text, so
+    Arrow arrays would only be converted back)."""
+    return {
+        table: family_columns(FAMILY_BY_TABLE[table], ids, types, params)
+        for table, (ids, types, params) in _decoded(event_ids, event_types, payloads).items()
+    }
+
+
+def _decoded(
+    event_ids: Sequence[str], event_types: Sequence[str], payloads: Sequence[bytes | str]
+) -> dict[str, tuple[list[str], list[str], list[Any]]]:
+    """Per family table: the ids, types and decoded ``event_params`` of its events."""
     groups: dict[str, tuple[list[str], list[str], list[Any]]] = {}
     for event_id, event_type, payload in zip(event_ids, event_types, payloads, strict=True):
         table = TABLE_OF_EVENT_TYPE.get(event_type)
@@ -146,7 +178,4 @@ def typed_tables(
         group[0].append(event_id)
         group[1].append(event_type)
         group[2].append(decoded.event_params)
-    return [
-        (table, family_table(FAMILY_BY_TABLE[table], ids, types, params))
-        for table, (ids, types, params) in groups.items()
-    ]
+    return groups
