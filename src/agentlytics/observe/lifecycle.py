@@ -26,7 +26,8 @@ import msgspec
 
 from agentlytics.bounded import BoundedMap
 from agentlytics.facts import CompactionFact, Fact, GoalFact, HookRunFact, TrackingContext
-from agentlytics.observe.edge import EdgeHandlers, WireObserver, _Pending
+from agentlytics.observe.edge import EdgeHandlers, WireObserver
+from agentlytics.observe.pending import Pending
 from agentlytics.observe.synthesize import codex_error_kind
 from agentlytics.protocol import types as t
 from agentlytics.vocabulary import (
@@ -356,7 +357,7 @@ def _goal_cleared(observer: WireObserver, params: msgspec.Raw | None, ts_ms: int
 def _goal_set_result(
     observer: WireObserver,
     request_id: object,
-    pending: _Pending,
+    pending: Pending,
     result: msgspec.Raw | None,
     ts_ms: int,
 ) -> list[Fact]:
@@ -371,7 +372,7 @@ def _goal_set_result(
 def _goal_get_result(
     observer: WireObserver,
     request_id: object,
-    pending: _Pending,
+    pending: Pending,
     result: msgspec.Raw | None,
     ts_ms: int,
 ) -> list[Fact]:
@@ -389,7 +390,7 @@ def _goal_get_result(
 def _compact_start_result(
     observer: WireObserver,
     request_id: object,
-    pending: _Pending,
+    pending: Pending,
     result: msgspec.Raw | None,
     ts_ms: int,
 ) -> list[Fact]:
