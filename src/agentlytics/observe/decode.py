@@ -7,13 +7,15 @@ Shared by the edge's core and the families' edge handlers.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from agentlytics.facts import RuntimeMetadata
 from agentlytics.protocol.wire import JsonRpcError
 from agentlytics.vocabulary import SteerRejectionReason
+
+S = TypeVar("S")
 
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
@@ -119,3 +121,9 @@ def subagent_source_name(source: Any) -> str | None:
             return value
         return str(key)
     return None
+
+
+def decode_as(raw: msgspec.Raw | None, typ: type[S]) -> S:
+    """:func:`decode`, typed by ``typ``; errors propagate to the observer's counted drops."""
+    value: S = decode(raw, typ)
+    return value
