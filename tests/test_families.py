@@ -15,7 +15,7 @@ from agentlytics.facts import Fact
 from agentlytics.families import FAMILIES, REVIEWS, Family
 from agentlytics.observe import reviews as review_edge
 from agentlytics.observe.edge import EdgeHandlers, WireObserver
-from agentlytics.observe.lifecycle import LifecycleEdge
+from agentlytics.observe.lifecycle_state import LifecycleEdge
 from agentlytics.observe.reviews import ReviewEdge
 from agentlytics.reducer.core import dispatch_table
 

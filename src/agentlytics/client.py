@@ -51,8 +51,8 @@ from agentlytics.observe.deferred import (
     InContext,
     ObservedMessage,
 )
-from agentlytics.observe.lifecycle import HOOK_SOURCES, HOOK_STATUSES
-from agentlytics.observe.lifecycle import hook_name as pascal_hook_name
+from agentlytics.observe.hook_runs import HOOK_SOURCES, HOOK_STATUSES
+from agentlytics.observe.hook_runs import hook_name as pascal_hook_name
 from agentlytics.observe.skills import (
     HostSkill,
     ResourceSkill,

@@ -15,7 +15,8 @@ from agentlytics.facts import (
     TurnTokenUsage,
 )
 from agentlytics.families import FAMILIES
-from agentlytics.observe.edge import WireObserver, classify_steer_error, runtime_from_user_agent
+from agentlytics.observe.decode import classify_steer_error, runtime_from_user_agent
+from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.synthesize import codex_error_kind, sandbox_policy_name
 from agentlytics.protocol.wire import JsonRpcError
 from tests.helpers import capture_path

@@ -9,8 +9,10 @@ import msgspec
 
 from agentlytics.facts import CompactionFact, ErrorResponse, GoalFact, HookRunFact
 from agentlytics.families import FAMILIES
-from agentlytics.observe.edge import WireObserver, classify_steer_error
-from agentlytics.observe.lifecycle import classify_hook_source, goal_id_for, goal_status, hook_name
+from agentlytics.observe.decode import classify_steer_error
+from agentlytics.observe.edge import WireObserver
+from agentlytics.observe.goals import goal_id_for, goal_status
+from agentlytics.observe.hook_runs import classify_hook_source, hook_name
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol.wire import JsonRpcError
 

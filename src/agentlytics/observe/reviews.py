@@ -33,13 +33,9 @@ from agentlytics.facts import (
     ServerRequestAborted,
     ServerResponse,
 )
-from agentlytics.observe.edge import (
-    MAX_PENDING_REQUESTS,
-    EdgeHandlers,
-    WireObserver,
-    _decode,
-    _Pending,
-)
+from agentlytics.observe.decode import decode
+from agentlytics.observe.edge import EdgeHandlers, WireObserver
+from agentlytics.observe.pending import MAX_PENDING_REQUESTS, Pending
 from agentlytics.protocol import types as t
 from agentlytics.protocol.wire import JsonRpcError, RequestId
 
@@ -98,7 +94,7 @@ def _approval_request(
     def handle(
         observer: WireObserver, request_id: RequestId, raw: msgspec.Raw | None, ts_ms: int
     ) -> list[Fact]:
-        params = _decode(raw, typ)
+        params = decode(raw, typ)
         method = observer.server_pending[request_id].method
         _state(observer).tracked[request_id] = _Tracked(method, params.thread_id, params.turn_id)
         return [ServerRequest(observer.connection_id, request_id, method, params, ts_ms)]
@@ -110,7 +106,7 @@ def _mcp_elicitation(
     observer: WireObserver, request_id: RequestId, raw: msgspec.Raw | None, ts_ms: int
 ) -> list[Fact]:
     """An MCP elicitation is a review only when Codex marks it as a tool-call approval."""
-    params = _decode(raw, t.McpServerElicitationRequestParams)
+    params = decode(raw, t.McpServerElicitationRequestParams)
     meta = params.meta
     if meta is None or meta.codex_approval_kind != "mcp_tool_call":
         return []
@@ -131,7 +127,7 @@ def _mcp_elicitation(
 def _answer(
     observer: WireObserver,
     request_id: RequestId,
-    pending: _Pending,
+    pending: Pending,
     result: msgspec.Raw | None,
     error: JsonRpcError | None,
     ts_ms: int,
@@ -140,7 +136,7 @@ def _answer(
     tracked = _state(observer).tracked.pop(request_id, None)
     if tracked is None:
         return []  # an elicitation that was not an approval
-    response = None if error is not None else _decode(result, _RESPONSE_TYPES[tracked.method])
+    response = None if error is not None else decode(result, _RESPONSE_TYPES[tracked.method])
     return [ServerResponse(observer.connection_id, request_id, tracked.method, response, ts_ms)]
 
 
@@ -149,7 +145,7 @@ def _answer(
 
 def _resolved(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
     """``serverRequest/resolved``: the server stopped waiting. Unanswered → aborted."""
-    n = _decode(raw, t.ServerRequestResolvedNotification)
+    n = decode(raw, t.ServerRequestResolvedNotification)
     if n.request_id is None:
         return []
     request_id: RequestId = n.request_id
@@ -231,14 +227,14 @@ def reviewed_action(action: t.GuardianAction) -> ev.ReviewedAction | None:
 
 
 def _guardian_started(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
-    n = _decode(raw, t.ItemGuardianApprovalReviewStartedNotification)
+    n = decode(raw, t.ItemGuardianApprovalReviewStartedNotification)
     if n.started_at_ms is not None:
         _state(observer).guardian_started[n.review_id] = n.started_at_ms
     return []
 
 
 def _guardian_completed(observer: WireObserver, raw: msgspec.Raw | None, ts_ms: int) -> list[Fact]:
-    n = _decode(raw, t.ItemGuardianApprovalReviewCompletedNotification)
+    n = decode(raw, t.ItemGuardianApprovalReviewCompletedNotification)
     started_seen = _state(observer).guardian_started.pop(n.review_id, None)
     if n.review.status == "inProgress":
         return []

@@ -1,24 +1,39 @@
 """``agentlytics report SECTION``: each section a sub-command over the query layer.
 
-Every section takes the same store, filter and format options; this module only parses them,
-opens the store, calls the report function and hands its rows to :mod:`.render`. Failures a
-user can cause (no file, not a warehouse, an older layout, a bad filter, an empty warehouse)
-are one line on stderr and a non-zero exit.
+Every section takes the same store, filter and format options; :mod:`.sections` parses them,
+opens the store and hands the rows to :mod:`.render`. This module holds the sections: each one's
+own options and which report function builds its rows. Failures a user can cause (no file, not
+a warehouse, an older layout, a bad filter, an empty warehouse) are one line on stderr and a
+non-zero exit.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 import typer
 
+from agentlytics.query.sections import (
+    DEFAULT_WAREHOUSE,
+    FILTERS,
+    UNFILTERED,
+    BreakdownOpt,
+    Build,
+    FormatOpt,
+    Options,
+    fail,
+    fields,
+    flat,
+    section_command,
+    unpriced_note,
+)
+
 if TYPE_CHECKING:
     from agentlytics.query.filters import Filters
-    from agentlytics.query.render import Format, Output
+    from agentlytics.query.render import Output
     from agentlytics.query.store import Store
 
 report_app = typer.Typer(
@@ -29,184 +44,14 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WarehouseOpt = Annotated[
-    str,
-    typer.Option(
-        "--warehouse",
-        help="DuckDB warehouse file (or a postgresql:// URL with the PostgreSQL backend).",
-    ),
-]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="From (inclusive): 2026-12-01, 7d, 12h, ISO time.")
-]
-UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Until (exclusive; a date means its end).")
-]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Only turns of this model.")]
-ProjectOpt = Annotated[
-    str | None, typer.Option("--project", help="Only threads of this repository (name or hash).")
-]
-ClientOpt = Annotated[
-    str | None, typer.Option("--client", help="Only this app-server client (name or id).")
-]
-FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="table, json, csv or markdown.", metavar="FORMAT")
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Configuration file (its [pricing] section).")
-]
-BreakdownOpt = Annotated[
-    str | None, typer.Option("--breakdown", help="'model': one row per period and model.")
-]
-
-DEFAULT_WAREHOUSE = "agentlytics.duckdb"
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"agentlytics report: {message}", err=True)
-    raise typer.Exit(code)
-
-
-class _Options:
-    """The options every section shares, parsed once."""
-
-    def __init__(
-        self,
-        warehouse: str,
-        since: str | None,
-        until: str | None,
-        model: str | None,
-        project: str | None,
-        client: str | None,
-        fmt: str,
-        config: Path | None,
-    ) -> None:
-        from agentlytics.query.filters import FilterError, Filters
-        from agentlytics.query.render import FORMATS
-
-        if fmt not in FORMATS:
-            _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
-        self.fmt: Format = fmt
-        self.warehouse = warehouse
-        self.config = config
-        try:
-            self.filters: Filters = Filters.parse(
-                since=since, until=until, model=model, project=project, client=client
-            )
-        except FilterError as exc:
-            _fail(str(exc))
-
-
-def _run(opts: _Options, build: Callable[[Store, Filters], Output]) -> None:
-    """Open the store, build the report, print it; user errors become one line."""
-    from agentlytics.config import ConfigError, load
-    from agentlytics.query.pricing import bundled
-    from agentlytics.query.render import write
-    from agentlytics.query.reports import event_count
-    from agentlytics.query.store import StoreError, open_store
-
-    try:
-        prices = bundled().with_overrides(load(opts.config).pricing)
-    except ConfigError as exc:
-        _fail(str(exc))
-    try:
-        store = open_store(opts.warehouse, prices=prices)
-    except StoreError as exc:
-        _fail(str(exc))
-    try:
-        if event_count(store) == 0:
-            _fail(f"{opts.warehouse} holds no events yet (replay or collect into it first)", 1)
-        output = build(store, opts.filters)
-    except StoreError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
-    try:
-        write(output, opts.fmt)
-    except BrokenPipeError:  # `| head`: the reader has what it wanted
-        raise typer.Exit(0) from None
-
-
-def _unpriced_note(store: Store, filters: Filters) -> list[str]:
-    from agentlytics.query.reports import unpriced_models
-
-    missing = unpriced_models(store, filters)
-    if not missing:
-        return []
-    return [
-        f"unpriced models (cost shown as null/—): {', '.join(missing)}; "
-        'add them as [pricing.models."NAME"] in agentlytics.toml'
-    ]
-
-
-def _flat(title: str, rows: list[object], columns: tuple[str, ...] = ()) -> Output:
-    import msgspec
-
-    from agentlytics.query.render import Output, Section
-    from agentlytics.query.rows import Row
-
-    typed = [r for r in rows if isinstance(r, Row)]
-    return Output([msgspec.to_builtins(r) for r in typed], [Section(title, typed, columns)])
-
-
-def _fields(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
-    return tuple(row_type.__struct_fields__)
-
-
-#: What a section's command hands back: how to build its output from an open store.
-Build = Callable[["Store", "Filters"], "Output"]
-
-#: The shared options, in their order on every section (name, annotation, default).
-_SHARED: dict[str, tuple[object, object]] = {
-    "warehouse": (WarehouseOpt, DEFAULT_WAREHOUSE),
-    "since": (SinceOpt, None),
-    "until": (UntilOpt, None),
-    "model": (ModelOpt, None),
-    "project": (ProjectOpt, None),
-    "client": (ClientOpt, None),
-    "fmt": (FormatOpt, "table"),
-    "config": (ConfigOpt, None),
-}
-_FILTERS = tuple(_SHARED)
-_UNFILTERED = ("warehouse", "fmt", "config")
-
 
 def _section(
-    name: str, shared: tuple[str, ...] = _FILTERS, doc: str | None = None
+    name: str, shared: tuple[str, ...] = FILTERS, doc: str | None = None
 ) -> Callable[[Callable[..., Build]], Callable[..., Build]]:
-    """Register ``fn(opts, **own) -> build`` as ``report NAME``: its command takes the
-    ``shared`` options and ``fn``'s own, parses the shared ones into ``opts``, lets ``fn``
-    check its own (before the store is opened) and runs the ``build`` it returns.
-
-    Typer reads options from the command's signature, so the command's signature is built
-    here: ``fn``'s own arguments, the shared options, then ``fn``'s own options.
-    """
+    """Register ``fn(opts, **own) -> build`` as ``report NAME`` (see :func:`section_command`)."""
 
     def register(fn: Callable[..., Build]) -> Callable[..., Build]:
-        keyword = inspect.Parameter.KEYWORD_ONLY
-        own = [
-            p.replace(kind=keyword)
-            for p in inspect.signature(fn, eval_str=True).parameters.values()
-            if p.name != "opts"
-        ]
-        common = [
-            inspect.Parameter(key, keyword, annotation=_SHARED[key][0], default=_SHARED[key][1])
-            for key in shared
-        ]
-        required = [p for p in own if p.default is inspect.Parameter.empty]
-        optional = [p for p in own if p.default is not inspect.Parameter.empty]
-
-        def command(**kwargs: Any) -> None:
-            given = {key: kwargs.pop(key) for key in shared}
-            opts = _Options(**{**dict.fromkeys(_FILTERS), **given})
-            _run(opts, fn(opts, **kwargs))
-
-        signature = [*required, *common, *optional]
-        command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in signature}
-        command.__doc__ = doc or fn.__doc__
-        command.__name__ = fn.__name__
-        report_app.command(name)(command)
+        report_app.command(name)(section_command(fn, shared, doc))
         return fn
 
     return register
@@ -214,7 +59,7 @@ def _section(
 
 @_section("overview")
 def overview_cmd(
-    opts: _Options,
+    opts: Options,
     repo: Annotated[
         Path | None,
         typer.Option("--repo", help="Also give the agent's share of this repository's lines."),
@@ -249,7 +94,7 @@ def overview_cmd(
         ]
         cost = "—" if ov.cost_usd is None else f"{ov.cost_usd:.4f}"
         share_text = "—" if ov.agent_share is None else f"{ov.agent_share:.1%}"
-        notes = [f"cost_usd: {cost}   agent_share: {share_text}", *_unpriced_note(store, filters)]
+        notes = [f"cost_usd: {cost}   agent_share: {share_text}", *unpriced_note(store, filters)]
         sections = [
             Section("Totals", totals),
             Section("Events by type", ov.events_by_type),
@@ -268,13 +113,13 @@ def _agent_share(repo: Path, warehouse: str) -> float | None:
     try:
         return attribution.attribute(repo, Path(warehouse)).totals.share
     except attribution.AttributionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _period_command(unit: str) -> Callable[..., Build]:
-    def command(opts: _Options, breakdown: BreakdownOpt = None) -> Build:
+    def command(opts: Options, breakdown: BreakdownOpt = None) -> Build:
         if breakdown not in (None, "model"):
-            _fail(f"unknown --breakdown {breakdown!r}: the only breakdown is 'model'")
+            fail(f"unknown --breakdown {breakdown!r}: the only breakdown is 'model'")
 
         def build(store: Store, filters: Filters) -> Output:
             from agentlytics.query import reports
@@ -288,8 +133,8 @@ def _period_command(unit: str) -> Callable[..., Build]:
                 period,  # type: ignore[arg-type]
                 by_model=breakdown == "model",
             )
-            out = _flat(f"Turns, tokens and cost per {period} (UTC)", list(rows), _fields(row_type))
-            out.notes += _unpriced_note(store, filters)
+            out = flat(f"Turns, tokens and cost per {period} (UTC)", list(rows), fields(row_type))
+            out.notes += unpriced_note(store, filters)
             return out
 
         return build
@@ -308,7 +153,7 @@ for _unit, _doc in _PERIOD_DOCS.items():
 
 @_section("sessions")
 def sessions_cmd(
-    opts: _Options,
+    opts: Options,
     limit: Annotated[int, typer.Option("--limit", help="Newest N threads; 0 = all.")] = 50,
 ) -> Build:
     """One row per thread (newest first): duration, turns, tokens, cost, tools, reviews."""
@@ -318,16 +163,16 @@ def sessions_cmd(
         from agentlytics.query.rows import SessionRow
 
         rows = reports.sessions(store, filters, limit=limit or None)
-        out = _flat("Sessions (newest first)", list(rows), _fields(SessionRow))
-        out.notes += _unpriced_note(store, filters)
+        out = flat("Sessions (newest first)", list(rows), fields(SessionRow))
+        out.notes += unpriced_note(store, filters)
         return out
 
     return build
 
 
-@_section("session", _UNFILTERED)
+@_section("session", UNFILTERED)
 def session_cmd(
-    opts: _Options,
+    opts: Options,
     thread_id: Annotated[str, typer.Argument(help="The thread to drill into.")],
 ) -> Build:
     """One thread: its turns in order with tools, reviews and tokens; its subagent tree."""
@@ -347,11 +192,9 @@ def session_cmd(
 
         detail = reports.session(store, thread_id)
         if detail is None:
-            _fail(f"no thread {thread_id} in {opts.warehouse}", 1)
+            fail(f"no thread {thread_id} in {opts.warehouse}", 1)
         # The flat views: turns without their lists; tools and reviews in their own tables.
-        turn_rows = [
-            TurnLine(**{k: getattr(t, k) for k in _fields(TurnLine)}) for t in detail.turns
-        ]
+        turn_rows = [TurnLine(**{k: getattr(t, k) for k in fields(TurnLine)}) for t in detail.turns]
         tool_rows = [
             TurnToolLine(turn=i + 1, **msgspec.structs.asdict(tool))
             for i, t in enumerate(detail.turns)
@@ -384,10 +227,10 @@ def session_cmd(
             + (f"  parent {detail.parent_thread_id}" if detail.parent_thread_id else "")
         )
         sections = [
-            Section("Turns (in order)", turn_rows, _fields(TurnLine)),
-            Section("Tool calls", tool_rows, _fields(TurnToolLine)),
-            Section("Reviews", review_rows, _fields(TurnReviewLine)),
-            Section("Subagents", tree, _fields(SubagentTreeLine)),
+            Section("Turns (in order)", turn_rows, fields(TurnLine)),
+            Section("Tool calls", tool_rows, fields(TurnToolLine)),
+            Section("Reviews", review_rows, fields(TurnReviewLine)),
+            Section("Subagents", tree, fields(SubagentTreeLine)),
         ]
         return Output(msgspec.to_builtins(detail), sections, [head])
 
@@ -396,7 +239,7 @@ def session_cmd(
 
 @_section("tools")
 def tools_cmd(
-    opts: _Options,
+    opts: Options,
     slowest: Annotated[
         int | None, typer.Option("--slowest", help="List the N slowest single calls instead.")
     ] = None,
@@ -409,15 +252,15 @@ def tools_cmd(
 
         if slowest is not None:
             rows = reports.slowest_calls(store, filters, max(slowest, 0))
-            return _flat(f"The {slowest} slowest tool calls", list(rows), _fields(SlowCallRow))
-        return _flat("Tool calls by kind", list(reports.tools(store, filters)), _fields(ToolRow))
+            return flat(f"The {slowest} slowest tool calls", list(rows), fields(SlowCallRow))
+        return flat("Tool calls by kind", list(reports.tools(store, filters)), fields(ToolRow))
 
     return build
 
 
 @_section("approvals")
 def approvals_cmd(
-    opts: _Options,
+    opts: Options,
     by: Annotated[
         str,
         typer.Option(
@@ -428,7 +271,7 @@ def approvals_cmd(
     """Reviews: approved / denied / aborted / timed out and latency, per subject and reviewer
     (--by source: per command_source; --by risk: guardian risk levels)."""
     if by not in ("subject", "source", "risk"):
-        _fail(f"unknown --by {by!r}: use subject, source or risk")
+        fail(f"unknown --by {by!r}: use subject, source or risk")
 
     def build(store: Store, filters: Filters) -> Output:
         from agentlytics.query import reports
@@ -436,18 +279,18 @@ def approvals_cmd(
 
         if by == "source":
             rows: list[object] = list(reports.approval_sources(store, filters))
-            return _flat("Command approvals by command_source", rows, _fields(ApprovalSourceRow))
+            return flat("Command approvals by command_source", rows, fields(ApprovalSourceRow))
         if by == "risk":
             rows = list(reports.guardian_risk(store, filters))
-            return _flat("Guardian reviews by risk level", rows, _fields(GuardianRiskRow))
+            return flat("Guardian reviews by risk level", rows, fields(GuardianRiskRow))
         rows = list(reports.approvals(store, filters))
-        return _flat("Reviews by subject and reviewer", rows, _fields(ApprovalRow))
+        return flat("Reviews by subject and reviewer", rows, fields(ApprovalRow))
 
     return build
 
 
 def _simple(name: str, title: str, doc: str) -> None:
-    def command(opts: _Options) -> Build:
+    def command(opts: Options) -> Build:
         def build(store: Store, filters: Filters) -> Output:
             from agentlytics.query import reports, rows
 
@@ -458,9 +301,9 @@ def _simple(name: str, title: str, doc: str) -> None:
                 "compactions": rows.CompactionRow,
             }
             row_type = types[name]
-            out = _flat(title, list(fn(store, filters)), _fields(row_type))
+            out = flat(title, list(fn(store, filters)), fields(row_type))
             if name != "hooks":
-                out.notes += _unpriced_note(store, filters)
+                out.notes += unpriced_note(store, filters)
             return out
 
         return build
@@ -483,7 +326,7 @@ _simple(
 
 @_section("goals")
 def goals_cmd(
-    opts: _Options,
+    opts: Options,
     limit: Annotated[int, typer.Option("--limit", help="Largest N goals; 0 = all.")] = 50,
 ) -> Build:
     """One row per goal (largest first): status, cleared, tokens and time accounted, cost."""
@@ -493,8 +336,8 @@ def goals_cmd(
         from agentlytics.query.rows import GoalRow
 
         rows = reports.goals(store, filters, limit=limit or None)
-        out = _flat("Goals (largest first)", list(rows), _fields(GoalRow))
-        out.notes += _unpriced_note(store, filters)
+        out = flat("Goals (largest first)", list(rows), fields(GoalRow))
+        out.notes += unpriced_note(store, filters)
         return out
 
     return build
@@ -521,14 +364,14 @@ def attribution_cmd(
     from agentlytics.warehouse import attribution
 
     if fmt not in FORMATS:
-        _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+        fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     since, until = None, revisions
     if revisions is not None and ".." in revisions:
         since, until = revisions.split("..", 1)
     try:
         result = attribution.attribute(repo, Path(warehouse), since or None, until or None)
     except attribution.AttributionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "table":
         attribution.render_report(result, limit=limit)
         return
@@ -537,7 +380,7 @@ def attribution_cmd(
         return
     authors = [AuthorLine(**msgspec.structs.asdict(a)) for a in result.authors]
     write(
-        Output(msgspec.to_builtins(result), [Section("Authors", authors, _fields(AuthorLine))]),
+        Output(msgspec.to_builtins(result), [Section("Authors", authors, fields(AuthorLine))]),
         fmt,
     )
 
@@ -551,19 +394,19 @@ def migrate(warehouse: str) -> None:
 
     path = Path(warehouse)
     if not path.is_file():
-        _fail(f"no warehouse at {warehouse}")
+        fail(f"no warehouse at {warehouse}")
     try:
         con = duckdb.connect(warehouse)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _fail(f"cannot open {warehouse}: {first}")
+        fail(f"cannot open {warehouse}: {first}")
     try:
         if schema_version(con) is None:
-            _fail(f"{warehouse} is not an agentlytics warehouse (it has no events table)")
+            fail(f"{warehouse} is not an agentlytics warehouse (it has no events table)")
         found = ensure_schema(con)
         count = con.execute("SELECT count(*) FROM events").fetchone()
     except (SchemaError, duckdb.Error) as exc:
-        _fail(str(exc).splitlines()[0])
+        fail(str(exc).splitlines()[0])
     finally:
         con.close()
     events = count[0] if count else 0
