@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import msgspec
+import pytest
 
 from agentlytics.facts import CompactionFact, ErrorResponse, GoalFact, HookRunFact
 from agentlytics.families import FAMILIES
@@ -36,7 +37,7 @@ def feed(observer: WireObserver, *lines: bytes) -> list[Any]:
     return facts
 
 
-def started_thread(observer: WireObserver) -> None:
+def started_thread(observer: WireObserver, provider: str = "openai") -> None:
     feed(
         observer,
         line(
@@ -56,7 +57,7 @@ def started_thread(observer: WireObserver) -> None:
                 "result": {
                     "thread": {"id": T, "sessionId": T, "createdAt": 1, "ephemeral": False},
                     "model": "gpt-5.5",
-                    "modelProvider": "openai",
+                    "modelProvider": provider,
                 },
             },
         ),
@@ -331,6 +332,33 @@ def test_auto_compaction_phase_is_pre_turn_before_any_model_response_then_mid_tu
     assert (pre.implementation, pre.strategy) == ("responses_compact", "memento")
     assert (pre.active_context_tokens_before, pre.active_context_tokens_after) == (0, 0)
     assert (mid.active_context_tokens_before, mid.active_context_tokens_after) == (10, 10)
+
+
+@pytest.mark.parametrize(
+    ("provider", "implementation"),
+    [
+        ("openai", "responses_compact"),
+        ("azure", "responses_compact"),
+        ("Azure", "responses_compact"),
+        ("mock", "responses"),
+        ("ollama", "responses"),
+    ],
+)
+def test_compaction_implementation_follows_upstreams_remote_compaction_providers(
+    provider: str, implementation: str
+) -> None:
+    """``supports_remote_compaction`` is ``is_openai() || is_azure_responses_provider(name,
+    base_url)``; of that the wire has the provider id, so OpenAI and Azure (any case) compact
+    remotely (``responses_compact``) and every other provider locally (``responses``)."""
+    obs = WireObserver(0, families=FAMILIES)
+    started_thread(obs, provider)
+    facts = feed(
+        obs,
+        turn("started", "turn-a", "inProgress"),
+        compaction_item("started", "turn-a", "c-1", 10_000),
+        compaction_item("completed", "turn-a", "c-1", 10_250),
+    )
+    assert [f.implementation for f in compactions(facts)] == [implementation]
 
 
 def test_compaction_context_tokens_are_the_last_usage_before_and_after() -> None:

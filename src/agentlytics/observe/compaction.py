@@ -58,10 +58,13 @@ def _phase(
     return "auto", "mid_turn" if sampled else "pre_turn"
 
 
-#: Model providers whose compactions upstream runs remotely (``supports_remote_compaction`` is
-#: ``is_openai()``): ``compact_remote.rs`` tags them ``ResponsesCompact``, the local task
-#: ``Responses``.
-_REMOTE_COMPACTION_PROVIDERS = frozenset({"openai"})
+def _compacts_remotely(provider: str | None) -> bool:
+    """Upstream's ``ModelProviderInfo::supports_remote_compaction`` (``is_openai() ||
+    is_azure_responses_provider(name, base_url)``, the latter ``name`` equal to ``azure`` in any
+    case) read off the provider id the wire gives; its base URL is not on the wire.
+    ``compact_remote.rs`` tags such compactions ``ResponsesCompact``, the local task
+    ``Responses``."""
+    return provider is not None and (provider == "openai" or provider.lower() == "azure")
 
 
 def _context(observer: WireObserver, thread_id: str) -> tuple[int, CompactionImplementation]:
@@ -69,7 +72,7 @@ def _context(observer: WireObserver, thread_id: str) -> tuple[int, CompactionImp
     view = observer.synth.threads.get(thread_id)
     if view is None:
         return 0, "responses"
-    remote = view.model_provider in _REMOTE_COMPACTION_PROVIDERS
+    remote = _compacts_remotely(view.model_provider)
     return view.context_tokens, "responses_compact" if remote else "responses"
 
 
