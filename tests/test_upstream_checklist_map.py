@@ -3,6 +3,8 @@
 ``UPSTREAM`` is the list of reducer.md §7.1 (upstream's ``analytics_client_tests.rs``, review
 era), in its order. The table must list exactly these, numbered 1-63; every test it names
 must exist in the file it names, under upstream's name (``test_<upstream name>``).
+``UPSTREAM_UNIT`` is §7.2 (upstream's unit tests next to the code): its table must list each
+once, and a test not under upstream's name must say why (a mapping note).
 """
 
 from __future__ import annotations
@@ -110,3 +112,46 @@ def test_every_mapped_test_exists() -> None:
             missing.append(f"{path}::{test}")
         assert test == f"test_{name}", name
     assert missing == []
+
+
+#: reducer.md §7.2, in its order (the two accepted-lines versions share two names: listed once).
+UPSTREAM_UNIT = (
+    "managed_full_disk_with_restricted_network_reports_external_sandbox",
+    "guardian_review_result_maps_terminal_statuses",
+    "rejected_turn_interrupt_removes_pending_analytics_request",
+    "dynamic_content_counts_include_audio",
+    "command_execution_script_paths_reject_unsafe_values",
+    "parses_counts_and_effective_added_fingerprints",
+    "skips_added_file_metadata_headers",
+    "parses_hunk_lines_that_look_like_file_headers",
+    "counts_ignore_changes_outside_hunks",
+    "counts_added_and_deleted_hunk_lines",
+    "fingerprint_hash_is_domain_separated_sha1",
+    "legacy_guardian_projection_ignores_user_review_responses",
+    "projects_shell_reviewed_action_with_permission_profile",
+    "projects_remaining_reviewed_action_variants",
+)
+
+UNIT_ROW = re.compile(
+    r"^\| `([a-z_]+\.rs)`[^|]* \| `([a-z0-9_]+)` \| `([^`:]+)::([a-z0-9_]+)` \| (.*) \|$"
+)
+
+
+def unit_rows() -> list[tuple[str, str, str, str]]:
+    text = (ROOT / "docs" / "upstream-checklist.md").read_text()
+    return [m.groups()[1:] for line in text.splitlines() if (m := UNIT_ROW.match(line))]
+
+
+def test_the_unit_table_lists_every_upstream_unit_test_in_order() -> None:
+    assert [r[0] for r in unit_rows()] == list(UPSTREAM_UNIT)
+
+
+def test_every_mapped_unit_test_exists_and_a_renamed_one_says_why() -> None:
+    missing, unexplained = [], []
+    for name, path, test, note in unit_rows():
+        tree = ast.parse((ROOT / path).read_text())
+        if test not in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}:
+            missing.append(f"{path}::{test}")
+        if test != f"test_{name}" and not note.strip().startswith("mapped:"):
+            unexplained.append(name)
+    assert (missing, unexplained) == ([], [])

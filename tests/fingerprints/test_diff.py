@@ -67,6 +67,16 @@ def test_hash_is_domain_separated() -> None:
     assert line_hash("fn useful() {") == fingerprint_hash("line", "fn useful() {")
 
 
+def test_fingerprint_hash_is_domain_separated_sha1() -> None:
+    """Upstream's accepted_lines.rs unit test (reducer.md §7.2): path ``src/lib.rs`` hashes to
+    its published value, the SHA-1 of ``file-line-v1 NUL path NUL src/lib.rs``, and the same
+    text in the repo domain hashes differently."""
+    expected = "d69749859af906cb3f8a6fb5d85a0871d2f3b3e9"
+    assert fingerprint_hash("path", "src/lib.rs") == expected
+    assert hashlib.sha1(b"file-line-v1\x00path\x00src/lib.rs").hexdigest() == expected
+    assert fingerprint_hash("repo", "src/lib.rs") != expected
+
+
 LIB = fingerprint_hash("path", "src/lib.rs")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from agentlytics.facts import (
@@ -19,7 +20,7 @@ from agentlytics.observe.decode import classify_steer_error, runtime_from_user_a
 from agentlytics.observe.edge import WireObserver
 from agentlytics.observe.synthesize import codex_error_kind, sandbox_policy_name
 from agentlytics.protocol.wire import JsonRpcError
-from tests.helpers import capture_path
+from tests.helpers import capture_path, replay_events
 
 C2S, S2C = "client_to_server", "server_to_client"
 
@@ -309,3 +310,24 @@ def test_steer_rejections_are_classified() -> None:
         == "input_too_large"
     )
     assert classify_steer_error(JsonRpcError(message="something else")) is None
+
+
+def test_managed_full_disk_with_restricted_network_reports_external_sandbox(
+    tmp_path: Path,
+) -> None:
+    """Upstream's [G] reducer unit test (reducer.md §7.2): a managed profile with unrestricted
+    disk and restricted network, cwd ``/`` → ``external_sandbox``. The v2 wire shows that
+    profile as its legacy projection, ``externalSandbox`` with ``networkAccess: restricted``:
+    the real shell_accept capture with its thread's sandbox and cwd rewritten so."""
+    text = capture_path("shell_accept").read_text()
+    readonly = '"sandbox": {"type": "readOnly", "networkAccess": false}'
+    assert text.count(readonly) == 1
+    text = text.replace(
+        readonly, '"sandbox": {"type": "externalSandbox", "networkAccess": "restricted"}'
+    ).replace('"cwd": "/home/dev/session/repo"', '"cwd": "/"')
+    capture = tmp_path / "managed.jsonl"
+    capture.write_text(text)
+    turns = [e["event_params"] for e in replay_events(capture) if e["event_type"] == "codex_turn_event"]  # fmt: skip
+    assert [(p["sandbox_policy"], p["sandbox_network_access"]) for p in turns] == [
+        ("external_sandbox", False)
+    ]

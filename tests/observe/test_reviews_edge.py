@@ -18,7 +18,7 @@ from agentlytics.families import FAMILIES
 from agentlytics.observe.edge import WireObserver
 from agentlytics.pipeline import Pipeline
 from agentlytics.protocol import types as t
-from tests.helpers import capture_path
+from tests.helpers import capture_path, replay_events
 
 C2S, S2C = "client_to_server", "server_to_client"
 REVIEW_FACTS = (
@@ -333,3 +333,15 @@ def test_pipeline_emits_one_review_per_capture_approval() -> None:
         out += pipeline.observe_line(obs, raw)
     out += pipeline.close(obs)
     assert [e.event_type for e in out].count("codex_review_event") == 1
+
+
+def test_legacy_guardian_projection_ignores_user_review_responses() -> None:
+    """Upstream's review_observation_projection.rs unit test (reducer.md §6.11, §7.2): a user's
+    answer to an approval is a user review, never a guardian review — the real shell_accept
+    and shell_decline captures give user ``codex_review_event``s and no ``codex_guardian_review``."""
+    for name in ("shell_accept", "shell_decline"):
+        events = replay_events(capture_path(name))
+        types = [e["event_type"] for e in events]
+        assert "codex_guardian_review" not in types
+        reviewers = [e["event_params"]["reviewer"] for e in events if e["event_type"] == "codex_review_event"]  # fmt: skip
+        assert reviewers == ["user"], name

@@ -1035,3 +1035,15 @@ def test_pending_reviews_leave_with_their_thread() -> None:
     run(r, command_approval(60), ThreadClosed(7, "thread-1"))
     assert not r.state.pending_reviews
     assert r.state.drops["review: request unanswered when its thread closed"] == 1
+
+
+def test_guardian_review_result_maps_terminal_statuses(reducer: Reducer) -> None:
+    """Upstream's [G] reducer unit test (reducer.md §7.2): ``inProgress`` is no result (no
+    event); ``timedOut`` → status ``timed_out``, resolution ``none``."""
+    assert run(reducer, guardian_completed("guardian-review-0", "item-1", "inProgress")) == []
+    review = one_review(run(reducer, guardian_completed("guardian-review-1", "item-1", "timedOut")))
+    assert (review["reviewer"], review["status"], review["resolution"]) == (
+        "guardian",
+        "timed_out",
+        "none",
+    )

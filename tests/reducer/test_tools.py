@@ -375,3 +375,43 @@ def test_item_completing_after_its_turn_event_still_emits() -> None:
     (event,) = run(reducer, item_completed("thread-1", "turn-1", "commandExecution", obj))
     assert event["event_type"] == "codex_command_execution_event"
     assert "turn-1" not in reducer.state.turns
+
+
+def test_dynamic_content_counts_include_audio() -> None:
+    """Upstream's [N] reducer unit test (reducer.md §7.2): text + image + audio output items →
+    total 3, one of each."""
+    content = [
+        t.DynamicToolCallContentItem(type=x) for x in ("inputText", "inputImage", "inputAudio")
+    ]
+    obj = t.DynamicToolCallItem(id="d", tool="x", status="completed", content_items=content)
+    (event,) = lifecycle("dynamicToolCall", obj)
+    p = event["event_params"]
+    assert (
+        p["output_content_item_count"],
+        p["output_text_item_count"],
+        p["output_image_item_count"],
+        p["output_audio_item_count"],
+    ) == (3, 1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("plugin_id", "script_path", "reported"),
+    [
+        ("sample@test", "/abs/path/run.py", None),  # absolute: rejected
+        ("sample@test", "scripts/run.py", "scripts/run.py"),  # relative, with a plugin: kept
+        (None, "scripts/run.py", None),  # no plugin: never reported
+    ],
+)
+def test_command_execution_script_paths_reject_unsafe_values(
+    plugin_id: str | None, script_path: str, reported: str | None
+) -> None:
+    """Upstream's [N] reducer unit test (reducer.md §7.2): a command's ``script_path`` is kept
+    only when relative and the command belongs to a plugin."""
+    obj = t.CommandExecutionItem(
+        id="c", status="completed", source="agent", plugin_id=plugin_id, script_path=script_path
+    )
+    (event,) = lifecycle("commandExecution", obj)
+    assert (event["event_params"]["plugin_id"], event["event_params"]["script_path"]) == (
+        plugin_id,
+        reported,
+    )

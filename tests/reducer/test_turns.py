@@ -311,6 +311,24 @@ def test_rejected_interrupt_does_not_tag_turn() -> None:
     assert p["explicit_client_interrupt_requested_at_ms"] is None
 
 
+def test_rejected_turn_interrupt_removes_pending_analytics_request() -> None:
+    """Upstream's [N] reducer unit test (reducer.md §7.2): an interrupt request, then an error
+    for it → the pending request is gone and nothing is emitted (a late result for the same id
+    then pairs with nothing)."""
+    reducer = Reducer(FAMILIES)
+    turn_prerequisites(reducer)
+    params = t.TurnInterruptParams(thread_id="thread-2", turn_id="turn-2")
+    assert run(reducer, ClientRequest(7, 8, "turn/interrupt", params, 1716000000456)) == []
+    assert (7, 8) in reducer.state.requests
+    assert run(reducer, ErrorResponse(7, 8, "no active turn", None, 0)) == []
+    assert (7, 8) not in reducer.state.requests
+    from agentlytics.facts import TurnInterruptResponse
+
+    assert run(reducer, ClientResponse(7, 8, "turn/interrupt", TurnInterruptResponse(), 0)) == []
+    (p,) = turn_events(run(reducer, turn_completed("thread-2", "turn-2", "interrupted")))
+    assert p["explicit_client_interrupt_requested_at_ms"] is None
+
+
 # --- steering -----------------------------------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ Generated from ``ClientRequest.json``, ``ClientNotification.json``, ``ServerRequ
 of 0.169.0's (which lacked ``modelProvider/default/set`` and ``thread/search/partial``;
 ``tests/protocol/test_codex_schema.py`` checks these sets against the installed binary's
 schema). A method outside these sets is *unknown*: it is counted and reported (a newer server,
-or a corrupted stream), never an error. A known method analytics does not read is ignored without a count.
+or a corrupted stream), never an error. A known method analytics does not read is ignored
+without a count.
 """
 
 from __future__ import annotations
