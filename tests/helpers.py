@@ -27,6 +27,16 @@ def all_captures() -> list[Path]:
 LATER_CAPTURES = {"0.171.0": DATA / "captures-0.171.0"}
 
 
+#: Real captures of scenarios beyond the shared set (``more-captures/<codex version>/``), kept
+#: apart so the reports' and exporters' fixtures over the shared set stay as they are.
+MORE_CAPTURES = DATA / "more-captures"
+
+
+def more_captures() -> list[Path]:
+    """Every capture under ``more-captures/``, of every recorded Codex version."""
+    return sorted(MORE_CAPTURES.glob("*/*.jsonl"))
+
+
 def versioned_captures() -> list[Path]:
     """Every recorded capture of every Codex version kept in the repository."""
     later = [p for d in LATER_CAPTURES.values() for p in sorted(d.glob("*.jsonl"))]

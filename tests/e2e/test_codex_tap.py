@@ -324,3 +324,25 @@ def test_turn_interrupted(run: Callable[..., ScenarioRun]) -> None:
         for x in recs
     )
     assert_live_equals_replay(r.capture)
+
+
+def test_thread_archived_and_unarchived(run: Callable[..., ScenarioRun]) -> None:
+    r = run("thread_archive")
+    assert_clean_run(r)
+    recs = assert_capture_is_the_traffic(r)
+    assert_in_order(
+        recs,
+        [
+            *opening(),
+            server("turn/completed", turn_status("completed"), "completed"),
+            request("thread/archive"),
+            result(S2C, lambda res: res == {}, "archive result"),
+            server("thread/archived"),
+            request("thread/unarchive"),
+            result(S2C, lambda res: "thread" in res, "unarchive result"),
+            server("thread/unarchived"),
+        ],
+    )
+    events = assert_live_equals_replay(r.capture)
+    archive = [e["event_params"] for e in events if e["event_type"] == "codex_thread_archive_event"]
+    assert [a["action"] for a in archive] == ["archived", "unarchived"]

@@ -19,7 +19,7 @@ import pytest
 
 from agentlytics.events.catalog import EVENT_TYPES
 from agentlytics.families import FAMILIES
-from tests.helpers import DATA, replay_events
+from tests.helpers import DATA, more_captures, replay_events
 
 #: Spec §4.4 / §4.8 / the reviewed_action table: non-null fields the wire does not carry, so
 #: their values are derived or upstream's defaults (docs/facts.md).
@@ -69,8 +69,9 @@ BY_TYPE: dict[str, type[msgspec.Struct]] = {cls.EVENT_TYPE: cls for cls in EVENT
 
 
 def real_captures() -> list[Path]:
-    """Every recorded capture of every Codex version the repo keeps."""
-    return sorted(DATA.glob("captures*/*.jsonl"))
+    """Every recorded capture of every Codex version the repo keeps (the shared scenarios and
+    ``more-captures/``)."""
+    return sorted(DATA.glob("captures*/*.jsonl")) + more_captures()
 
 
 def _strip(tp: Any) -> Any:
@@ -171,3 +172,98 @@ def test_a_compaction_fact_without_the_optional_fields_gets_upstreams_values() -
         ["context_limit", "responses", "memento", 0, 0],
         ["user_requested", "responses", "memento", 0, 0],
     ]
+
+
+#: Spec decision 1's families that come from the wire (the rest are library-only).
+WIRE_FAMILIES = frozenset(
+    {
+        "codex_thread_initialized", "codex_turn_event", "codex_turn_steer_event",
+        "codex_command_execution_event", "codex_file_change_event", "codex_mcp_tool_call_event",
+        "codex_dynamic_tool_call_event", "codex_collab_agent_tool_call_event",
+        "codex_web_search_event", "codex_image_generation_event", "codex_review_event",
+        "codex_guardian_review", "codex_accepted_line_fingerprints", "codex_hook_run",
+        "codex_goal_event", "codex_compaction_event", "codex_thread_archive_event",
+    }
+)  # fmt: skip
+
+
+def test_the_real_captures_reach_every_wire_family_but_image_generation() -> None:
+    """What the walk above covers: every family the wire feeds appears in some real capture,
+    except image generation, which no recorded scenario makes Codex do (its event is walked
+    from the wire's item below)."""
+    seen = {e["event_type"] for p in real_captures() for e in replay_events(p)}
+    assert set(BY_TYPE) >= WIRE_FAMILIES
+    assert WIRE_FAMILIES - seen == {"codex_image_generation_event"}
+
+
+def test_an_image_generation_event_from_the_wire_has_no_null_in_a_non_null_field() -> None:
+    """The one wire family no real capture reaches: an ``imageGeneration`` item (the 0.171.0
+    schema's fields, nothing optional sent) through the edge and reducer."""
+    from agentlytics.observe.edge import WireObserver
+    from agentlytics.reducer.core import Reducer
+
+    def line(direction: str, msg: dict[str, Any]) -> bytes:
+        return msgspec.json.encode({"seq": 0, "ts_ms": 5_000, "dir": direction, "msg": msg})
+
+    thread = {"id": "th", "sessionId": "th", "createdAt": 1, "ephemeral": False}
+    item = {"type": "imageGeneration", "id": "ig", "status": "completed", "result": ""}
+    at = {"threadId": "th", "turnId": "tu"}
+    lines = [
+        line(
+            "client_to_server",
+            {
+                "method": "initialize",
+                "id": 0,
+                "params": {"clientInfo": {"name": "c", "version": "1"}},
+            },
+        ),
+        line(
+            "server_to_client",
+            {
+                "id": 0,
+                "result": {"userAgent": "c/0.171.0 (Debian 12; x86_64)", "platformOs": "linux"},
+            },
+        ),
+        line("client_to_server", {"method": "thread/start", "id": 1, "params": {}}),
+        line(
+            "server_to_client",
+            {
+                "id": 1,
+                "result": {
+                    "thread": thread,
+                    "model": "gpt-5.5",
+                    "modelProvider": "openai",
+                    "cwd": "/nowhere",
+                },
+            },
+        ),
+        line(
+            "server_to_client",
+            {
+                "method": "turn/started",
+                "params": {"threadId": "th", "turn": {"id": "tu", "status": "inProgress"}},
+            },
+        ),
+        line(
+            "server_to_client",
+            {
+                "method": "item/started",
+                "params": {**at, "item": {**item, "status": "inProgress"}, "startedAtMs": 4_000},
+            },
+        ),
+        line(
+            "server_to_client",
+            {"method": "item/completed", "params": {**at, "item": item, "completedAtMs": 4_500}},
+        ),
+    ]
+    observer, reducer = WireObserver(0, families=FAMILIES), Reducer(FAMILIES)
+    events = [
+        msgspec.json.decode(msgspec.json.encode(e))
+        for raw in lines
+        for fact in observer.observe_line(raw)
+        for e in reducer.ingest(fact)
+    ]
+    (image,) = [e for e in events if e["event_type"] == "codex_image_generation_event"]
+    cls = BY_TYPE["codex_image_generation_event"]
+    assert null_violations(cls, image["event_params"], "image") == []
+    assert observer.drops.counts == {}

@@ -111,6 +111,24 @@ def drive_interrupt(client: RpcClient, ws: Workspace, model: FakeModel) -> Msg:
     return done
 
 
+def drive_archive(client: RpcClient, ws: Workspace, model: FakeModel) -> Msg:
+    """One answered turn (so the thread is persisted), then ``thread/archive`` and
+    ``thread/unarchive``, each waited for until its notification arrives."""
+    handshake(client)
+    thread_id = start_thread(client, ws.repo)
+    mark = client.mark()
+    turn_id = start_turn(client, thread_id, "Say hello.")
+    done = wait_turn_completed(client, turn_id, mark, TURN_TIMEOUT_S)
+    for method, note in (("thread/archive", "thread/archived"), ("thread/unarchive", "thread/unarchived")):  # fmt: skip
+        mark = client.mark()
+        client.request(method, {"threadId": thread_id})
+        client.wait_method(
+            note, mark, TURN_TIMEOUT_S, where=lambda m: m["params"]["threadId"] == thread_id
+        )
+    client.settle()
+    return done
+
+
 def shell_script(final: str | None, *, repeat: bool = False) -> Callable[[], list[Reply]]:
     """An escalated command (twice with ``repeat``), then ``final`` unless the turn ends first."""
 
@@ -170,6 +188,12 @@ SCENARIOS: dict[str, Scenario] = {
             "the model hangs mid-turn and the client sends turn/interrupt",
             lambda: [Reply([Message("Let me look around first."), Hang(30)])],
             drive_interrupt,
+        ),
+        Scenario(
+            "thread_archive",
+            "one answered turn, then the client archives and unarchives the thread",
+            lambda: [Reply([Message("Hello!")])],
+            drive_archive,
         ),
         Scenario(
             "shell_cancel",
