@@ -208,3 +208,49 @@ def test_collect_metrics_open_needs_no_token(tmp_path: Path) -> None:
     assert samples["agentlytics_collector_events_stored_total{}"] == 0
     assert samples["agentlytics_collector_queue_events{}"] == 0
     assert "agentlytics_collector_otlp_backlog_events{}" not in samples  # no export
+
+
+def _backlog(collector: Collector) -> float:
+    return _scrape(collector.url)["agentlytics_collector_otlp_backlog_events{}"]
+
+
+@pytest.mark.slow
+def test_collect_otlp_backlog_counts_what_a_restart_finds_in_the_export_spool(
+    tmp_path: Path,
+) -> None:
+    """The export backlog gauge is what the export spool holds, not this process's own count:
+    events a previous `collect --otlp` stored but could not export are backlog after a restart,
+    and once exported the gauge is 0 (not minus what the previous process had spooled)."""
+    from tests.collector_proc import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "AGENTLYTICS_SPOOL": str(tmp_path / "collector-spool"),
+        "AGENTLYTICS_EXIT_TIMEOUT": "0.5",
+        "AGENTLYTICS_BACKOFF_MAX": "0.3",
+    }
+    expected = _expected_ids(*EXAMPLES)
+
+    def wait_for(collector: Collector, value: float) -> float:
+        deadline = time.monotonic() + 30
+        got = _backlog(collector)
+        while got != value and time.monotonic() < deadline:
+            time.sleep(0.05)
+            got = _backlog(collector)
+        return got
+
+    first = Collector(tmp_path / "collector", args=("--otlp", url), **env).start()
+    try:
+        run_cli("replay", "--send", first.url, "--token", TOKEN, *map(str, EXAMPLES))
+        assert wait_for(first, len(expected)) == len(expected)  # the endpoint is down
+    finally:
+        first.stop()
+    second = Collector(tmp_path / "collector", args=("--otlp", url), **env).start()
+    try:
+        assert _backlog(second) == len(expected)  # still down: the restart found them
+        with Receiver(port) as receiver:
+            assert wait_for(second, 0) == 0
+    finally:
+        second.stop()
+    assert _ids(receiver) == expected

@@ -15,13 +15,16 @@ for a collector.
 
 from __future__ import annotations
 
+import math
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import cast
 
 import msgspec
 
 from agentlytics.config import Config, OtlpConfig, PricingConfig
+from agentlytics.delivery.spool import pending_events
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
 from agentlytics.library.sealed import SealedPipeline
@@ -97,9 +100,17 @@ class EventForwarder:
             submit(cast(Fact, event))  # a SealedPipeline passes it through unreduced
 
     def backlog(self) -> float:
-        """Events handed over in this process and not yet delivered or quarantined."""
+        """Stored events not yet exported: waiting in the delivery's queue, or pending in its
+        spool slot. The slot is counted, not this process's own tally, because a restarted
+        collector sends what the previous one left there (NaN if the slot cannot be read)."""
         stats = self.delivery.stats()
-        return float(stats["spooled_events"] - stats["delivered"] - stats["quarantined"])
+        pending = 0
+        if stats["spool"] is not None and stats["spool_exists"]:
+            try:
+                pending = pending_events(stats["spool"])
+            except sqlite3.Error:
+                return math.nan
+        return float(stats["queued"] + pending)
 
     def close(self, timeout: float | None = None) -> bool:
         return self.delivery.close(timeout)
