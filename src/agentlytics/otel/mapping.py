@@ -9,8 +9,9 @@ is in docs/otlp.md):
   ``skill_name``) flattened with dotted keys (``reviewed_action.type``). Nulls are omitted (an
   OTLP attribute cannot be null). A list whose items are all strings, all booleans, all integers
   or all floats becomes an array attribute; any other list (of objects, of mixed types) is
-  flattened per index (``image_preparations.0.source_width``). Integers beyond int64 become
-  strings. ``agentlytics.event_id`` carries the event's id so a backend can de-duplicate.
+  flattened per index (``image_preparations.0.source_width``); an empty list is an empty array.
+  Integers beyond int64 become strings. ``agentlytics.event_id`` carries the event's id so a
+  backend can de-duplicate.
 * **GenAI names**: a field with an OpenTelemetry GenAI semantic-convention name is exported
   under that name instead (``RENAMES``, ``FAMILY_RENAMES``).
 * **resource**: ``app_server_client`` and ``runtime`` become resource attributes
