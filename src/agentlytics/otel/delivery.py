@@ -60,8 +60,11 @@ def otlp_delivery(
     *,
     spool: str | None = None,
     pipeline_factory: Callable[[], Pipeline] = Pipeline,
+    journal: bool | None = None,
 ) -> tuple[BackgroundDelivery, SinkHolder]:
-    """A background delivery to the OTLP endpoint (``endpoint`` or ``[otlp] endpoint``)."""
+    """A background delivery to the OTLP endpoint (``endpoint`` or ``[otlp] endpoint``), with
+    ``[delivery]``'s settings; ``journal`` overrides ``[delivery] journal`` (a replay needs
+    none: its captures are the journal)."""
     otlp = config.otlp
     if endpoint is not None:
         otlp = msgspec.structs.replace(otlp, endpoint=endpoint)
@@ -83,6 +86,10 @@ def otlp_delivery(
         flush_timeout=d.flush_timeout,
         exit_timeout=d.exit_timeout,
         spool_sync=d.spool_sync,
+        journal=d.journal if journal is None else journal,
+        journal_ms=d.journal_ms,
+        journal_records=d.journal_records,
+        journal_max_bytes=d.journal_max_bytes,
         pipeline_factory=pipeline_factory,
     )
     return delivery, holder
