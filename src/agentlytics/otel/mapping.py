@@ -151,7 +151,7 @@ class _Flattener:
         self.redacted: list[str] = []
 
     def allowed(self, key: str, audit_path: str, text: str, is_key: bool = False) -> bool:
-        if not _passes(self.event_type, audit_path, text, is_key):
+        if not passes_audit(self.event_type, audit_path, text, is_key):
             self.redacted.append(key)
             return False
         return True
@@ -190,7 +190,7 @@ class _Flattener:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _passes(event_type: str, audit_path: str, text: str, is_key: bool) -> bool:
+def passes_audit(event_type: str, audit_path: str, text: str, is_key: bool) -> bool:
     """The audit's generic checks, remembered: most strings repeat (enum values, the ids of a
     thread and turn, client names), and the checks are a dozen regex searches each."""
     return not string_findings(event_type, audit_path, text, is_key)
