@@ -38,6 +38,17 @@ def test_replay_otlp_exports_every_event_of_the_examples() -> None:
     text = " ".join(proc.stderr.split())
     assert f"→ {len(expected)} events to {receiver.url}: {len(expected)} delivered" in text
     assert "0 quarantined" in text
+    # what the README shows under the command is what it prints (the receiver's port aside)
+    readme = (ROOT / "README.md").read_text().splitlines()
+    command = readme.index(
+        ".venv/bin/agentlytics replay --otlp http://127.0.0.1:4318 examples/*.jsonl"
+    )
+    shown = []
+    for line in readme[command + 1 :]:
+        if not line.startswith("# "):
+            break
+        shown.append(line[2:].replace("http://127.0.0.1:4318", receiver.url))
+    assert shown and proc.stderr.splitlines() == shown
 
 
 @pytest.mark.slow
@@ -208,3 +219,109 @@ def test_collect_metrics_open_needs_no_token(tmp_path: Path) -> None:
     assert samples["agentlytics_collector_events_stored_total{}"] == 0
     assert samples["agentlytics_collector_queue_events{}"] == 0
     assert "agentlytics_collector_otlp_backlog_events{}" not in samples  # no export
+
+
+def _backlog(collector: Collector) -> float:
+    return _scrape(collector.url)["agentlytics_collector_otlp_backlog_events{}"]
+
+
+@pytest.mark.slow
+def test_collect_otlp_backlog_counts_what_a_restart_finds_in_the_export_spool(
+    tmp_path: Path,
+) -> None:
+    """The export backlog gauge is what the export spool holds, not this process's own count:
+    events a previous `collect --otlp` stored but could not export are backlog after a restart,
+    and once exported the gauge is 0 (not minus what the previous process had spooled)."""
+    from tests.collector_proc import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "AGENTLYTICS_SPOOL": str(tmp_path / "collector-spool"),
+        "AGENTLYTICS_EXIT_TIMEOUT": "0.5",
+        "AGENTLYTICS_BACKOFF_MAX": "0.3",
+    }
+    expected = _expected_ids(*EXAMPLES)
+
+    def wait_for(collector: Collector, value: float) -> float:
+        deadline = time.monotonic() + 30
+        got = _backlog(collector)
+        while got != value and time.monotonic() < deadline:
+            time.sleep(0.05)
+            got = _backlog(collector)
+        return got
+
+    first = Collector(tmp_path / "collector", args=("--otlp", url), **env).start()
+    try:
+        run_cli("replay", "--send", first.url, "--token", TOKEN, *map(str, EXAMPLES))
+        assert wait_for(first, len(expected)) == len(expected)  # the endpoint is down
+    finally:
+        first.stop()
+    second = Collector(tmp_path / "collector", args=("--otlp", url), **env).start()
+    try:
+        assert _backlog(second) == len(expected)  # still down: the restart found them
+        with Receiver(port) as receiver:
+            assert wait_for(second, 0) == 0
+    finally:
+        second.stop()
+    assert _ids(receiver) == expected
+
+
+def _drop_table(text: str) -> dict[tuple[str, str], int]:
+    """(stage, reason) → count, from the "Dropped input" table a replay prints."""
+    import re
+
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
+        if len(cells) == 3 and cells[2].isdigit():
+            rows[(cells[0], cells[1])] = int(cells[2])
+    return rows
+
+
+def test_replay_otlp_reports_dropped_input_and_honours_strict(tmp_path: Path) -> None:
+    """Dropped input is counted and shown with its reason, as by `replay` and `replay --send`,
+    and `--strict` turns it into exit 1; the events that could be made are still exported."""
+    good = capture_path("shell_accept").read_text().splitlines()
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(
+        "\n".join(
+            [
+                good[0],
+                "{oops",
+                *good[1:],
+                '{"ts_ms": 1, "dir": "server_to_client", "msg": {"id": 777, "result": {}}}',
+            ]
+        )
+        + "\n"
+    )
+    local = run_cli("replay", "--no-warehouse", str(broken))
+    expected_drops = _drop_table(local.stdout)
+    assert ("wire", "malformed line") in expected_drops
+    with Receiver() as receiver:
+        lenient = run_cli("replay", "--otlp", receiver.url, str(broken), check=False)
+        strict = run_cli("replay", "--otlp", receiver.url, "--strict", str(broken), check=False)
+        clean = run_cli(
+            "replay", "--otlp", receiver.url, "--strict", str(capture_path("shell_accept")),
+            check=False,
+        )  # fmt: skip
+    assert lenient.returncode == 0, lenient.stderr
+    assert _drop_table(lenient.stderr) == expected_drops
+    assert strict.returncode == 1 and _drop_table(strict.stderr) == expected_drops
+    assert clean.returncode == 0 and "No input dropped." in clean.stderr
+    # every run exported the capture's events, the broken lines notwithstanding
+    assert _ids(receiver) == sorted(3 * _expected_ids(capture_path("shell_accept")))
+
+
+def test_replay_otlp_with_an_unusable_spool_is_one_line(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    proc = run_cli(
+        "replay", "--otlp", "http://127.0.0.1:9", "--spool", str(not_a_dir),
+        str(EXAMPLES[0]), check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"agentlytics: error: cannot use the spool {not_a_dir}: {not_a_dir} is not a directory; "
+        "pass --spool a writable directory"
+    ]

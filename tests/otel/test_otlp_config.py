@@ -3,6 +3,7 @@ variables, then ``AGENTLYTICS_OTLP_*`` (which win)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,41 @@ def test_docs_otlp_attributes_md_is_current() -> None:
         "docs/otlp-attributes.md is stale: "
         "PYTHONPATH=src python -m agentlytics.otel.docs > docs/otlp-attributes.md"
     )
+
+
+def test_headers_compression_and_service_name_from_the_config_reach_the_receiver(
+    tmp_path: Path,
+) -> None:
+    """`[otlp]` in the file `replay --config` names, end to end: the receiver sees the headers,
+    an uncompressed body and the service name; the library takes the endpoint from it too."""
+    from agentlytics.client import AnalyticsClient
+    from agentlytics.otel.delivery import otlp_delivery
+    from tests.helpers import capture_path, run_cli, track_call
+    from tests.otlp_receiver import Receiver
+
+    capture = capture_path("shell_accept")
+    with Receiver() as receiver:
+        file = tmp_path / "agentlytics.toml"
+        file.write_text(
+            f'[delivery]\nspool = "{tmp_path / "spool"}"\n'
+            f'[otlp]\nendpoint = "{receiver.url}"\ncompression = "none"\n'
+            'headers = { "x-honeycomb-team" = "key-123" }\nservice_name = "codex-team-a"\n'
+        )
+        run_cli("replay", "--config", str(file), "--otlp", receiver.url, str(capture))
+        cli_requests = len(receiver.headers)
+        assert cli_requests >= 2  # logs and metrics
+        # the library: no endpoint argument, [otlp] endpoint is used
+        delivery, _ = otlp_delivery(load(file, {}))
+        client = AnalyticsClient(delivery=delivery)
+        for line in capture.read_text().splitlines():
+            name, args, kwargs = track_call(json.loads(line))
+            getattr(client, name)(*args, **kwargs)
+        assert client.close(30)
+    assert len(receiver.headers) > cli_requests
+    for headers in receiver.headers:
+        assert headers["x-honeycomb-team"] == "key-123"
+        assert "Content-Encoding" not in headers
+    records = receiver.records()
+    assert records and {r["resource"]["service.name"] for r in records} == {"codex-team-a"}
+    ids = [r["attributes"]["agentlytics.event_id"] for r in records]
+    assert len(ids) == 2 * len(set(ids))  # every event once from the CLI, once from the library

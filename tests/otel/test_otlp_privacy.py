@@ -139,3 +139,52 @@ def test_replay_into_the_sink_then_audit_the_wire(tmp_path: Path) -> None:
     ]
     assert len(as_events) == 94
     assert audit_events(as_events, known) == []
+
+
+def test_metric_attributes_obey_the_same_checks(tmp_path: Path) -> None:
+    """A tool, hook or model name the audit forbids is left out of the derived metrics' point
+    attributes as it is withheld from the log record: the metrics are attributes too."""
+    from agentlytics.events.envelope import Envelope, event_id_for
+    from agentlytics.otel.metrics import measurements
+
+    event = _leaky_event()
+    leak = "/home/alice/src/secret-project/bin/tool"
+    event["event_params"] = {**event["event_params"], "tool_name": leak}
+    assert "gen_ai.tool.name" not in export_event(event).attributes
+    for m in measurements(event["event_type"], event["event_params"]):
+        assert "gen_ai.tool.name" not in m.attributes, m
+        assert m.attributes["codex.tool.kind"] == "command_execution"
+    body = msgspec.json.encode(event)
+    envelope = Envelope(
+        event_id_for(body), "codex_command_execution_event", body, None, None, False
+    )
+    with Receiver() as receiver:
+        sink = OtlpSink(receiver.url)
+        sink.write([envelope])
+        sink.close()
+    assert receiver.metrics  # the call was measured ...
+    assert "alice" not in str(receiver.metrics) and "alice" not in json.dumps(receiver.records())
+    assert audit_otlp([event]) == []  # ... and the audit of what the sink sends passes
+
+
+def test_the_otlp_audit_checks_metric_attributes_too() -> None:
+    """A known secret (one of the capture's diff lines) as a tool name is found in the log
+    record and in the metric points it adds to."""
+    capture = capture_path("apply_patch_accept")
+    known = KnownSecrets()
+    known.add_capture(capture)
+    events = replay_events(capture)
+    index, tool = next(
+        (i, e) for i, e in enumerate(events) if e["event_type"] == "codex_file_change_event"
+    )
+    leaked = {
+        **tool,
+        "event_params": {**tool["event_params"], "tool_name": 'print("hello, world")'},
+    }
+    findings = audit_otlp([*events, leaked], known)
+    assert index < len(events)
+    assert sorted((f.index, f.field, f.reason) for f in findings) == [
+        (len(events), "gen_ai.tool.name", "equals a raw diff line"),
+        (len(events), "metric codex.tool.calls: gen_ai.tool.name", "equals a raw diff line"),
+        (len(events), "metric codex.tool.duration: gen_ai.tool.name", "equals a raw diff line"),
+    ]

@@ -50,7 +50,9 @@ def replay(
     ] = None,
     spool: Annotated[
         Path | None,
-        typer.Option("--spool", help="Spool directory for --send (default: a temporary one)."),
+        typer.Option(
+            "--spool", help="Spool directory for --send or --otlp (default: a temporary one)."
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Configuration file (agentlytics.toml).")
@@ -79,7 +81,7 @@ def replay(
     """Replay recorded app-server traffic into analytics events and report on them."""
     use_fingerprint_key(config)
     if otlp is not None:
-        _replay_otlp(captures, otlp, send, spool, config, quiet)
+        _replay_otlp(captures, otlp, send, spool, config, quiet, strict)
         return
     if send is not None:
         check_captures(captures)
@@ -175,6 +177,7 @@ def _replay_otlp(
     spool: Path | None,
     config: Path | None,
     quiet: bool,
+    strict: bool,
 ) -> None:
     from agentlytics.config import Config
     from agentlytics.otel.replay import replay_otlp
@@ -184,9 +187,19 @@ def _replay_otlp(
     check_captures(captures)
     cfg = load_config(config)
     assert isinstance(cfg, Config)
-    code = replay_otlp(captures, endpoint, cfg, spool=spool, quiet=quiet)
-    if code:
-        raise typer.Exit(code=code)
+    done = replay_otlp(captures, endpoint, cfg, spool=spool)
+    if not quiet:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        console.print(done.lines[0], markup=False, highlight=False, soft_wrap=True)
+        render_drops(
+            console, done.wire_drops, done.reducer_drops, done.evictions, done.delivery_drops
+        )
+        for line in done.lines[1:]:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not done.complete or (strict and done.input_dropped):
+        raise typer.Exit(code=1)
 
 
 def _replay_send(

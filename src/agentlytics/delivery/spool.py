@@ -411,3 +411,14 @@ def iter_quarantined(directory: str | Path) -> Iterator[tuple[Path, QuarantinedE
                 yield db, q
         finally:
             spool.close()
+
+
+def pending_events(db_path: str | Path) -> int:
+    """Pending events of one slot, read without writing (a gauge reads it while its owner
+    sends); raises ``sqlite3.Error`` if the slot cannot be read."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT count(*) FROM events WHERE state = ?", (PENDING,)).fetchone()
+        return int(row[0])
+    finally:
+        con.close()

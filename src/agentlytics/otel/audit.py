@@ -11,6 +11,7 @@ from typing import Any
 
 from agentlytics.fingerprints.audit import Finding, KnownSecrets, string_findings
 from agentlytics.otel.mapping import HASH_FIELDS, ExportedEvent, export_event
+from agentlytics.otel.metrics import measurements
 
 
 def audit_otlp(
@@ -19,18 +20,45 @@ def audit_otlp(
     """Every finding in what the OTLP sink exports for ``events`` (``audit --otlp``).
 
     The events go through the sink's own mapping (``agentlytics.otel.mapping``, privacy
-    filtering included); every exported attribute — of the log record and of its resource —
-    then gets the generic and known-secret checks on its key and string values, and no key may
-    carry a hash field or a fingerprint list, which never leave as attributes.
+    filtering included); every exported attribute — of the log record, of its resource and of
+    the metric points it adds to — then gets the generic and known-secret checks on its key and
+    string values, and no key may carry a hash field or a fingerprint list, which never leave as
+    attributes.
     """
     findings: list[Finding] = []
     exported: list[tuple[int, ExportedEvent]] = []
+    points: list[Finding] = []
     for index, event in enumerate(events):
         if isinstance(event, Mapping):
             exported.append((index, export_event(event)))
+            points += _metric_findings(index, event, known_secrets)
         else:
             findings.append(Finding(index, "?", "", "event is not a JSON object"))
-    return findings + audit_exported(exported, known_secrets)
+    return findings + audit_exported(exported, known_secrets) + points
+
+
+def _metric_findings(
+    index: int, event: Mapping[str, Any], known_secrets: KnownSecrets | None
+) -> list[Finding]:
+    """The checks over the string attributes of the metric points the event adds to."""
+    event_type = str(event.get("event_type", ""))
+    params = event.get("event_params")
+    if not isinstance(params, Mapping):
+        return []
+    findings: list[Finding] = []
+    for name, _, attributes in measurements(event_type, params):
+        for key, value in attributes.items():
+            if not isinstance(value, str):
+                continue
+            where = f"metric {name}: {key}"
+            for reason in string_findings(event_type, f"event_params.{key}", value):
+                findings.append(Finding(index, event_type, where, reason))
+            if known_secrets is not None and len(known_secrets):
+                hit = known_secrets.find(value)
+                if hit is not None:
+                    verb = "equals" if hit[1] == value.strip() else "contains"
+                    findings.append(Finding(index, event_type, where, f"{verb} a {hit[0]}"))
+    return findings
 
 
 def audit_exported(

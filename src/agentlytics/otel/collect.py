@@ -23,7 +23,7 @@ def serve_exporting(
     metrics = CollectorMetrics()
     metrics.gauge(
         "agentlytics_collector_otlp_backlog_events",
-        "Stored events not yet exported over OTLP (this process's).",
+        "Stored events not yet exported over OTLP (queued or pending in the export spool).",
         forwarder.backlog,
     )
     try:

@@ -15,13 +15,16 @@ for a collector.
 
 from __future__ import annotations
 
+import math
 import os
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import cast
 
 import msgspec
 
 from agentlytics.config import Config, OtlpConfig, PricingConfig
+from agentlytics.delivery.spool import pending_events
 from agentlytics.events.envelope import Envelope
 from agentlytics.facts import Fact
 from agentlytics.library.sealed import SealedPipeline
@@ -57,8 +60,11 @@ def otlp_delivery(
     *,
     spool: str | None = None,
     pipeline_factory: Callable[[], Pipeline] = Pipeline,
+    journal: bool | None = None,
 ) -> tuple[BackgroundDelivery, SinkHolder]:
-    """A background delivery to the OTLP endpoint (``endpoint`` or ``[otlp] endpoint``)."""
+    """A background delivery to the OTLP endpoint (``endpoint`` or ``[otlp] endpoint``), with
+    ``[delivery]``'s settings; ``journal`` overrides ``[delivery] journal`` (a replay needs
+    none: its captures are the journal)."""
     otlp = config.otlp
     if endpoint is not None:
         otlp = msgspec.structs.replace(otlp, endpoint=endpoint)
@@ -80,6 +86,10 @@ def otlp_delivery(
         flush_timeout=d.flush_timeout,
         exit_timeout=d.exit_timeout,
         spool_sync=d.spool_sync,
+        journal=d.journal if journal is None else journal,
+        journal_ms=d.journal_ms,
+        journal_records=d.journal_records,
+        journal_max_bytes=d.journal_max_bytes,
         pipeline_factory=pipeline_factory,
     )
     return delivery, holder
@@ -97,9 +107,17 @@ class EventForwarder:
             submit(cast(Fact, event))  # a SealedPipeline passes it through unreduced
 
     def backlog(self) -> float:
-        """Events handed over in this process and not yet delivered or quarantined."""
+        """Stored events not yet exported: waiting in the delivery's queue, or pending in its
+        spool slot. The slot is counted, not this process's own tally, because a restarted
+        collector sends what the previous one left there (NaN if the slot cannot be read)."""
         stats = self.delivery.stats()
-        return float(stats["spooled_events"] - stats["delivered"] - stats["quarantined"])
+        pending = 0
+        if stats["spool"] is not None and stats["spool_exists"]:
+            try:
+                pending = pending_events(stats["spool"])
+            except sqlite3.Error:
+                return math.nan
+        return float(stats["queued"] + pending)
 
     def close(self, timeout: float | None = None) -> bool:
         return self.delivery.close(timeout)

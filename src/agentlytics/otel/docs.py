@@ -61,7 +61,8 @@ def _keys(name: str, tp: Any) -> list[str]:
     if origin is list:
         item = _unwrap(typing.get_args(tp)[0])
         if _is_struct(item):
-            return [k for sub, t in _struct_fields(item) for k in _keys(f"{name}.N.{sub}", t)]
+            keys = [k for sub, t in _struct_fields(item) for k in _keys(f"{name}.N.{sub}", t)]
+            return [*keys, f"`{name}` (an empty array, when the list is empty)"]
         return [f"`{name}` (array)"]
     if origin is dict:
         return [f"`{name}.<key>`"]

@@ -9,8 +9,9 @@ is in docs/otlp.md):
   ``skill_name``) flattened with dotted keys (``reviewed_action.type``). Nulls are omitted (an
   OTLP attribute cannot be null). A list whose items are all strings, all booleans, all integers
   or all floats becomes an array attribute; any other list (of objects, of mixed types) is
-  flattened per index (``image_preparations.0.source_width``). Integers beyond int64 become
-  strings. ``agentlytics.event_id`` carries the event's id so a backend can de-duplicate.
+  flattened per index (``image_preparations.0.source_width``); an empty list is an empty array.
+  Integers beyond int64 become strings. ``agentlytics.event_id`` carries the event's id so a
+  backend can de-duplicate.
 * **GenAI names**: a field with an OpenTelemetry GenAI semantic-convention name is exported
   under that name instead (``RENAMES``, ``FAMILY_RENAMES``).
 * **resource**: ``app_server_client`` and ``runtime`` become resource attributes
@@ -150,7 +151,7 @@ class _Flattener:
         self.redacted: list[str] = []
 
     def allowed(self, key: str, audit_path: str, text: str, is_key: bool = False) -> bool:
-        if not _passes(self.event_type, audit_path, text, is_key):
+        if not passes_audit(self.event_type, audit_path, text, is_key):
             self.redacted.append(key)
             return False
         return True
@@ -189,7 +190,7 @@ class _Flattener:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _passes(event_type: str, audit_path: str, text: str, is_key: bool) -> bool:
+def passes_audit(event_type: str, audit_path: str, text: str, is_key: bool) -> bool:
     """The audit's generic checks, remembered: most strings repeat (enum values, the ids of a
     thread and turn, client names), and the checks are a dozen regex searches each."""
     return not string_findings(event_type, audit_path, text, is_key)

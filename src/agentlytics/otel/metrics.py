@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
-from agentlytics.otel.mapping import TOOL_FAMILIES, AttrValue
+from agentlytics.otel.mapping import TOOL_FAMILIES, AttrValue, passes_audit
 
 if TYPE_CHECKING:
     from agentlytics.query.pricing import PriceTable
@@ -87,6 +87,25 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+class _Checked:
+    """An event's params as the metrics read them: a string the privacy audit forbids reads as
+    null, so it is left out of the point's attributes as it is withheld from the log record."""
+
+    __slots__ = ("event_type", "params")
+
+    def __init__(self, event_type: str, params: Mapping[str, Any]) -> None:
+        self.event_type = event_type
+        self.params = params
+
+    def get(self, field: str) -> Any:
+        value = self.params.get(field)
+        if isinstance(value, str) and not passes_audit(
+            self.event_type, f"event_params.{field}", value, False
+        ):
+            return None
+        return value
+
+
 def measurements(
     event_type: str, params: Mapping[str, Any], prices: PriceTable | None = None
 ) -> Iterator[Measurement]:
@@ -94,49 +113,53 @@ def measurements(
 
     With ``prices``, a turn's tokens are also priced as the reports price them
     (:mod:`agentlytics.query.pricing`): a cost on a known model, an unpriced turn otherwise.
+    String fields go through the privacy audit's checks first (:class:`_Checked`).
     """
     kind = TOOL_FAMILIES.get(event_type)
+    if kind is None and event_type not in _MEASURED:
+        return
+    checked = _Checked(event_type, params)
     if kind is not None:
         tool = _attrs(
             codex__tool__kind=kind,
-            gen_ai__tool__name=params.get("tool_name"),
-            codex__tool__outcome=params.get("terminal_status"),
+            gen_ai__tool__name=checked.get("tool_name"),
+            codex__tool__outcome=checked.get("terminal_status"),
         )
         yield Measurement("codex.tool.calls", 1, tool)
-        seconds = _seconds(params.get("duration_ms"))
+        seconds = _seconds(checked.get("duration_ms"))
         if seconds is not None:
             yield Measurement("codex.tool.duration", seconds, tool)
     elif event_type == "codex_review_event":
         review = _attrs(
-            codex__review__subject=params.get("subject_kind"),
-            codex__review__reviewer=params.get("reviewer"),
-            codex__review__outcome=params.get("status"),
+            codex__review__subject=checked.get("subject_kind"),
+            codex__review__reviewer=checked.get("reviewer"),
+            codex__review__outcome=checked.get("status"),
         )
         yield Measurement("codex.reviews", 1, review)
-        seconds = _seconds(params.get("duration_ms"))
+        seconds = _seconds(checked.get("duration_ms"))
         if seconds is not None:
             yield Measurement("codex.review.duration", seconds, review)
     elif event_type == "codex_turn_event":
-        status = params.get("status")
-        model = params.get("model")
+        status = checked.get("status")
+        model = checked.get("model")
         yield Measurement(
             "codex.turns", 1, _attrs(codex__turn__status=status, gen_ai__request__model=model)
         )
-        seconds = _seconds(params.get("duration_ms"))
+        seconds = _seconds(checked.get("duration_ms"))
         if seconds is not None:
             yield Measurement("codex.turn.duration", seconds, _attrs(codex__turn__status=status))
-        yield from _tokens(params, model, "turn")
+        yield from _tokens(checked, model, "turn")
         if prices is not None:
-            yield from _cost(params, model, prices)
+            yield from _cost(checked, model, prices)
     elif event_type == "codex_guardian_review":
-        yield from _tokens(params, params.get("guardian_model"), "guardian_review")
+        yield from _tokens(checked, checked.get("guardian_model"), "guardian_review")
     elif event_type == "codex_goal_event":
         yield Measurement(
             "codex.goal.events",
             1,
             _attrs(
-                codex__goal__event_kind=params.get("event_kind"),
-                codex__goal__status=params.get("goal_status"),
+                codex__goal__event_kind=checked.get("event_kind"),
+                codex__goal__status=checked.get("goal_status"),
             ),
         )
     elif event_type == "codex_hook_run":
@@ -144,9 +167,9 @@ def measurements(
             "codex.hook.runs",
             1,
             _attrs(
-                codex__hook__name=params.get("hook_name"),
-                codex__hook__source=params.get("hook_source"),
-                codex__hook__status=params.get("status"),
+                codex__hook__name=checked.get("hook_name"),
+                codex__hook__source=checked.get("hook_source"),
+                codex__hook__status=checked.get("status"),
             ),
         )
     elif event_type == "codex_compaction_event":
@@ -154,14 +177,26 @@ def measurements(
             "codex.compactions",
             1,
             _attrs(
-                codex__compaction__trigger=params.get("trigger"),
-                codex__compaction__phase=params.get("phase"),
-                codex__compaction__status=params.get("status"),
+                codex__compaction__trigger=checked.get("trigger"),
+                codex__compaction__phase=checked.get("phase"),
+                codex__compaction__status=checked.get("status"),
             ),
         )
 
 
-def _tokens(params: Mapping[str, Any], model: Any, source: str) -> Iterator[Measurement]:
+_MEASURED: Final = frozenset(
+    {
+        "codex_review_event",
+        "codex_turn_event",
+        "codex_guardian_review",
+        "codex_goal_event",
+        "codex_hook_run",
+        "codex_compaction_event",
+    }
+)
+
+
+def _tokens(params: _Checked, model: Any, source: str) -> Iterator[Measurement]:
     for field, token_type in TOKEN_KINDS:
         n = _count(params.get(field))
         if n:
@@ -176,7 +211,7 @@ def _tokens(params: Mapping[str, Any], model: Any, source: str) -> Iterator[Meas
             )
 
 
-def _cost(params: Mapping[str, Any], model: Any, prices: PriceTable) -> Iterator[Measurement]:
+def _cost(params: _Checked, model: Any, prices: PriceTable) -> Iterator[Measurement]:
     counts = [params.get(field) for field, _ in TOKEN_KINDS if field != "cache_write_input_tokens"]
     tokens = [n if isinstance(n, int) and not isinstance(n, bool) else None for n in counts]
     if not (tokens[0] or 0) + (tokens[2] or 0):
