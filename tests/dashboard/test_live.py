@@ -126,7 +126,9 @@ def test_while_a_collector_writes_the_page_shows_each_batch_within_two_seconds(
                 )
                 delays.append(time.time() - stored_at)
                 rows = page.locator("[data-table=sessions] tbody tr")
-                assert {rows.nth(i).get_attribute("data-thread") for i in range(rows.count())} == seen
+                assert {
+                    rows.nth(i).get_attribute("data-thread") for i in range(rows.count())
+                } == seen
             print(f"live delays behind the collector: {', '.join(f'{d:.2f} s' for d in delays)}")
             assert max(delays) < LIVE_WITHIN_S, delays
             assert page.locator("#empty").is_hidden()
@@ -139,7 +141,9 @@ def test_while_a_collector_writes_the_page_shows_each_batch_within_two_seconds(
     rows = collector.rows()
     assert len(rows) == len(replay_events(*first, *later))
     assert {json.loads(p)["event_type"] for _, p in rows} == expected
-    assert not [line for line in collector.log_lines() if '"status":2' not in line and "POST" in line]
+    assert not [
+        line for line in collector.log_lines() if '"status":2' not in line and "POST" in line
+    ]
 
 
 @pytest.mark.slow
@@ -185,7 +189,10 @@ def test_while_a_tap_writes_the_page_shows_its_session_within_two_seconds(
             delay = time.time() - max(p.stat().st_mtime for p in tmp_path.glob("tap.duckdb*"))
             assert tap.poll() is None
             thread = next(iter(_threads(source)))
-            assert page.locator("[data-table=sessions] tbody tr").get_attribute("data-thread") == thread
+            assert (
+                page.locator("[data-table=sessions] tbody tr").get_attribute("data-thread")
+                == thread
+            )
         finally:
             tap.stdin.close()
             relayed.join(30)
