@@ -17,7 +17,7 @@ import pytest
 from agentlytics.query.pricing import bundled
 from tests.dashboard.browser import Dashboard
 from tests.dashboard.conftest import PageErrors
-from tests.helpers import all_captures, replay_events, run_cli
+from tests.helpers import ROOT, all_captures, capture_path, replay_events, run_cli
 
 READY = "body[data-ready]"
 
@@ -297,3 +297,101 @@ def test_offline_the_page_loads_nothing_from_elsewhere(
     assert requested
     assert all(re.match(re.escape(captures_dashboard.url), url) for url in requested), requested
     assert any(url.endswith("vendor/uPlot.iife.min.js") for url in requested)
+
+
+@pytest.fixture(scope="module")
+def two_projects_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled examples (project example/session, client agentlytics-capture) plus two real
+    captures recorded, as the tap would have recorded them, in a clone of another repository
+    and from another client (``vscode``)."""
+    from tests.support.add_repo_meta import annotate
+
+    work = tmp_path_factory.mktemp("projects")
+    others = []
+    for name in ("web_search", "dynamic_tool"):
+        lines = capture_path(name).read_bytes().splitlines(keepends=True)
+        lines = [
+            line.replace(
+                b'"clientInfo": {"name": "agentlytics-capture"', b'"clientInfo": {"name": "vscode"'
+            )
+            for line in annotate(lines, "https://github.com/example/other.git", "main")
+        ]
+        (work / f"{name}.jsonl").write_bytes(b"".join(lines))
+        others.append(work / f"{name}.jsonl")
+    warehouse = work / "projects.duckdb"
+    examples = sorted((ROOT / "examples").glob("*.jsonl"))
+    run_cli(
+        "replay", "--quiet", "--strict", "--warehouse", str(warehouse), *map(str, examples + others)
+    )
+    return warehouse
+
+
+@pytest.mark.slow
+def test_project_and_client_filters_are_in_the_url_and_match_the_report(
+    page: Any, two_projects_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = two_projects_warehouse
+    other_threads = _threads_of(capture_path("web_search"), capture_path("dynamic_tool"))
+    every = _report(warehouse, "overview")["threads"]
+    assert 0 < len(other_threads) < every
+    with Dashboard(warehouse, tmp_path) as dash:
+        errors = PageErrors(page, dash.url.rstrip("/"))
+        # A shared URL opens the filtered view, its filters in the form.
+        page.goto(dash.url + "?project=example/other")
+        page.wait_for_selector(READY)
+        assert page.input_value("#f-project") == "example/other"
+        assert _cards(page)["sessions"] == len(other_threads)
+        assert (
+            _cards(page)["sessions"]
+            == _report(warehouse, "overview", "--project", "example/other")["threads"]
+        )
+        assert _shown_threads(page) == other_threads
+
+        # Filters typed into the form go into the URL, and the page shows what they select.
+        page.fill("#f-project", "")
+        page.fill("#f-client", "agentlytics-capture")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("() => location.search === '?client=agentlytics-capture'")
+        by_client = _report(warehouse, "overview", "--client", "agentlytics-capture")["threads"]
+        assert by_client == every - len(other_threads)
+        page.wait_for_function(
+            "n => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === n",
+            arg=by_client,
+        )
+        assert not _shown_threads(page) & other_threads
+
+        # Both at once: nothing is both, and the page says so.
+        page.fill("#f-project", "example/other")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("() => location.search.includes('project=')")
+        assert parse_qs(urlparse(page.url).query) == {
+            "project": ["example/other"],
+            "client": ["agentlytics-capture"],
+        }
+        page.wait_for_function(
+            "() => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === 0"
+        )
+        assert page.locator("#sessions").inner_text() == "No sessions match these filters."
+        # The browser's Back returns to the previous view.
+        page.go_back()
+        page.wait_for_function("() => location.search === '?client=agentlytics-capture'")
+        page.wait_for_function(
+            "n => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === n",
+            arg=by_client,
+        )
+        assert page.input_value("#f-project") == ""
+        page.screenshot(path=str(tmp_path / "filtered.png"), full_page=True)
+        assert errors.messages == []
+
+
+def _threads_of(*captures: Path) -> set[str]:
+    return {
+        e["event_params"]["thread_id"]
+        for e in replay_events(*captures)
+        if e["event_type"] in ("codex_thread_initialized", "codex_turn_event")
+    }
+
+
+def _shown_threads(page: Any) -> set[str]:
+    rows = page.locator("[data-table=sessions] tbody tr")
+    return {rows.nth(i).get_attribute("data-thread") for i in range(rows.count())}
