@@ -395,3 +395,30 @@ def _threads_of(*captures: Path) -> set[str]:
 def _shown_threads(page: Any) -> set[str]:
     rows = page.locator("[data-table=sessions] tbody tr")
     return {rows.nth(i).get_attribute("data-thread") for i in range(rows.count())}
+
+
+def test_review_latency_distribution_is_the_reviews_bucketed(
+    page: Any, captures_dashboard: Dashboard
+) -> None:
+    """One histogram per reviewer; each bar's count is the number of review events whose
+    latency falls in it (counted here from the events, edges 10 ms … 10 min)."""
+    reviews = _params(_events(), "codex_review_event")
+    edges = [0, 10, 100, 1_000, 10_000, 60_000, 600_000, None]
+    expected: dict[str, list[int]] = {}
+    for r in reviews:
+        counts = expected.setdefault(r["reviewer"], [0] * (len(edges) - 1))
+        d = r["duration_ms"]
+        assert d is not None  # every review of the captures is timed
+        i = next(i for i in range(len(edges) - 1) if edges[i + 1] is None or d < edges[i + 1])
+        counts[i] += 1
+    assert set(expected) == {"user", "guardian"}
+    errors = PageErrors(page, captures_dashboard.url.rstrip("/"))
+    page.goto(captures_dashboard.url)
+    page.wait_for_selector(READY)
+    for reviewer, counts in expected.items():
+        bars = page.locator(f"[data-histogram={reviewer}] .col")
+        shown = [int(bars.nth(i).get_attribute("data-count")) for i in range(bars.count())]
+        assert shown == counts, reviewer
+        labels = page.locator(f"[data-histogram={reviewer}] .col small").all_inner_texts()
+        assert labels[0] == "< 10 ms" and labels[-1] == "≥ 10 min"
+    assert errors.messages == []
