@@ -104,6 +104,11 @@ def test_page_loads_cleanly_and_the_headline_is_the_reports(
     assert page.locator("[data-table=hooks] tbody tr").count() == len(
         {(h["hook_name"], h["hook_source"]) for h in _params(events, "codex_hook_run")}
     )
+    # Goals and compactions: a row per row of their reports (goals by status and session).
+    goals = _report(captures_warehouse, "goals")
+    assert 0 < page.locator("[data-table=goals] tbody tr").count() == len(goals)
+    compactions = _report(captures_warehouse, "compactions")
+    assert 0 < page.locator("[data-table=compactions] tbody tr").count() == len(compactions)
     assert page.locator("#empty").is_hidden()
     # Charts are drawn by the vendored uPlot, one bar series per model.
     assert page.locator("#chart-tokens canvas").count() == 1
