@@ -17,7 +17,7 @@ import pytest
 from agentlytics.query.pricing import bundled
 from tests.dashboard.browser import Dashboard
 from tests.dashboard.conftest import PageErrors
-from tests.helpers import all_captures, replay_events, run_cli
+from tests.helpers import ROOT, all_captures, capture_path, replay_events, run_cli
 
 READY = "body[data-ready]"
 
@@ -104,6 +104,11 @@ def test_page_loads_cleanly_and_the_headline_is_the_reports(
     assert page.locator("[data-table=hooks] tbody tr").count() == len(
         {(h["hook_name"], h["hook_source"]) for h in _params(events, "codex_hook_run")}
     )
+    # Goals and compactions: a row per row of their reports (goals by status and session).
+    goals = _report(captures_warehouse, "goals")
+    assert 0 < page.locator("[data-table=goals] tbody tr").count() == len(goals)
+    compactions = _report(captures_warehouse, "compactions")
+    assert 0 < page.locator("[data-table=compactions] tbody tr").count() == len(compactions)
     assert page.locator("#empty").is_hidden()
     # Charts are drawn by the vendored uPlot, one bar series per model.
     assert page.locator("#chart-tokens canvas").count() == 1
@@ -297,3 +302,128 @@ def test_offline_the_page_loads_nothing_from_elsewhere(
     assert requested
     assert all(re.match(re.escape(captures_dashboard.url), url) for url in requested), requested
     assert any(url.endswith("vendor/uPlot.iife.min.js") for url in requested)
+
+
+@pytest.fixture(scope="module")
+def two_projects_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled examples (project example/session, client agentlytics-capture) plus two real
+    captures recorded, as the tap would have recorded them, in a clone of another repository
+    and from another client (``vscode``)."""
+    from tests.support.add_repo_meta import annotate
+
+    work = tmp_path_factory.mktemp("projects")
+    others = []
+    for name in ("web_search", "dynamic_tool"):
+        lines = capture_path(name).read_bytes().splitlines(keepends=True)
+        lines = [
+            line.replace(
+                b'"clientInfo": {"name": "agentlytics-capture"', b'"clientInfo": {"name": "vscode"'
+            )
+            for line in annotate(lines, "https://github.com/example/other.git", "main")
+        ]
+        (work / f"{name}.jsonl").write_bytes(b"".join(lines))
+        others.append(work / f"{name}.jsonl")
+    warehouse = work / "projects.duckdb"
+    examples = sorted((ROOT / "examples").glob("*.jsonl"))
+    run_cli(
+        "replay", "--quiet", "--strict", "--warehouse", str(warehouse), *map(str, examples + others)
+    )
+    return warehouse
+
+
+@pytest.mark.slow
+def test_project_and_client_filters_are_in_the_url_and_match_the_report(
+    page: Any, two_projects_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = two_projects_warehouse
+    other_threads = _threads_of(capture_path("web_search"), capture_path("dynamic_tool"))
+    every = _report(warehouse, "overview")["threads"]
+    assert 0 < len(other_threads) < every
+    with Dashboard(warehouse, tmp_path) as dash:
+        errors = PageErrors(page, dash.url.rstrip("/"))
+        # A shared URL opens the filtered view, its filters in the form.
+        page.goto(dash.url + "?project=example/other")
+        page.wait_for_selector(READY)
+        assert page.input_value("#f-project") == "example/other"
+        assert _cards(page)["sessions"] == len(other_threads)
+        assert (
+            _cards(page)["sessions"]
+            == _report(warehouse, "overview", "--project", "example/other")["threads"]
+        )
+        assert _shown_threads(page) == other_threads
+
+        # Filters typed into the form go into the URL, and the page shows what they select.
+        page.fill("#f-project", "")
+        page.fill("#f-client", "agentlytics-capture")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("() => location.search === '?client=agentlytics-capture'")
+        by_client = _report(warehouse, "overview", "--client", "agentlytics-capture")["threads"]
+        assert by_client == every - len(other_threads)
+        page.wait_for_function(
+            "n => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === n",
+            arg=by_client,
+        )
+        assert not _shown_threads(page) & other_threads
+
+        # Both at once: nothing is both, and the page says so.
+        page.fill("#f-project", "example/other")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("() => location.search.includes('project=')")
+        assert parse_qs(urlparse(page.url).query) == {
+            "project": ["example/other"],
+            "client": ["agentlytics-capture"],
+        }
+        page.wait_for_function(
+            "() => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === 0"
+        )
+        assert page.locator("#sessions").inner_text() == "No sessions match these filters."
+        # The browser's Back returns to the previous view.
+        page.go_back()
+        page.wait_for_function("() => location.search === '?client=agentlytics-capture'")
+        page.wait_for_function(
+            "n => JSON.parse(document.querySelector('[data-card=sessions]').dataset.value) === n",
+            arg=by_client,
+        )
+        assert page.input_value("#f-project") == ""
+        page.screenshot(path=str(tmp_path / "filtered.png"), full_page=True)
+        assert errors.messages == []
+
+
+def _threads_of(*captures: Path) -> set[str]:
+    return {
+        e["event_params"]["thread_id"]
+        for e in replay_events(*captures)
+        if e["event_type"] in ("codex_thread_initialized", "codex_turn_event")
+    }
+
+
+def _shown_threads(page: Any) -> set[str]:
+    rows = page.locator("[data-table=sessions] tbody tr")
+    return {rows.nth(i).get_attribute("data-thread") for i in range(rows.count())}
+
+
+def test_review_latency_distribution_is_the_reviews_bucketed(
+    page: Any, captures_dashboard: Dashboard
+) -> None:
+    """One histogram per reviewer; each bar's count is the number of review events whose
+    latency falls in it (counted here from the events, edges 10 ms … 10 min)."""
+    reviews = _params(_events(), "codex_review_event")
+    edges = [0, 10, 100, 1_000, 10_000, 60_000, 600_000, None]
+    expected: dict[str, list[int]] = {}
+    for r in reviews:
+        counts = expected.setdefault(r["reviewer"], [0] * (len(edges) - 1))
+        d = r["duration_ms"]
+        assert d is not None  # every review of the captures is timed
+        i = next(i for i in range(len(edges) - 1) if edges[i + 1] is None or d < edges[i + 1])
+        counts[i] += 1
+    assert set(expected) == {"user", "guardian"}
+    errors = PageErrors(page, captures_dashboard.url.rstrip("/"))
+    page.goto(captures_dashboard.url)
+    page.wait_for_selector(READY)
+    for reviewer, counts in expected.items():
+        bars = page.locator(f"[data-histogram={reviewer}] .col")
+        shown = [int(bars.nth(i).get_attribute("data-count")) for i in range(bars.count())]
+        assert shown == counts, reviewer
+        labels = page.locator(f"[data-histogram={reviewer}] .col small").all_inner_texts()
+        assert labels[0] == "< 10 ms" and labels[-1] == "≥ 10 min"
+    assert errors.messages == []

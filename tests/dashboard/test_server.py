@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.collector_proc import free_port
 from tests.dashboard.browser import Dashboard
 from tests.helpers import cli_env, run_cli
 
@@ -108,3 +112,44 @@ def test_with_a_token_every_request_carries_it(
             assert json.loads(value) == 25
         finally:
             context.close()
+
+
+def _serve_with_open(tmp_path: Path, browser: str) -> str:
+    """What ``dashboard --open`` says on stderr, with ``BROWSER`` set (first line: the port)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentlytics", "dashboard", "--warehouse",
+         str(tmp_path / "none.duckdb"), "--port", str(port), "--open"],
+        env={**cli_env(), "BROWSER": browser}, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any("Ctrl-C stops" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)  # the browser is opened 0.5 s after the server announced itself
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+        reader.join(5)
+    return f"port {port}\n" + "".join(lines)
+
+
+@pytest.mark.slow
+def test_open_says_so_when_no_browser_can_be_opened(tmp_path: Path) -> None:
+    """``--open`` where no browser can be started (a server, a container) tells the user to
+    open the URL by hand rather than doing nothing; with one, the browser gets the URL."""
+    said = _serve_with_open(tmp_path, "/nonexistent/browser")
+    port = said.splitlines()[0].split()[1]
+    assert f"no web browser could be opened here: open http://127.0.0.1:{port}/ yourself" in said
+    opened = tmp_path / "opened.txt"
+    fake = tmp_path / "browser"
+    fake.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    fake.chmod(0o755)
+    said = _serve_with_open(tmp_path, str(fake))
+    port = said.splitlines()[0].split()[1]
+    assert opened.read_text().splitlines() == [f"http://127.0.0.1:{port}/"]
+    assert "no web browser" not in said

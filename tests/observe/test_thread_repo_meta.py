@@ -23,6 +23,8 @@ from agentlytics.protocol.wire import ThreadRepo
 from tests.helpers import ROOT, capture_path, cli_env, run_cli
 
 THREAD = "01a20716-4941-70e2-8c8b-7449fdfa1e64"
+#: The subagent thread of examples/subagent.jsonl (spawned by the thread of its metadata line).
+SUBAGENT_CHILD = "01a20716-a378-7e41-b9da-595c62e0fd81"
 EXAMPLE_REMOTE_HASH = hashlib.sha1(
     b"file-line-v1\x00repo\x00github.com/example/session"
 ).hexdigest()
@@ -103,7 +105,7 @@ def test_meta_lines_are_consumed_not_dropped_and_fill_thread_projects(tmp_path: 
         "replay", "--strict", "--warehouse", str(tmp_path / "w.duckdb"),
         *[str(p) for p in sorted((ROOT / "examples").glob("*.jsonl"))],
     )  # fmt: skip
-    assert "Repo hashes: 9 thread(s) from the capture's metadata." in proc.stdout
+    assert "Repo hashes: 12 thread(s) from the capture's metadata." in proc.stdout
     assert "No input dropped." in proc.stdout  # and --strict exited 0
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     rows = con.execute(
@@ -116,8 +118,9 @@ def test_meta_lines_are_consumed_not_dropped_and_fill_thread_projects(tmp_path: 
         for line in p.read_bytes().splitlines()
         if json.loads(line)["dir"] == "meta"
     ]
-    assert len(rows) == len(metas) == 9
-    assert {r[0] for r in rows} == {m["thread_id"] for m in metas}
+    # Every thread a metadata line names, and the one subagent (it takes its parent's line).
+    assert len(metas) == 11 and len(rows) == 12
+    assert {r[0] for r in rows} == {m["thread_id"] for m in metas} | {SUBAGENT_CHILD}
     assert {r[1:] for r in rows} == {(EXAMPLE_REMOTE_HASH, "example/session", "main")}
 
 
@@ -239,3 +242,32 @@ def test_tap_records_meta_and_fills_thread_projects(tmp_path: Path) -> None:
         ("th-tap", EXAMPLE_REMOTE_HASH, "example/session", "main")
     ]
     con.close()
+
+
+def test_a_subagent_thread_takes_its_parents_recorded_repo(tmp_path: Path) -> None:
+    """A subagent names no cwd on the wire: it works in its parent's (spec decision 4), so the
+    repo the capture recorded for the parent is its repo too — not this machine's lookup of a
+    directory that only the recording machine had (decision 11: a replay anywhere agrees)."""
+    capture = ROOT / "examples" / "subagent.jsonl"
+    metas = [json.loads(x)["meta"] for x in capture.read_bytes().splitlines() if b'"meta"' in x]
+    events = [
+        json.loads(x)
+        for x in run_cli(
+            "replay", "--events", "-", "--warehouse", str(tmp_path / "w.duckdb"), str(capture)
+        ).stdout.splitlines()
+    ]
+    child = next(
+        e["event_params"]
+        for e in events
+        if e["event_type"] == "codex_thread_initialized" and e["event_params"]["parent_thread_id"]
+    )
+    assert [m["thread_id"] for m in metas] == [child["parent_thread_id"]]  # only the parent's
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    rows = dict(con.execute("SELECT thread_id, repo_name FROM thread_projects").fetchall())
+    con.close()
+    assert rows == {
+        child["parent_thread_id"]: "example/session",
+        child["thread_id"]: "example/session",
+    }
+    summary = run_cli("replay", "--no-warehouse", str(capture)).stdout
+    assert "Repo hashes: 2 thread(s) from the capture's metadata." in summary

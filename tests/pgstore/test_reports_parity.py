@@ -111,7 +111,13 @@ def test_every_report_gives_the_same_rows(both: tuple[str, str]) -> None:
             Filters(since_ms=0, until_ms=4_102_444_800_000),
             Filters(client="codex_cli_rs"),
         ):
-            for report in (query.tools, query.daily, query.weekly, query.monthly):
+            for report in (
+                query.tools,
+                query.daily,
+                query.weekly,
+                query.monthly,
+                query.reports.approval_latency,
+            ):
                 d = msgspec.to_builtins(report(duck, filters))
                 p = msgspec.to_builtins(report(pg, filters))
                 _close(p, d)

@@ -3,9 +3,10 @@
 Every request opens the store through the query layer's :func:`open_store` (read-only), asks
 its questions and closes it again: the dashboard holds nothing open between requests. A DuckDB
 file allows one writing process at a time, and a reader's lock keeps a writer out as much as a
-writer's keeps the reader out, so the page never holds a connection while it waits: a store the
-writer has locked is retried for a short while and then answered as "busy" (HTTP 503, the page
-keeps what it shows and tries again on its next poll).
+writer's keeps the reader out: a file that ``collect``, ``tap`` or ``replay`` writes is read
+through that process (the query layer asks it, ``warehouse/reads.py``); a file locked by a
+process that answers no reads is retried for a short while and then answered as "busy" (HTTP
+503, the page keeps what it shows and tries again on its next poll).
 
 Whether anything changed is first decided without opening the store at all: for a DuckDB file,
 by the size and modification time of the file and its write-ahead log (a ``stat``, no lock);

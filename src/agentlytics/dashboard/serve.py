@@ -38,6 +38,18 @@ def check_options(location: str, host: str, token: str | None) -> None:
         raise DashboardError(f"{location} is not a warehouse (replay it into one first)")
 
 
+def _open(url: str) -> None:
+    """Open ``url`` in the user's browser; where none can be started (a server, a container),
+    say so, rather than leave ``--open`` doing nothing without a word."""
+    try:
+        opened = webbrowser.open(url)
+    except Exception:  # a broken browser setting must not stop the server
+        opened = False
+    if not opened:
+        print(f"agentlytics dashboard: no web browser could be opened here: open {url} yourself",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+
 def serve(
     location: str,
     *,
@@ -69,6 +81,6 @@ def serve(
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"agentlytics dashboard of {location} on {url} (Ctrl-C stops)", file=sys.stderr)
     if open_browser:
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+        threading.Timer(0.5, _open, args=(url,)).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

@@ -4,6 +4,7 @@ No SQL here: every figure is a report's row (``msgspec.to_builtins`` of it, the 
 ``agentlytics report … --format json``), or a sum of such rows. What is composed here:
 
 * ``headline``: the overview report's totals, plus the approval rate over its approvals rows;
+* ``approval_latency``: the query layer's review-latency histogram (``approval_latency``);
 * a session's ``spans``: its turns, tool calls and reviews placed on one time axis.
 """
 
@@ -63,6 +64,7 @@ def missing(label: str) -> dict[str, Any]:
         "tools": [],
         "slowest": [],
         "approvals": [],
+        "approval_latency": [],
         "options": {"models": []},
         "sessions": [],
         "goals": [],
@@ -135,6 +137,7 @@ def summary(
         overview = query.overview(store, filters, agent_share=share)
         daily = query.daily(store, filters, by_model=True)
         slowest = query.slowest_calls(store, filters, SLOWEST_LIMIT)
+        latency = query.approval_latency(store, filters)
     models = sorted({r.model for r in daily if r.model is not None})
     return {
         "version": version,
@@ -145,6 +148,7 @@ def summary(
         "tools": _rows(overview.tools),
         "slowest": _rows(slowest),
         "approvals": _rows(overview.approvals),
+        "approval_latency": _rows(latency),
         "options": {"models": models},
     }
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
+import msgspec
+
 from agentlytics.bounded import BoundedMap
 from agentlytics.drops import Drops
 from agentlytics.facts import (
@@ -441,6 +443,13 @@ class Synthesizer:
             seen_epoch=self.epoch,
         )
         self.threads[child_thread_id] = child
+        # The child works in its parent's cwd, so the repo the capture recorded for the
+        # parent is the child's too (the wire names no cwd for it: the recorder wrote no line).
+        inherited = self.recorded_repos.get(parent_thread_id)
+        if inherited is not None and child_thread_id not in self.recorded_repos:
+            self.recorded_repos[child_thread_id] = msgspec.structs.replace(
+                inherited, thread_id=child_thread_id
+            )
         return [
             SubAgentThreadStarted(
                 thread_id=child_thread_id,

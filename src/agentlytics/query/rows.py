@@ -98,6 +98,18 @@ class ApprovalRow(Row):
     p95_ms: float | None
 
 
+class ApprovalLatencyRow(Row):
+    """Reviews of one reviewer whose latency (request to answer) falls in one bucket:
+    ``min_ms`` ≤ duration < ``max_ms`` (``max_ms`` null: no upper bound; both null: the
+    reviews of unknown duration)."""
+
+    reviewer: str
+    bucket: str
+    min_ms: int | None
+    max_ms: int | None
+    reviews: int
+
+
 class ApprovalSourceRow(Row):
     """Command approvals by the command path that asked (``command_source``)."""
 

@@ -171,14 +171,14 @@ function render(s) {
   renderCards(h);
   renderUsage(s.daily, s.unpriced_models || []);
   renderTools(s.tools, s.slowest);
-  renderApprovals(s.approvals);
+  renderApprovals(s.approvals, s.approval_latency || []);
 }
 
 function renderLifecycle(s) {
   renderSimple("goals", s.goals, "No goals match these filters (replay examples/goals.jsonl to see some).", GOAL_COLUMNS);
   if (s.goals.length >= s.goals_limit) $("goals").append(el("p", { class: "note" }, `The ${s.goals_limit} largest goals (by tokens).`));
   renderSimple("hooks", s.hooks, "No hook runs match these filters (replay examples/hooks.jsonl to see some).", HOOK_COLUMNS);
-  renderSimple("compactions", s.compactions, "No compactions match these filters.", COMPACTION_COLUMNS);
+  renderSimple("compactions", s.compactions, "No compactions match these filters (replay examples/compaction.jsonl to see some).", COMPACTION_COLUMNS);
 }
 
 function renderOptions(o) {
@@ -288,13 +288,15 @@ function sessionLink(id) {
 }
 function withSession(id) { const q = filterQuery(); q.set("session", id); return q.toString(); }
 
-function renderApprovals(rows) {
+function renderApprovals(rows, histogram) {
   const host = $("approvals");
   if (!rows.length) {
     host.replaceChildren(none("No approvals match these filters. Approvals come from approval requests (see examples/shell_accept.jsonl)."));
     $("approval-latency").replaceChildren();
+    $("approval-histogram").replaceChildren();
     return;
   }
+  renderLatencyHistogram(histogram);
   const legend = el("div", { class: "legend", "aria-hidden": "true" },
     OUTCOMES.map(([k, label]) => el("span", {}, el("i", { class: "o-" + k }), label)));
   host.replaceChildren(legend, table([
@@ -317,6 +319,36 @@ function renderApprovals(rows) {
     { key: "p95_ms", label: "p95", fmt: ms },
     { label: "p50 ▮ / p95 ▨ (request to answer)", left: true, cell: (r) => latencyBar(r.p50_ms, r.p95_ms, max) },
   ], timed, { name: "approval-latency" }) : none("No timed reviews."));
+}
+
+/* How review latency is distributed, one histogram per reviewer (the query layer's buckets,
+ * zeros included); every bar has its count written above it. */
+function renderLatencyHistogram(rows) {
+  const host = $("approval-histogram");
+  const reviewers = [...new Set(rows.map((r) => r.reviewer))];
+  if (!reviewers.length) { host.replaceChildren(none("No reviews.")); return; }
+  host.replaceChildren(...reviewers.map((who) => {
+    const mine = rows.filter((r) => r.reviewer === who);
+    const max = Math.max(1, ...mine.map((r) => r.reviews));
+    const total = mine.reduce((a, r) => a + r.reviews, 0);
+    return el("figure", { class: "hist-of", "data-histogram": who },
+      el("figcaption", {}, `by ${who} (${num(total)} reviews)`),
+      el("div", { class: "hist", role: "img", "aria-label": `Review latency by ${who}: ` + mine.map((r) => `${r.reviews} ${r.bucket}`).join(", ") },
+        mine.map((r) => el("div", { class: "col", "data-bucket": r.bucket, "data-count": r.reviews },
+          el("em", {}, num(r.reviews)),
+          el("b", { style: `height:${(80 * r.reviews) / max}%` }),
+          el("small", { title: r.bucket }, bucketLabel(r))))));
+  }));
+}
+/* A bucket's short label: "< 10 ms", "10–100 ms", "100 ms–1 s", "≥ 10 min" (unknown: as is). */
+function bucketLabel(r) {
+  const unit = (v) => v < 1000 ? [v, "ms"] : v < 60000 ? [v / 1000, "s"] : [v / 60000, "min"];
+  if (r.min_ms === null) return r.bucket;
+  if (r.max_ms === null) return "≥ " + unit(r.min_ms).join(" ");
+  const [hv, hu] = unit(r.max_ms);
+  if (r.min_ms === 0) return `< ${hv} ${hu}`;
+  const [lv, lu] = unit(r.min_ms);
+  return lu === hu ? `${lv}–${hv} ${hu}` : `${lv} ${lu}–${hv} ${hu}`;
 }
 
 function renderSessions(rows) {

@@ -12,7 +12,12 @@ compactions); :mod:`.sql` holds what they share (filter conditions, cost CTEs).
 """
 
 from agentlytics.query.reports.activity import compactions, goals, hooks
-from agentlytics.query.reports.approvals import approval_sources, approvals, guardian_risk
+from agentlytics.query.reports.approvals import (
+    approval_latency,
+    approval_sources,
+    approvals,
+    guardian_risk,
+)
 from agentlytics.query.reports.overview import (
     daily,
     event_count,
@@ -30,6 +35,7 @@ from agentlytics.query.reports.subagents import subagents
 from agentlytics.query.reports.tools import slowest_calls, tools
 
 __all__ = [
+    "approval_latency",
     "approval_sources",
     "approvals",
     "compactions",

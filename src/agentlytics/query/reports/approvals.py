@@ -9,6 +9,7 @@ from agentlytics.query.reports.sql import (
     run,
 )
 from agentlytics.query.rows import (
+    ApprovalLatencyRow,
     ApprovalRow,
     ApprovalSourceRow,
     GuardianRiskRow,
@@ -47,6 +48,72 @@ def approvals(store: Store, filters: Filters) -> list[ApprovalRow]:
         )
         for r in run(store, sql, params)
     ]
+
+
+#: Bucket edges of review latency, ms: a guardian answers in milliseconds to seconds, a person
+#: in seconds to minutes, so the buckets grow by about ten.
+LATENCY_EDGES_MS = (10, 100, 1_000, 10_000, 60_000, 600_000)
+_UNKNOWN = len(LATENCY_EDGES_MS) + 1
+
+
+def _latency_label(lo: int, hi: int | None) -> str:
+    def fmt(ms: int) -> str:
+        return (
+            f"{ms} ms"
+            if ms < 1_000
+            else f"{ms // 1_000} s"
+            if ms < 60_000
+            else f"{ms // 60_000} min"
+        )
+
+    if hi is None:
+        return f"≥ {fmt(lo)}"
+    return f"< {fmt(hi)}" if lo == 0 else f"{fmt(lo)} – {fmt(hi)}"
+
+
+def approval_latency(store: Store, filters: Filters) -> list[ApprovalLatencyRow]:
+    """The distribution of review latency (request to answer) per reviewer: how many reviews
+    fall in each bucket of :data:`LATENCY_EDGES_MS`, every bucket of a reviewer listed (zeros
+    too, so the histogram has its gaps), plus the reviews of unknown duration if there are any.
+    Reviewers with the most reviews first."""
+    where, params = condition(filters, "reviews", "r")
+    cases = " ".join(
+        f"WHEN r.duration_ms < {edge} THEN {i}" for i, edge in enumerate(LATENCY_EDGES_MS)
+    )
+    sql = f"""
+        SELECT r.reviewer,
+               CASE WHEN r.duration_ms IS NULL THEN {_UNKNOWN} {cases}
+                    ELSE {len(LATENCY_EDGES_MS)} END AS bucket,
+               count(*)
+        FROM reviews r WHERE {where} GROUP BY 1, 2"""
+    counts: dict[str, dict[int, int]] = {}
+    for reviewer, bucket, n in run(store, sql, params):
+        counts.setdefault(reviewer, {})[int(bucket)] = int(n)
+    lows = (0, *LATENCY_EDGES_MS)
+    highs: tuple[int | None, ...] = (*LATENCY_EDGES_MS, None)
+    rows: list[ApprovalLatencyRow] = []
+    for reviewer, by_bucket in sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        for i, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
+            rows.append(
+                ApprovalLatencyRow(
+                    reviewer=reviewer,
+                    bucket=_latency_label(lo, hi),
+                    min_ms=lo,
+                    max_ms=hi,
+                    reviews=by_bucket.get(i, 0),
+                )
+            )
+        if _UNKNOWN in by_bucket:
+            rows.append(
+                ApprovalLatencyRow(
+                    reviewer=reviewer,
+                    bucket="unknown",
+                    min_ms=None,
+                    max_ms=None,
+                    reviews=by_bucket[_UNKNOWN],
+                )
+            )
+    return rows
 
 
 def approval_sources(store: Store, filters: Filters) -> list[ApprovalSourceRow]:
