@@ -106,6 +106,12 @@ def test_help_lists_every_section() -> None:
         assert f" {section} " in out, section
 
 
+def test_section_help_shows_bracketed_text_literally() -> None:
+    # rich markup once swallowed "[pricing]", leaving "(its  section)".
+    out = runner.invoke(app, ["report", "daily", "--help"], terminal_width=200).stdout
+    assert "(its [pricing] section)" in out
+
+
 @pytest.mark.parametrize("section", sorted(CONTRACT))
 def test_json_keys_are_the_contract_and_csv_parses_back_to_the_same_rows(
     section: str, warehouse: Path

@@ -44,7 +44,7 @@ FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="table, json, csv or markdown.", metavar="FORMAT")
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Configuration file (its [pricing] section).")
+    Path | None, typer.Option("--config", help="Configuration file (its \\[pricing] section).")
 ]
 BreakdownOpt = Annotated[
     str | None, typer.Option("--breakdown", help="'model': one row per period and model.")
