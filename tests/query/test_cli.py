@@ -329,3 +329,45 @@ def test_terminal_tables_fit_and_fold_names_without_cutting_any(
     assert _columns(got_head, "┃") == _columns(want_head, "┃")
     assert _columns(got_body, "│") == _columns(want_body, "│")
     assert len(shown.splitlines()) > len(piped.splitlines())  # it did have to fold
+
+
+#: The issue's ``tools.kind`` values.
+TOOL_KINDS = {
+    "command_execution",
+    "file_change",
+    "mcp_tool_call",
+    "dynamic_tool_call",
+    "collab_agent_tool_call",
+    "web_search",
+    "image_generation",
+}
+
+
+def test_tool_kinds_are_the_contract_names(tmp_path: Path, warehouse: Path) -> None:
+    """The real captures have six tool kinds; the seventh, image generation (no capture has
+    one), comes from the reducer. Together: exactly the issue's seven ``kind`` strings."""
+    import msgspec
+
+    from agentlytics.events.envelope import Envelope, event_id_for
+    from agentlytics.protocol import types as t
+    from tests.reducer.test_tools import lifecycle
+
+    (image,) = lifecycle("imageGeneration", t.ImageGenerationItem(id="i", status="completed"))
+    body = msgspec.json.encode(image)
+    path = tmp_path / "w.duckdb"
+    shutil.copy(warehouse, path)
+    with Warehouse(path) as w:
+        envelope = Envelope(
+            event_id=event_id_for(body),
+            event_type=image["event_type"],
+            body=body,
+            thread_id="thread-1",
+            turn_id="turn-1",
+            isolated=False,
+        )
+        assert w.insert([envelope]) == 1
+    rows = json.loads(_report("tools", "--warehouse", str(path), "-f", "json"))
+    assert {r["kind"] for r in rows} == TOOL_KINDS
+    assert [r["tool_name"] for r in rows if r["kind"] == "image_generation"] == [
+        image["event_params"]["tool_name"]
+    ]
