@@ -369,7 +369,7 @@ def test_metrics_equal_the_warehouse_reports(
     turns = sections["Turns by status"]
     for status, count, *_ in turns:
         assert total("codex.turns", codex__turn__status=status) == count
-    # the query layer's reports (agentlytics report tools / daily --by-model)
+    # the query layer's reports (agentlytics report tools / daily --breakdown model)
     for row in sections["query.tools"]:
         calls = total(
             "codex.tool.calls", codex__tool__kind=row.kind, gen_ai__tool__name=row.tool_name
