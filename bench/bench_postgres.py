@@ -207,7 +207,7 @@ def bench_reports(url: str) -> dict[str, float]:
     reports = {
         "tools": lambda: query.tools(store, Filters()),
         "daily": lambda: query.daily(store, Filters()),
-        "daily --by-model": lambda: query.daily(store, Filters(), by_model=True),
+        "daily --breakdown model": lambda: query.daily(store, Filters(), by_model=True),
         "monthly": lambda: query.monthly(store, Filters()),
         "slowest 20 calls": lambda: query.slowest_calls(store, Filters(), 20),
         "tools --model": lambda: query.tools(store, Filters(model="gpt-5.2-codex")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -177,3 +178,47 @@ def test_report_format_json_gives_the_same_rows_on_both_stores(
                 row.pop("turn_id", None)
     _close(pg, duck)
     assert duck  # every section has rows for the captures' events
+
+
+def test_a_team_store_filters_a_project_by_repo_hash_as_duckdb_does(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The bundled example captures (their repo hash recorded with them; an accepted-line
+    fingerprint is the only event that carries it) in both stores, without ``thread_projects`` (never delivered): ``--project HASH`` finds
+    the fingerprinted thread on PostgreSQL exactly as on DuckDB."""
+    from agentlytics.query import reports
+    from agentlytics.replay import replay
+    from tests.helpers import ROOT
+
+    class Keep:
+        def __init__(self) -> None:
+            self.envelopes: list[Envelope] = []
+
+        def write(self, batch: Any) -> None:
+            self.envelopes += batch
+
+        def close(self) -> None:
+            pass
+
+    keep = Keep()
+    replay(sorted((ROOT / "examples").glob("*.jsonl")), [keep])
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as wh:
+        wh.insert(keep.envelopes)
+    postgres.migrate_url(pg_url)
+    with postgres.connect(pg_url) as con:
+        postgres.insert_columns(con, batch_columns(keep.envelopes))
+    duck, pg = open_store(str(path)), open_store(pg_url)
+    try:
+        ((repo_hash,),) = duck.rows("SELECT DISTINCT repo_hash FROM accepted_lines")
+        assert repo_hash is not None
+        threads = {e.thread_id for e in keep.envelopes if b'"repo_hash":"' in e.body}
+        f = Filters(project=repo_hash)
+        sessions = msgspec.to_builtins(reports.sessions(duck, f))
+        assert {s["thread_id"] for s in sessions} == threads and threads
+        for report in (reports.sessions, reports.daily, reports.tools, reports.approvals):
+            _close(msgspec.to_builtins(report(pg, f)), msgspec.to_builtins(report(duck, f)))
+        assert reports.sessions(pg, Filters(project="0" * 40)) == []
+    finally:
+        duck.close()
+        pg.close()

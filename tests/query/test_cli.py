@@ -106,6 +106,12 @@ def test_help_lists_every_section() -> None:
         assert f" {section} " in out, section
 
 
+def test_section_help_shows_bracketed_text_literally() -> None:
+    # rich markup once swallowed "[pricing]", leaving "(its  section)".
+    out = runner.invoke(app, ["report", "daily", "--help"], terminal_width=200).stdout
+    assert "(its [pricing] section)" in out
+
+
 @pytest.mark.parametrize("section", sorted(CONTRACT))
 def test_json_keys_are_the_contract_and_csv_parses_back_to_the_same_rows(
     section: str, warehouse: Path
@@ -178,6 +184,9 @@ def test_piped_tables_never_cut_a_name(warehouse: Path) -> None:
     assert "collab_agent_tool_call" in out and "…" not in out
     sessions = _report("sessions", "--warehouse", str(warehouse))
     assert "01a20716-a302-7e31-bbf7-f17933fef9f1" in sessions
+    # Nor is a line padded out to the table's width (the README shows these lines verbatim).
+    for text in (out, sessions, _report("overview", "--warehouse", str(warehouse))):
+        assert [line for line in text.splitlines() if line != line.rstrip()] == []
 
 
 def test_unpriced_models_are_listed(tmp_path: Path, warehouse: Path) -> None:
@@ -246,3 +255,119 @@ def test_failures_are_one_clear_line(tmp_path: Path, warehouse: Path) -> None:
         .stdout.strip()
         .endswith("already at schema 2 (94 events)")
     )
+
+
+def _run_on_terminal(columns: int, *args: str) -> str:
+    """The CLI's output on a real pseudo-terminal ``columns`` wide (colours stripped)."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.helpers import cli_env
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**cli_env(), "COLUMNS": str(columns), "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentlytics", *args],
+        stdin=follower, stdout=follower, stderr=follower, env=env,
+    )  # fmt: skip
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(60) == 0
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def _columns(table: str, bar: str) -> list[str]:
+    """Each column's text, its fragments over every line joined (undoing the folding)."""
+    cols: list[str] = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip(bar).split(bar)]
+        cols = cols or [""] * len(cells)
+        for i, cell in enumerate(cells):
+            cols[i] += cell
+    return cols
+
+
+def _first_table(text: str) -> tuple[str, str]:
+    """The header lines and body lines of the first table in ``text``."""
+    lines = text.splitlines()
+    top = next(i for i, x in enumerate(lines) if x.startswith("┏"))
+    mid = next(i for i, x in enumerate(lines) if x.startswith("┡"))
+    end = next(i for i, x in enumerate(lines) if x.startswith("└"))
+    return "\n".join(lines[top + 1 : mid]), "\n".join(lines[mid + 1 : end])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args", [("sessions", "--limit", "3"), ("tools", "--slowest", "2"), ("daily",)]
+)
+def test_terminal_tables_fit_and_fold_names_without_cutting_any(
+    warehouse: Path, args: tuple[str, ...]
+) -> None:
+    piped = _report(*args, "--warehouse", str(warehouse))
+    shown = _run_on_terminal(80, "report", *args, "--warehouse", str(warehouse))
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert "…" not in shown
+    want_head, want_body = _first_table(piped)
+    got_head, got_body = _first_table(shown)
+    assert _columns(got_head, "┃") == _columns(want_head, "┃")
+    assert _columns(got_body, "│") == _columns(want_body, "│")
+    assert len(shown.splitlines()) > len(piped.splitlines())  # it did have to fold
+
+
+#: The issue's ``tools.kind`` values.
+TOOL_KINDS = {
+    "command_execution",
+    "file_change",
+    "mcp_tool_call",
+    "dynamic_tool_call",
+    "collab_agent_tool_call",
+    "web_search",
+    "image_generation",
+}
+
+
+def test_tool_kinds_are_the_contract_names(tmp_path: Path, warehouse: Path) -> None:
+    """The real captures have six tool kinds; the seventh, image generation (no capture has
+    one), comes from the reducer. Together: exactly the issue's seven ``kind`` strings."""
+    import msgspec
+
+    from agentlytics.events.envelope import Envelope, event_id_for
+    from agentlytics.protocol import types as t
+    from tests.reducer.test_tools import lifecycle
+
+    (image,) = lifecycle("imageGeneration", t.ImageGenerationItem(id="i", status="completed"))
+    body = msgspec.json.encode(image)
+    path = tmp_path / "w.duckdb"
+    shutil.copy(warehouse, path)
+    with Warehouse(path) as w:
+        envelope = Envelope(
+            event_id=event_id_for(body),
+            event_type=image["event_type"],
+            body=body,
+            thread_id="thread-1",
+            turn_id="turn-1",
+            isolated=False,
+        )
+        assert w.insert([envelope]) == 1
+    rows = json.loads(_report("tools", "--warehouse", str(path), "-f", "json"))
+    assert {r["kind"] for r in rows} == TOOL_KINDS
+    assert [r["tool_name"] for r in rows if r["kind"] == "image_generation"] == [
+        image["event_params"]["tool_name"]
+    ]

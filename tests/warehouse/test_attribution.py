@@ -271,3 +271,31 @@ def test_cli_table_and_json_report(world: dict[str, Any], tmp_path: Path) -> Non
                    cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 2
     assert "warehouse not found" in missing.stderr
+
+
+def test_report_attribution_and_overview_share(world: dict[str, Any], tmp_path: Path) -> None:
+    """``report attribution`` is the same report in every format; ``report overview --repo``
+    carries its share."""
+    import csv
+    import io
+
+    repo, warehouse = str(world["repo"]), str(world["warehouse"])
+    expected = json.loads(report_json(attribute(world["repo"], world["warehouse"])))
+    as_json = _cli("report", "attribution", "--repo", repo, "--warehouse", warehouse,
+                   "-f", "json", cwd=tmp_path)  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == expected
+    as_csv = _cli("report", "attribution", "--repo", repo, "--warehouse", warehouse,
+                  "-f", "csv", cwd=tmp_path)  # fmt: skip
+    parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [(r["author"], int(r["matched_lines"])) for r in parsed] == [
+        (a["author"], a["matched_lines"]) for a in expected["authors"]
+    ]
+    table = _cli("report", "attribution", "--repo", repo, "--warehouse", warehouse, cwd=tmp_path)
+    assert "agent share: 42.9% of 14 fingerprintable added lines" in table.stdout
+    # The world's warehouse is a bare events table (the oldest layout): upgrade it first.
+    assert _cli("migrate", "--warehouse", warehouse, cwd=tmp_path).returncode == 0
+    overview = _cli("report", "overview", "--repo", repo, "--warehouse", warehouse,
+                    "-f", "json", cwd=tmp_path)  # fmt: skip
+    assert overview.returncode == 0, overview.stderr
+    assert json.loads(overview.stdout)["agent_share"] == 6 / 14

@@ -91,10 +91,12 @@ def replay(
     from rich.progress import Progress
 
     from agentlytics.errors import failing, open_warehouse, output_file
+    from agentlytics.query.render import write
+    from agentlytics.query.store import DuckDBStore
+    from agentlytics.query.summary import replay_summary
     from agentlytics.replay import replay as run_replay
     from agentlytics.sinks.base import Sink
     from agentlytics.sinks.config import DuckDBSinkConfig, JsonlSinkConfig, from_config
-    from agentlytics.warehouse import reports
 
     check_captures(captures)
     import sys
@@ -143,7 +145,8 @@ def replay(
                 if no_warehouse
                 else f"The tables below cover the whole warehouse {where}, not only this run."
             )
-            reports.render(reports.summary(store.warehouse), console)
+            summary = replay_summary(DuckDBStore.on_connection(store.warehouse.con, where))
+            write(summary, "table", out=stream)
             render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
             from agentlytics.replay import print_repo_sources
 

@@ -73,6 +73,7 @@ def overview_cmd(
         from agentlytics.query import reports
         from agentlytics.query.render import Output, Section
         from agentlytics.query.rows import CountRow
+        from agentlytics.query.summary import summary_sections
 
         share = _agent_share(repo, opts.warehouse) if repo is not None else None
         ov = reports.overview(store, filters, agent_share=share)
@@ -95,13 +96,7 @@ def overview_cmd(
         cost = "—" if ov.cost_usd is None else f"{ov.cost_usd:.4f}"
         share_text = "—" if ov.agent_share is None else f"{ov.agent_share:.1%}"
         notes = [f"cost_usd: {cost}   agent_share: {share_text}", *unpriced_note(store, filters)]
-        sections = [
-            Section("Totals", totals),
-            Section("Events by type", ov.events_by_type),
-            Section("Turns by status", ov.turns_by_status),
-            Section("Tool calls by kind", ov.tools),
-            Section("Reviews by subject and reviewer", ov.approvals),
-        ]
+        sections = [Section("Totals", totals), *summary_sections(ov)]
         return Output(msgspec.to_builtins(ov), sections, notes)
 
     return build

@@ -25,7 +25,8 @@ class FilterError(ValueError):
 class Filters(msgspec.Struct, frozen=True, kw_only=True):
     """What a report counts. ``None`` everywhere = the whole store.
 
-    ``project`` matches a thread's repository name or hash (``thread_projects``); ``client``
+    ``project`` matches a thread's repository name or hash (``thread_projects``, local only),
+    or the repo hash of its accepted-line fingerprints (what a team store has); ``client``
     the app-server client's name or product client id.
     """
 

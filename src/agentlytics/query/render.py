@@ -137,6 +137,7 @@ def to_markdown(output: Output) -> str:
 def _table(output: Output, stream: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     tty = stream.isatty()
     # Piped: as wide as the content (a name is never cut). On a terminal: its width, with
@@ -144,13 +145,15 @@ def _table(output: Output, stream: TextIO) -> None:
     console = Console(file=stream, width=None if tty else 100_000, no_color=not tty)
     for section in output.sections:
         header, body = _display(section)
-        table = Table(title=section.title, title_justify="left")
+        # The title on its own line: as a table title rich pads it to the table's width.
+        console.print(Text(section.title, style="italic"))
+        table = Table()
         numeric = _numeric_columns(section, header)
         for name in header:
-            if name in numeric:
-                table.add_column(name, justify="right", no_wrap=True)
-            else:
-                table.add_column(name, overflow="fold")
+            # Every column folds rather than cuts: on a narrow terminal rich narrows the widest
+            # columns first and a name or header wraps over lines; none is dropped or cut.
+            justify: Literal["left", "right"] = "right" if name in numeric else "left"
+            table.add_column(name, justify=justify, overflow="fold")
         for cells in body:
             table.add_row(*cells)
         if not body:

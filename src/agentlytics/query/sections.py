@@ -35,7 +35,11 @@ UntilOpt = Annotated[
 ]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Only turns of this model.")]
 ProjectOpt = Annotated[
-    str | None, typer.Option("--project", help="Only threads of this repository (name or hash).")
+    str | None,
+    typer.Option(
+        "--project",
+        help="Only threads of this repository: its name or hash (a team store knows the hash).",
+    ),
 ]
 ClientOpt = Annotated[
     str | None, typer.Option("--client", help="Only this app-server client (name or id).")
@@ -44,7 +48,7 @@ FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="table, json, csv or markdown.", metavar="FORMAT")
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Configuration file (its [pricing] section).")
+    Path | None, typer.Option("--config", help="Configuration file (its \\[pricing] section).")
 ]
 BreakdownOpt = Annotated[
     str | None, typer.Option("--breakdown", help="'model': one row per period and model.")

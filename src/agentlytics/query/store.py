@@ -48,6 +48,8 @@ class DuckDBStore:
 
     dialect: Dialect = DuckDBDialect()
     _reader: FileReader | None = None
+    #: The connection belongs to someone else (:meth:`on_connection`): never closed here.
+    _borrowed: bool = False
 
     def __init__(
         self, path: str, *, read_only: bool = True, prices: PriceTable | None = None
@@ -75,6 +77,19 @@ class DuckDBStore:
         except BaseException:
             self.con.close()
             raise
+
+    @classmethod
+    def on_connection(
+        cls, con: duckdb.DuckDBPyConnection, location: str, *, prices: PriceTable | None = None
+    ) -> DuckDBStore:
+        """Reports over a connection a writer already holds (``replay``'s own warehouse, at
+        the current layout); closing the store leaves the connection open."""
+        store = cls.__new__(cls)
+        store.location = location
+        store.prices = bundled() if prices is None else prices
+        store.con = con
+        store._borrowed = True
+        return store
 
     def _reader_version(self) -> int | None:
         assert self._reader is not None
@@ -132,7 +147,7 @@ class DuckDBStore:
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
-        if self.con is not None:
+        if self.con is not None and not self._borrowed:
             self.con.close()
 
     def __enter__(self) -> DuckDBStore:

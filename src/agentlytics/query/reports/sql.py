@@ -66,11 +66,15 @@ def condition(f: Filters, table: str, alias: str) -> tuple[str, list[object]]:
         conds.append(f"({alias}.client_name = ? OR {alias}.product_client_id = ?)")
         params += [f.client, f.client]
     if f.project is not None:
+        # Locally, thread_projects names every recorded thread's repo. A team store never
+        # receives it (it is not delivered): there the repo hash of the delivered
+        # accepted-line fingerprints is what ties a thread to a project.
         conds.append(
-            f"{alias}.thread_id IN (SELECT thread_id FROM thread_projects "
-            "WHERE repo_name = ? OR repo_hash = ?)"
+            f"({alias}.thread_id IN (SELECT thread_id FROM thread_projects "
+            "WHERE repo_name = ? OR repo_hash = ?) OR "
+            f"{alias}.thread_id IN (SELECT thread_id FROM accepted_lines WHERE repo_hash = ?))"
         )
-        params += [f.project, f.project]
+        params += [f.project, f.project, f.project]
     return (" AND ".join(conds) or "TRUE"), params
 
 
