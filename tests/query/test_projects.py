@@ -67,7 +67,15 @@ def test_names_stay_local_and_a_team_store_filters_by_repo_hash(tmp_path: Path) 
     assert _sessions(collector.warehouse, "--project", repo_hash) == fingerprinted
     assert _sessions(collector.warehouse, "--project", name) == set()
     assert _sessions(collector.warehouse, "--project", "0" * 40) == set()
-    # Locally, name and hash both select every thread the captures recorded.
+    # Locally, name and hash both select every thread the captures recorded, and the subagent
+    # threads those spawned (a subagent names no cwd on the wire: it takes its parent's repo).
     recorded = {m["thread_id"] for m in metas}
+    events = run_cli("replay", "--events", "-", "--no-warehouse", *EXAMPLES).stdout
+    recorded |= {
+        e["event_params"]["thread_id"]
+        for e in map(json.loads, events.splitlines())
+        if e["event_type"] == "codex_thread_initialized"
+        and e["event_params"]["parent_thread_id"] in recorded
+    }
     assert _sessions(local, "--project", name) == recorded
     assert _sessions(local, "--project", repo_hash) == recorded
