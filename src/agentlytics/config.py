@@ -106,9 +106,12 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_connections: int = 500
     #: Seconds an idle kept-alive connection stays open.
     keep_alive_timeout: int = 5
-    #: DuckDB ``memory_limit`` of the warehouse writer (``"512MB"``, ``"2GB"``; DuckDB's own
-    #: default is 80% of RAM). Past it DuckDB evicts and spills to a temporary directory; the
-    #: writer's RSS can pass it by a fifth (measured: 1,158 MB peak at 1GB, 10 minutes).
+    #: DuckDB ``memory_limit`` of the warehouse writer (``"512MB"``, ``"2GB"``, ``"25%"`` of
+    #: RAM; DuckDB's own default is 80% of RAM). It caps DuckDB's buffers, which each checkpoint
+    #: fills: the writer's RSS peaks at about the limit + 220 MB (1,171 MB at 1GB over 10 minutes).
+    #: The event-id index stays in it (about 120 bytes per stored event: 1GB holds at most about
+    #: 8M events); inserts fail once the index fills it, so the writer warns at 50/75/90%.
+    #: Measured in docs/configuration.md ("The writer's memory").
     memory_limit: str = "1GB"
     #: DuckDB threads of the warehouse writer (each holds buffers of its own); 0 = every core.
     threads: int = 2

@@ -187,3 +187,47 @@ def test_the_writers_duckdb_takes_memory_limit_and_threads_from_the_config(
     finally:
         collector.stop()
     assert got.to_pylist() == [{"m": memory, "t": threads}]
+
+
+def test_the_writer_warns_as_the_event_id_index_fills_its_memory_limit(tmp_path: Path) -> None:
+    """DuckDB keeps the ``event_id`` key index in memory whatever ``memory_limit`` says, until
+    it fills the limit and inserts fail: the writer's watch reports each level the index
+    crosses, once and before that failure, as a JSON line naming the setting to raise. A real
+    warehouse file; rows added in SQL (the index is the same whoever inserts)."""
+    import io
+
+    import duckdb
+
+    from agentlytics.collector.writer import IndexWatch
+    from agentlytics.warehouse.store import Warehouse
+
+    warehouse = Warehouse(tmp_path / "w.duckdb", memory_limit="24MB", threads=1)
+    out = io.StringIO()
+    watch = IndexWatch(warehouse.con, interval=0.0, stream=out)
+    assert watch.check() is None  # an empty index: nothing to say
+    shares: list[float] = []
+    failure = ""
+    try:
+        for start in range(0, 1_000_000, 10_000):
+            try:
+                warehouse.con.execute(
+                    "INSERT INTO events SELECT sha256(i::VARCHAR), 't', NULL, NULL, '{}' "
+                    "FROM range(?, ?) r(i)",
+                    [start, start + 10_000],
+                )
+            except duckdb.Error as exc:
+                failure = str(exc)
+                break
+            share = watch.check()
+            if share is not None:
+                shares.append(share)
+    finally:
+        warehouse.close()
+    assert "allocate" in failure and "memory_limit" in failure  # what the warning is about
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == len(shares) >= 2, out.getvalue()  # 50% and 75% at least, each once
+    assert [line["share"] for line in lines] == [round(s, 3) for s in shares]
+    assert shares == sorted(shares) and shares[0] >= 0.5
+    assert lines[0]["level"] == "warning" and "[collector] memory_limit" in lines[0]["msg"]
+    assert lines[0]["memory_limit_mb"] == pytest.approx(24e6 / 2**20, rel=0.01)
+    assert lines[-1]["index_mb"] > lines[0]["index_mb"]

@@ -11,6 +11,12 @@ but the Arrow arrays). The reply is ``None`` when every event was new (the commo
 a bitmap of the ones that were. The child ignores SIGINT/SIGTERM: it stops when the collector
 closes it (it then checkpoints and closes the file) or when the pipe breaks (the collector died;
 committed rows are safe in DuckDB's WAL).
+
+Memory (measured, docs/configuration.md): the child's RSS is DuckDB's buffers, which
+``memory_limit`` caps, plus about 220 MB that it does not count (the interpreter, DuckDB and
+Arrow libraries, DuckDB's own unmanaged allocations); batches leave nothing behind. Of the
+buffers, the ``event_id`` key index stays in memory whatever the limit and grows with the
+warehouse, so :class:`IndexWatch` warns before it fills the limit.
 """
 
 from __future__ import annotations
@@ -18,25 +24,88 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TextIO
 
+import duckdb
 import msgspec
 
 from agentlytics.events.envelope import Envelope
 from agentlytics.warehouse.reads import ReadServer, open_for_writing
-from agentlytics.warehouse.store import Columns, Warehouse, batch_columns
+from agentlytics.warehouse.store import (
+    MEMORY_SQL,
+    Columns,
+    Warehouse,
+    batch_columns,
+    memory_limit_bytes,
+)
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_columns = msgspec.msgpack.Decoder(Columns).decode
 _decode_reply = msgspec.msgpack.Decoder(dict[str, Any]).decode
+_encode_json = msgspec.json.Encoder().encode
 
 
 class WriterError(RuntimeError):
     """The writer failed to store a group (the requests get a 503 and are retried)."""
+
+
+class IndexWatch:
+    """Warns (a JSON line on stderr, the collector's log) as the key index nears the limit.
+
+    DuckDB holds a table's primary-key index in memory, never evicted, and counts it against
+    ``memory_limit``: about 120 bytes per stored event (measured), so ``1GB`` fills at about
+    8 million events. Past that every insert fails ("failed to allocate") and the collector
+    answers 503 until ``[collector] memory_limit`` is raised. One warning per level crossed,
+    checked at most every ``interval`` seconds (the query costs about a millisecond).
+    """
+
+    LEVELS = (0.5, 0.75, 0.9)
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        interval: float = 30.0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self._con = con
+        self._limit = memory_limit_bytes(con)
+        self._interval = interval
+        self._stream = stream if stream is not None else sys.stderr
+        self._next = 0.0
+        self._warned = 0  # levels already reported
+
+    def check(self) -> float | None:
+        """Look if due; the index's share of ``memory_limit`` when this call warned."""
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        self._next = now + self._interval
+        index = sum(
+            int(b) for tag, b, _ in self._con.execute(MEMORY_SQL).fetchall() if tag == "ART_INDEX"
+        )
+        share = index / self._limit
+        crossed = sum(1 for level in self.LEVELS if share >= level)
+        if crossed <= self._warned:
+            return None
+        self._warned = crossed
+        line = {
+            "ts": round(time.time(), 3),
+            "level": "warning",
+            "msg": "the warehouse's event-id index is filling the writer's memory_limit: "
+            "inserts fail once it is full; raise [collector] memory_limit",
+            "index_mb": round(index / 2**20, 1),
+            "memory_limit_mb": round(self._limit / 2**20, 1),
+            "share": round(share, 3),
+        }
+        self._stream.write(_encode_json(line).decode() + "\n")
+        self._stream.flush()
+        return share
 
 
 def _serve(path: str, conn: Connection, memory_limit: str = "", threads: int = 0) -> None:
@@ -53,6 +122,7 @@ def _serve(path: str, conn: Connection, memory_limit: str = "", threads: int = 0
     # Reports (another process) read the file through this process: see warehouse/reads.py.
     reads = ReadServer(warehouse.con, path)
     reads.start()
+    watch = IndexWatch(warehouse.con)
     conn.send_bytes(_encode({"ready": True}))
     while True:
         try:
@@ -68,6 +138,8 @@ def _serve(path: str, conn: Connection, memory_limit: str = "", threads: int = 0
         except Exception as exc:
             reply = {"error": repr(exc)}
         conn.send_bytes(_encode(reply))
+        with contextlib.suppress(duckdb.Error):  # a warning must never fail the writer
+            watch.check()
     start = time.perf_counter()
     reads.close()
     warehouse.close()

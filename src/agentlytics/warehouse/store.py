@@ -9,6 +9,7 @@ older layout is upgraded when it is opened for writing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,25 @@ DEFAULT_PATH = Path("agentlytics.duckdb")
 #: 256 MiB it stays flat (about 14 µs/event, checkpoints included). The WAL is durable either
 #: way; a restart after a crash replays at most this much.
 CHECKPOINT_THRESHOLD = "256MB"
+
+#: DuckDB's memory by component: ``ART_INDEX`` (the ``event_id`` key index: held in memory,
+#: never evicted, about 120 bytes per stored event), ``IN_MEMORY_TABLE`` (rows appended since
+#: the last checkpoint, about the WAL's size; spilled to the temporary directory when pressed),
+#: ``BASE_TABLE`` (cached blocks of the file: evicted as needed). docs/configuration.md.
+MEMORY_SQL = (
+    "SELECT tag, memory_usage_bytes AS bytes, temporary_storage_bytes AS temp_bytes "
+    "FROM duckdb_memory()"
+)
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's ``memory_limit`` in bytes (DuckDB prints it rounded: ``953.6 MiB``)."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    match = re.fullmatch(r"([\d.]+)\s*(bytes|[KMGT]iB)", str(row[0]) if row else "")
+    if match is None:
+        raise ValueError(f"unexpected memory_limit {row!r}")
+    return int(float(match[1]) * _UNITS[match[2]])
 
 
 class SchemaError(Exception):
