@@ -56,6 +56,7 @@ CONTRACT: dict[str, list[str]] = {
         "tool_calls",
         "reviews",
         "subagents",
+        "status",
     ],
     **{
         section: [
@@ -83,6 +84,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "week": (str,),
     "month": (str,),
     "started_at": (str,),
+    "status": (str, type(None)),
     "model": (str, type(None)),
     "p50_ms": (float, type(None)),
     "p95_ms": (float, type(None)),

@@ -183,6 +183,9 @@ def test_sessions(store: Store, events: list[dict[str, Any]]) -> None:
             "tool_calls": sum(c["thread_id"] == tid for c in tools),
             "reviews": sum(r["thread_id"] == tid for r in reviews),
             "subagents": len(children[tid]),
+            "status": max(mine, key=lambda t: (t["started_at"], t["turn_id"]))["status"]
+            if mine
+            else None,
         }
     rows = reports.sessions(store, ALL)
     assert {r.thread_id: msgspec.to_builtins(r) for r in rows} == want

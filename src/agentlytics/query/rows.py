@@ -84,6 +84,8 @@ class SessionRow(Row):
     tool_calls: int
     reviews: int
     subagents: int
+    #: The newest turn's status; null for a thread with no turn yet.
+    status: str | None
 
 
 class ApprovalRow(Row):

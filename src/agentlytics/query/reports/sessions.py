@@ -36,7 +36,8 @@ _SPAN: Final = {
 
 def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> list[SessionRow]:
     """One row per thread, newest first: its start, wall-clock duration (first turn start to
-    last turn end), turns, tokens, cost, tool calls, reviews and subagents (all it spawned)."""
+    last turn end), turns, tokens, cost, tool calls, reviews, subagents (all it spawned) and
+    status: its newest turn's (``completed``, ``failed``, ``interrupted``; null before a turn)."""
     tw, tp = condition(filters, "turns", "t")
     hw, hp = condition(filters, "threads", "h")
     cw, cp = condition(filters, "tool_calls", "c")
@@ -64,15 +65,19 @@ def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> lis
         rc AS (SELECT r.thread_id, count(*) AS n FROM reviews r
                WHERE {rw} AND r.thread_id IN ({chosen}) GROUP BY r.thread_id),
         kids AS (SELECT parent_thread_id AS thread_id, count(*) AS n FROM links
-                 WHERE parent_thread_id IN ({chosen}) GROUP BY parent_thread_id)
+                 WHERE parent_thread_id IN ({chosen}) GROUP BY parent_thread_id),
+        newest AS (SELECT DISTINCT ON (t.thread_id) t.thread_id, t.status FROM turns t
+                   WHERE {tw} AND t.thread_id IN ({chosen})
+                   ORDER BY t.thread_id, t.ts_ms DESC NULLS LAST, t.turn_id DESC)
         SELECT s.thread_id, s.started_ms, tu.last_ms - tu.first_ms, coalesce(tu.turns, 0),
                coalesce(tu.total_tokens, 0),
                CASE WHEN tu.thread_id IS NULL THEN 0.0 ELSE tu.cost_usd END,
-               coalesce(tc.n, 0), coalesce(rc.n, 0), coalesce(kids.n, 0)
+               coalesce(tc.n, 0), coalesce(rc.n, 0), coalesce(kids.n, 0), newest.status
         FROM starts s LEFT JOIN per_turns tu ON tu.thread_id = s.thread_id
                       LEFT JOIN tc ON tc.thread_id = s.thread_id
                       LEFT JOIN rc ON rc.thread_id = s.thread_id
                       LEFT JOIN kids ON kids.thread_id = s.thread_id
+                      LEFT JOIN newest ON newest.thread_id = s.thread_id
         ORDER BY s.started_ms DESC NULLS LAST, s.thread_id"""
     return [
         SessionRow(
@@ -85,8 +90,9 @@ def sessions(store: Store, filters: Filters, *, limit: int | None = None) -> lis
             tool_calls=int(r[6]),
             reviews=int(r[7]),
             subagents=int(r[8]),
+            status=r[9],
         )
-        for r in run(store, sql, [*tp, *hp, *tp, *cp, *rp])
+        for r in run(store, sql, [*tp, *hp, *tp, *cp, *rp, *tp])
     ]
 
 
