@@ -83,7 +83,7 @@ def replay(
         return
     if send is not None:
         check_captures(captures)
-        _replay_send(captures, send, token, spool, config, quiet, strict)
+        _replay_send(captures, send, token, spool, config, quiet, strict, verbose)
         return
     from rich.console import Console
     from rich.progress import Progress
@@ -197,6 +197,7 @@ def _replay_send(
     config: Path | None,
     quiet: bool,
     strict: bool = False,
+    verbose: bool = False,
 ) -> None:
     import shutil
     import sqlite3
@@ -254,5 +255,10 @@ def _replay_send(
     if temp is not None and report.complete:
         shutil.rmtree(temp, ignore_errors=True)
     input_dropped = result.drops.total or sum(stats["reducer_drops"].values())
-    if not report.complete or (strict and input_dropped):
+    failed = strict and bool(input_dropped)
+    if (verbose or failed) and result.drops.samples:
+        render_samples(console, result.drops.samples)
+    for path, why in result.rejected:
+        typer.echo(f"agentlytics: error: {path} is not a capture file: {why}", err=True)
+    if not report.complete or failed or result.rejected:
         raise typer.Exit(code=1)
