@@ -224,6 +224,8 @@ def test_files_that_are_not_captures(tmp_path: Path) -> None:
     assert "gzip-compressed" in lines[0] and "binary" in lines[1]
     assert "without the capture envelope" in lines[2]
     assert "Replayed 1 capture(s)" in proc.stdout  # the real capture was still replayed
+    assert "No input dropped" not in proc.stdout  # three whole files were
+    assert "not a capture file (not read)" in proc.stdout and "│     3 │" in proc.stdout
 
 
 def test_verbose_and_failing_strict_show_file_and_line(tmp_path: Path) -> None:

@@ -311,6 +311,8 @@ def test_replay_send_rejects_non_captures_and_shows_file_and_line(tmp_path: Path
     assert line.startswith(f"agentlytics: error: {gz} is not a capture file: it is gzip")
     assert "malformed line" not in rejected.stderr
     assert "Sent 1 capture(s)" in rejected.stderr  # the real capture was still sent
+    assert "No input dropped" not in rejected.stderr
+    assert _drop_rows(rejected.stderr) == {("file", "not a capture file (not read)"): 1}
     assert quiet.returncode == 0, quiet.stderr
     assert "broken.jsonl:4" not in quiet.stderr
     for proc in (verbose, strict):

@@ -142,7 +142,13 @@ def replay(
                 else f"The tables below cover the whole warehouse {where}, not only this run."
             )
             reports.render(reports.summary(store.warehouse), console)
-            render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
+            render_drops(
+                console,
+                result.drops.counts,
+                result.reducer_drops,
+                result.evictions,
+                refused=len(result.rejected),
+            )
             from agentlytics.replay import print_repo_sources
 
             print_repo_sources(console, result)
@@ -249,6 +255,7 @@ def _replay_send(
             stats["reducer_drops"],
             stats["evictions"],
             report.delivery_drops,
+            refused=len(result.rejected),
         )
         for line in report.lines[1:]:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
