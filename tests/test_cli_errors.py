@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,8 +122,15 @@ def test_two_replays_on_one_warehouse(tmp_path: Path) -> None:
     assert replay.returncode == 0, first + rest
     assert "4 new in" in out
     with holding(warehouse, 60) as holder:
+        started = time.monotonic()
         proc = run_cli("replay", "--warehouse", str(warehouse), CAPTURE, check=False)
+        waited = time.monotonic() - started
     _one_line_error(proc, f"it is in use by process {holder.pid}", "wait for it to finish")
+    print(  # the figures of the closing note (pytest -s)
+        f"\ntwo replays: holder let go while the second waited -> exit {replay.returncode}, "
+        f"4 events stored; holder kept it -> exit {proc.returncode} after {waited:.1f} s: "
+        f"{proc.stderr.strip().splitlines()[-1]}"
+    )
 
 
 @pytest.mark.slow
@@ -216,6 +224,8 @@ def test_files_that_are_not_captures(tmp_path: Path) -> None:
     assert "gzip-compressed" in lines[0] and "binary" in lines[1]
     assert "without the capture envelope" in lines[2]
     assert "Replayed 1 capture(s)" in proc.stdout  # the real capture was still replayed
+    assert "No input dropped" not in proc.stdout  # three whole files were
+    assert "not a capture file (not read)" in proc.stdout and "│     3 │" in proc.stdout
 
 
 def test_verbose_and_failing_strict_show_file_and_line(tmp_path: Path) -> None:

@@ -110,6 +110,10 @@ def submit_captures(captures: Sequence[Path | str], delivery: Delivery) -> SendR
     in order, to a delivery (the library's background delivery with an HTTP sink)."""
     result = SendResult()
     for connection, capture in enumerate(captures):
+        why = None if str(capture) == "-" else not_a_capture(capture)
+        if why is not None:  # as a local replay does: one clear line, not "malformed line"s
+            result.rejected.append((str(capture), why))
+            continue
         observer = WireObserver(connection, result.drops, "stdio", families=FAMILIES)
         observer.source = Path(capture).name
         with open_capture(capture) as lines:

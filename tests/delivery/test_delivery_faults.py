@@ -7,6 +7,7 @@ where mounting is not allowed, under a file-size limit), a spool that is a file.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import re
@@ -156,6 +157,14 @@ def test_a_full_disk_is_reported_with_counts_and_the_real_error(tmp_path: Path) 
     match = re.search(r"(\d+) event\(s\) pending", err)
     assert match is not None, proc.stderr
     assert int(match.group(1)) == pending
+    sent = re.search(r"(\d+) facts → (\d+) events", err)
+    error = re.search(r"last error: (.*)$", proc.stderr, re.M)
+    print(  # the figures of the closing note (pytest -s)
+        f"\ndisk-full: {sent and sent.group(1)} facts → {sent and sent.group(2)} events, "
+        f"{pending} pending in the spool (read back), dropped "
+        + ", ".join(f"{reason} {n}" for (stage, reason), n in drops.items() if stage == "delivery")
+        + f"; exit {proc.returncode}; {error and error.group(1)}"
+    )
 
 
 @pytest.mark.parametrize("kind", ["a file", "under a file"])
@@ -273,3 +282,39 @@ def test_tap_exit_says_what_stays_in_the_spool(
     assert counts is not None and counts[0] > 0
     err = capsys.readouterr().err
     assert f"{counts[0]} event(s) stay in the spool {spool}" in err, err
+
+
+def test_replay_send_rejects_non_captures_and_shows_file_and_line(tmp_path: Path) -> None:
+    """Defect 13 with ``--send``: a gzip file is "not a capture file" (not a pile of "malformed
+    line" counts), and ``--verbose`` / a failing ``--strict`` show each drop's file:line, as
+    they do locally."""
+    good = capture_path("shell_accept")
+    gz = tmp_path / "c.jsonl.gz"
+    gz.write_bytes(gzip.compress(good.read_bytes()))
+    broken = tmp_path / "broken.jsonl"
+    lines = good.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3][:20] + b"\n"
+    broken.write_bytes(b"".join(lines))
+    collector = Collector(tmp_path / "collector").start()
+    try:
+        send = ("replay", "--send", collector.url, "--token", TOKEN,
+                "--spool", str(tmp_path / "spool"))  # fmt: skip
+        rejected = run_cli(*send, str(gz), str(good), check=False)
+        quiet = run_cli(*send, str(broken), check=False)
+        verbose = run_cli(*send, "--verbose", str(broken), check=False)
+        strict = run_cli(*send, "--strict", str(broken), check=False)
+    finally:
+        collector.stop()
+    assert rejected.returncode == 1, rejected.stderr
+    assert "Traceback" not in rejected.stderr
+    (line,) = [line for line in rejected.stderr.splitlines() if "is not a capture file" in line]
+    assert line.startswith(f"agentlytics: error: {gz} is not a capture file: it is gzip")
+    assert "malformed line" not in rejected.stderr
+    assert "Sent 1 capture(s)" in rejected.stderr  # the real capture was still sent
+    assert "No input dropped" not in rejected.stderr
+    assert _drop_rows(rejected.stderr) == {("file", "not a capture file (not read)"): 1}
+    assert quiet.returncode == 0, quiet.stderr
+    assert "broken.jsonl:4" not in quiet.stderr
+    for proc in (verbose, strict):
+        assert "broken.jsonl:4" in proc.stderr, proc.stderr
+    assert verbose.returncode == 0 and strict.returncode == 1

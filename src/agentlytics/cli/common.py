@@ -65,20 +65,30 @@ def render_drops(
     reducer: dict[str, int],
     evictions: dict[str, int],
     delivery: dict[str, int] | None = None,
+    refused: int = 0,
 ) -> None:
+    """The drop table; ``refused`` files (not captures, not read) are a row of their own, so a
+    run that skipped a whole file never says "No input dropped"."""
     from rich.console import Console
     from rich.table import Table
 
     assert isinstance(console, Console)
     delivery = delivery or {}
-    if not (wire or reducer or evictions or delivery):
+    files = {"not a capture file (not read)": refused} if refused else {}
+    if not (wire or reducer or evictions or delivery or files):
         console.print("No input dropped.")
         return
     table = Table(title="Dropped input (counted, with reason)", title_justify="left")
     table.add_column("stage")
     table.add_column("reason")
     table.add_column("count", justify="right")
-    stages = (("wire", wire), ("reducer", reducer), ("evicted", evictions), ("delivery", delivery))
+    stages = (
+        ("file", files),
+        ("wire", wire),
+        ("reducer", reducer),
+        ("evicted", evictions),
+        ("delivery", delivery),
+    )
     for stage, counts in stages:
         for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             table.add_row(stage, reason, str(n))

@@ -85,7 +85,7 @@ def replay(
         return
     if send is not None:
         check_captures(captures)
-        _replay_send(captures, send, token, spool, config, quiet, strict)
+        _replay_send(captures, send, token, spool, config, quiet, strict, verbose)
         return
     from rich.console import Console
     from rich.progress import Progress
@@ -147,7 +147,13 @@ def replay(
             )
             summary = replay_summary(DuckDBStore.on_connection(store.warehouse.con, where))
             write(summary, "table", out=stream)
-            render_drops(console, result.drops.counts, result.reducer_drops, result.evictions)
+            render_drops(
+                console,
+                result.drops.counts,
+                result.reducer_drops,
+                result.evictions,
+                refused=len(result.rejected),
+            )
             from agentlytics.replay import print_repo_sources
 
             print_repo_sources(console, result)
@@ -213,6 +219,7 @@ def _replay_send(
     config: Path | None,
     quiet: bool,
     strict: bool = False,
+    verbose: bool = False,
 ) -> None:
     import shutil
     import sqlite3
@@ -264,11 +271,17 @@ def _replay_send(
             stats["reducer_drops"],
             stats["evictions"],
             report.delivery_drops,
+            refused=len(result.rejected),
         )
         for line in report.lines[1:]:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     if temp is not None and report.complete:
         shutil.rmtree(temp, ignore_errors=True)
     input_dropped = result.drops.total or sum(stats["reducer_drops"].values())
-    if not report.complete or (strict and input_dropped):
+    failed = strict and bool(input_dropped)
+    if (verbose or failed) and result.drops.samples:
+        render_samples(console, result.drops.samples)
+    for path, why in result.rejected:
+        typer.echo(f"agentlytics: error: {path} is not a capture file: {why}", err=True)
+    if not report.complete or failed or result.rejected:
         raise typer.Exit(code=1)

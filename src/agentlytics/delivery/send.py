@@ -25,6 +25,8 @@ class SendResult:
     flushed: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
     drops: Drops = field(default_factory=Drops)
+    #: (path, why) of each file that is not a capture (not read; the CLI says why).
+    rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
 def spool_counts(directory: Path) -> tuple[int, int] | None:
