@@ -73,3 +73,37 @@ def test_run_quick_prints_every_target_and_writes_them_as_json(tmp_path: Path) -
         assert isinstance(doc[key], float) and math.isfinite(doc[key]), (key, doc[key])
     assert [row["key"] for row in doc["targets"]] == list(KEYS)
     assert all(row["met"] in (True, False) for row in doc["targets"])
+
+
+@pytest.mark.slow
+def test_replay_stages_breaks_the_replay_down_per_line(tmp_path: Path) -> None:
+    out = tmp_path / "stages.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "replay_stages.py"),
+            "--messages",
+            "3000",
+            "--rounds",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "orjson ÷ total" in proc.stdout
+    (tree,) = json.loads(out.read_text()).values()
+    stages = tree["us_per_line"]
+    assert list(stages) == [
+        "import", "read", "orjson", "line", "observe", "reduce", "seal",
+        "db prepare", "db insert", "db open+close",
+    ]  # fmt: skip
+    assert all(math.isfinite(v) and v > 0 for v in stages.values()), stages
+    assert tree["lines"] >= 3000 and tree["events"] > 0
+    total = sum(v for k, v in stages.items() if k not in ("orjson", "line"))
+    assert tree["replay_us_per_line"] == pytest.approx(total)
+    assert tree["orjson_vs_replay"] == pytest.approx(stages["orjson"] / total)
