@@ -3,6 +3,7 @@ scraped over HTTP and parsed with ``prometheus_client.parser``."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
@@ -311,6 +312,23 @@ def test_replay_otlp_reports_dropped_input_and_honours_strict(tmp_path: Path) ->
     assert clean.returncode == 0 and "No input dropped." in clean.stderr
     # every run exported the capture's events, the broken lines notwithstanding
     assert _ids(receiver) == sorted(3 * _expected_ids(capture_path("shell_accept")))
+
+
+def test_replay_otlp_refuses_a_file_that_is_not_a_capture(tmp_path: Path) -> None:
+    """As locally and with ``--send``: a gzip file is refused whole (a ``file`` drop row and
+    one error line, exit 1, never "No input dropped"), and the real capture beside it is still
+    exported."""
+    good = capture_path("shell_accept")
+    gz = tmp_path / "c.jsonl"
+    gz.write_bytes(gzip.compress(good.read_bytes()))
+    with Receiver() as receiver:
+        proc = run_cli("replay", "--otlp", receiver.url, str(gz), str(good), check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "No input dropped" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "is not a capture file" in line]
+    assert line.startswith(f"agentlytics: error: {gz} is not a capture file: it is gzip")
+    assert _drop_table(proc.stderr) == {("file", "not a capture file (not read)"): 1}
+    assert _ids(receiver) == _expected_ids(good)
 
 
 def test_replay_otlp_with_an_unusable_spool_is_one_line(tmp_path: Path) -> None:

@@ -203,11 +203,18 @@ def _replay_otlp(
         console = Console(stderr=True)
         console.print(done.lines[0], markup=False, highlight=False, soft_wrap=True)
         render_drops(
-            console, done.wire_drops, done.reducer_drops, done.evictions, done.delivery_drops
+            console,
+            done.wire_drops,
+            done.reducer_drops,
+            done.evictions,
+            done.delivery_drops,
+            refused=len(done.refused),
         )
         for line in done.lines[1:]:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if not done.complete or (strict and done.input_dropped):
+    for path, why in done.refused:
+        typer.echo(f"agentlytics: error: {path} is not a capture file: {why}", err=True)
+    if not done.complete or (strict and done.input_dropped) or done.refused:
         raise typer.Exit(code=1)
 
 

@@ -34,6 +34,8 @@ class OtlpReplay:
     delivery_drops: dict[str, int] = field(default_factory=dict)
     #: Every event delivered (none pending, quarantined or lost on the way).
     complete: bool = False
+    #: Files refused whole (not captures), with why: never read, so never exported.
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def input_dropped(self) -> int:
@@ -95,4 +97,5 @@ def replay_otlp(
         evictions=dict(stats["evictions"]),
         delivery_drops=report.delivery_drops,
         complete=report.complete,
+        refused=list(result.rejected),
     )
