@@ -151,7 +151,7 @@ def sessions_cmd(
     opts: Options,
     limit: Annotated[int, typer.Option("--limit", help="Newest N threads; 0 = all.")] = 50,
 ) -> Build:
-    """One row per thread (newest first): duration, turns, tokens, cost, tools, reviews."""
+    """One row per thread (newest first): duration, turns, tokens, cost, tools, reviews, status."""
 
     def build(store: Store, filters: Filters) -> Output:
         from agentlytics.query import reports
