@@ -75,3 +75,55 @@ def test_a_sigkilled_writers_socket_is_taken_over_by_the_next_writer(tmp_path: P
         second.kill()
     assert not sock.exists()  # a writer that closes removes its socket
     assert connect_writer(path) is None
+
+
+#: The child: a DuckDB sink whose read socket is answering a long query (a reader kept on
+#: the line) when the writer closes: the close must end the answer first, then exit cleanly.
+CLOSE_UNDER_READ = """
+import sys, threading, time
+from agentlytics.sinks.duckdb import DuckDBSink
+from agentlytics.warehouse.reads import ReadRefused, connect_writer
+from tests.streams import expected, flat_facts
+
+sink = DuckDBSink(sys.argv[1])
+sink.write(expected(flat_facts(2, seed=2)))
+outcomes = []
+
+def read() -> None:
+    client = connect_writer(sys.argv[1])
+    assert client is not None
+    while True:
+        try:
+            client.query(
+                "SELECT count(*) FROM range(100000000) a, range(4) b WHERE a.range % 7 = b.range"
+            )
+        except (ReadRefused, OSError, EOFError, ConnectionError) as exc:
+            outcomes.append(type(exc).__name__)
+            return
+
+readers = [threading.Thread(target=read, daemon=True) for _ in range(3)]
+for t in readers:
+    t.start()
+time.sleep(0.5)
+sink.close()
+for t in readers:
+    t.join(10)
+print("closed", len(outcomes), flush=True)
+"""
+
+
+def test_a_writer_closing_while_its_socket_answers_a_query_exits_cleanly(tmp_path: Path) -> None:
+    """Closing the sink under running reads once raised "connection is busy with another call"
+    from the writer's close and aborted the process ("terminate called after throwing")."""
+    for i in range(3):
+        path = tmp_path / f"w{i}.duckdb"
+        proc = subprocess.run(
+            [sys.executable, "-c", CLOSE_UNDER_READ, str(path)],
+            env=producer_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "closed 3", proc.stdout + proc.stderr
+        assert "terminate called" not in proc.stderr

@@ -90,6 +90,12 @@ class ReadServer:
         # ("connection is busy with another call"), which failed a read mid-write.
         self._con = con.cursor()
         self._cursors = threading.Lock()
+        #: Answering threads by client socket, with their cursors: :meth:`close` ends them
+        #: before it closes the cursor they derive from (closing it under a running query
+        #: failed the writer's close and aborted the process).
+        self._answering: dict[
+            socket.socket, tuple[threading.Thread, duckdb.DuckDBPyConnection]
+        ] = {}
         self.path = socket_path(database)
         self._sock: socket.socket | None = None
         self._stop = threading.Event()
@@ -126,11 +132,14 @@ class ReadServer:
                 client, _ = self._sock.accept()
             except OSError:
                 return  # closed
-            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+            thread = threading.Thread(target=self._answer, args=(client,), daemon=True)
+            with self._cursors:
+                self._answering[client] = (thread, self._con.cursor())
+            thread.start()
 
     def _answer(self, client: socket.socket) -> None:
         with self._cursors:
-            cursor = self._con.cursor()
+            cursor = self._answering[client][1]
         try:
             with client:
                 while True:
@@ -147,7 +156,10 @@ class ReadServer:
         except OSError:
             return
         finally:
-            cursor.close()
+            with self._cursors:
+                self._answering.pop(client, None)
+            with contextlib.suppress(duckdb.Error):
+                cursor.close()
 
     def _run(self, cursor: duckdb.DuckDBPyConnection, request: _Request) -> pa.Table:
         statements = cursor.extract_statements(request.sql)
@@ -172,6 +184,19 @@ class ReadServer:
             self._sock = None
         if self._thread is not None:
             self._thread.join(5)
+        # No client is accepted any more: end the answering threads (a query under way is
+        # finished, or interrupted after a while), then close the cursor they derive from.
+        with self._cursors:
+            answering = list(self._answering.items())
+        for client, _ in answering:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+        for _, (thread, cursor) in answering:
+            thread.join(2)
+            if thread.is_alive():
+                with contextlib.suppress(duckdb.Error):
+                    cursor.interrupt()
+                thread.join(2)
         with contextlib.suppress(duckdb.Error):
             self._con.close()  # our own cursor; the writer's connection stays the writer's
 
