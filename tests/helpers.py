@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,13 @@ def track_call(record: dict[str, Any]) -> tuple[str, tuple[Any, ...], dict[str, 
     if "error" in msg:
         return "track_error_response", (rid, msg["error"]), at
     return "track_response", (rid, msg.get("result")), at
+
+
+def drop_rows(text: str) -> dict[tuple[str, str], int]:
+    """(stage, reason) -> count, from the "Dropped input" table the CLI prints."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
+        if len(cells) == 3 and cells[2].isdigit():
+            rows[(cells[0], cells[1])] = int(cells[2])
+    return rows

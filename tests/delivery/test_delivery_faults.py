@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ..collector_proc import TOKEN, Collector, free_port
-from ..helpers import capture_path, cli_env, run_cli
+from ..helpers import capture_path, cli_env, drop_rows, run_cli
 
 
 def _without_initialize(src: Path, dst: Path) -> Path:
@@ -49,22 +49,12 @@ def _without_initialize(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _drop_rows(text: str) -> dict[tuple[str, str], int]:
-    """(stage, reason) -> count from the CLI's drop table."""
-    rows = {}
-    for line in text.splitlines():
-        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
-        if len(cells) == 3 and cells[2].isdigit():
-            rows[(cells[0], cells[1])] = int(cells[2])
-    return rows
-
-
 def test_replay_send_shows_reducer_drops_and_honours_strict(tmp_path: Path) -> None:
     """Defect 4: ``--strict`` means the same with and without ``--send``."""
     capture = _without_initialize(capture_path("shell_accept"), tmp_path / "no_init.jsonl")
     local = run_cli("replay", "--no-warehouse", "--strict", str(capture), check=False)
     assert local.returncode == 1
-    local_drops = _drop_rows(local.stdout)
+    local_drops = drop_rows(local.stdout)
     assert any(stage == "reducer" for stage, _ in local_drops), local.stdout
     collector = Collector(tmp_path / "collector").start()
     try:
@@ -80,12 +70,12 @@ def test_replay_send_shows_reducer_drops_and_honours_strict(tmp_path: Path) -> N
         collector.stop()
     assert sent.returncode == 1, sent.stderr
     assert "No input dropped" not in sent.stderr
-    sent_drops = _drop_rows(sent.stderr)
+    sent_drops = drop_rows(sent.stderr)
     assert {k: v for k, v in sent_drops.items() if k[0] == "reducer"} == {
         k: v for k, v in local_drops.items() if k[0] == "reducer"
     }
     assert lenient.returncode == 0, lenient.stderr  # delivered; the drops are shown, not fatal
-    assert _drop_rows(lenient.stderr) == sent_drops
+    assert drop_rows(lenient.stderr) == sent_drops
 
 
 @contextlib.contextmanager
@@ -151,7 +141,7 @@ def test_a_full_disk_is_reported_with_counts_and_the_real_error(tmp_path: Path) 
     assert "cannot rollback" not in err
     assert "No input dropped" not in err
     assert re.search(r"disk is full|No space left|File too large|disk I/O error", err), proc.stderr
-    drops = _drop_rows(proc.stderr)
+    drops = drop_rows(proc.stderr)
     lost = sum(n for (stage, _), n in drops.items() if stage == "delivery")
     assert lost > 0, proc.stderr
     match = re.search(r"(\d+) event\(s\) pending", err)
@@ -312,7 +302,7 @@ def test_replay_send_rejects_non_captures_and_shows_file_and_line(tmp_path: Path
     assert "malformed line" not in rejected.stderr
     assert "Sent 1 capture(s)" in rejected.stderr  # the real capture was still sent
     assert "No input dropped" not in rejected.stderr
-    assert _drop_rows(rejected.stderr) == {("file", "not a capture file (not read)"): 1}
+    assert drop_rows(rejected.stderr) == {("file", "not a capture file (not read)"): 1}
     assert quiet.returncode == 0, quiet.stderr
     assert "broken.jsonl:4" not in quiet.stderr
     for proc in (verbose, strict):

@@ -16,7 +16,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.collector_proc import TOKEN, Collector
-from tests.helpers import ROOT, capture_path, cli_env, replay_events_bytes, run_cli
+from tests.helpers import (
+    ROOT,
+    capture_path,
+    cli_env,
+    drop_rows,
+    replay_events_bytes,
+    run_cli,
+)
 from tests.otlp_receiver import Receiver
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.jsonl"))
@@ -268,18 +275,6 @@ def test_collect_otlp_backlog_counts_what_a_restart_finds_in_the_export_spool(
     assert _ids(receiver) == expected
 
 
-def _drop_table(text: str) -> dict[tuple[str, str], int]:
-    """(stage, reason) → count, from the "Dropped input" table a replay prints."""
-    import re
-
-    rows = {}
-    for line in text.splitlines():
-        cells = [c.strip() for c in re.split(r"[│|]", line) if c.strip()]
-        if len(cells) == 3 and cells[2].isdigit():
-            rows[(cells[0], cells[1])] = int(cells[2])
-    return rows
-
-
 def test_replay_otlp_reports_dropped_input_and_honours_strict(tmp_path: Path) -> None:
     """Dropped input is counted and shown with its reason, as by `replay` and `replay --send`,
     and `--strict` turns it into exit 1; the events that could be made are still exported."""
@@ -297,7 +292,7 @@ def test_replay_otlp_reports_dropped_input_and_honours_strict(tmp_path: Path) ->
         + "\n"
     )
     local = run_cli("replay", "--no-warehouse", str(broken))
-    expected_drops = _drop_table(local.stdout)
+    expected_drops = drop_rows(local.stdout)
     assert ("wire", "malformed line") in expected_drops
     with Receiver() as receiver:
         lenient = run_cli("replay", "--otlp", receiver.url, str(broken), check=False)
@@ -307,8 +302,8 @@ def test_replay_otlp_reports_dropped_input_and_honours_strict(tmp_path: Path) ->
             check=False,
         )  # fmt: skip
     assert lenient.returncode == 0, lenient.stderr
-    assert _drop_table(lenient.stderr) == expected_drops
-    assert strict.returncode == 1 and _drop_table(strict.stderr) == expected_drops
+    assert drop_rows(lenient.stderr) == expected_drops
+    assert strict.returncode == 1 and drop_rows(strict.stderr) == expected_drops
     assert clean.returncode == 0 and "No input dropped." in clean.stderr
     # every run exported the capture's events, the broken lines notwithstanding
     assert _ids(receiver) == sorted(3 * _expected_ids(capture_path("shell_accept")))
@@ -327,7 +322,7 @@ def test_replay_otlp_refuses_a_file_that_is_not_a_capture(tmp_path: Path) -> Non
     assert "Traceback" not in proc.stderr and "No input dropped" not in proc.stderr
     (line,) = [line for line in proc.stderr.splitlines() if "is not a capture file" in line]
     assert line.startswith(f"agentlytics: error: {gz} is not a capture file: it is gzip")
-    assert _drop_table(proc.stderr) == {("file", "not a capture file (not read)"): 1}
+    assert drop_rows(proc.stderr) == {("file", "not a capture file (not read)"): 1}
     assert _ids(receiver) == _expected_ids(good)
 
 

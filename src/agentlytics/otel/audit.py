@@ -51,13 +51,9 @@ def _metric_findings(
             if not isinstance(value, str):
                 continue
             where = f"metric {name}: {key}"
-            for reason in string_findings(event_type, f"event_params.{key}", value):
-                findings.append(Finding(index, event_type, where, reason))
-            if known_secrets is not None and len(known_secrets):
-                hit = known_secrets.find(value)
-                if hit is not None:
-                    verb = "equals" if hit[1] == value.strip() else "contains"
-                    findings.append(Finding(index, event_type, where, f"{verb} a {hit[0]}"))
+            reasons = string_findings(event_type, f"event_params.{key}", value)
+            reasons += _secret(value, known_secrets)
+            findings += [Finding(index, event_type, where, r) for r in reasons]
     return findings
 
 
@@ -78,11 +74,17 @@ def audit_exported(
                 texts = [v for v in value if isinstance(v, str)]
             for text, is_key in [(key, True), *((t, False) for t in texts)]:
                 where = key + (" (key)" if is_key else "")
-                for reason in string_findings(event_type, f"event_params.{key}", text, is_key):
-                    findings.append(Finding(index, event_type, where, reason))
-                if known_secrets is not None and len(known_secrets):
-                    hit = known_secrets.find(text)
-                    if hit is not None:
-                        verb = "equals" if hit[1] == text.strip() else "contains"
-                        findings.append(Finding(index, event_type, where, f"{verb} a {hit[0]}"))
+                reasons = string_findings(event_type, f"event_params.{key}", text, is_key)
+                reasons += _secret(text, known_secrets)
+                findings += [Finding(index, event_type, where, r) for r in reasons]
     return findings
+
+
+def _secret(text: str, known_secrets: KnownSecrets | None) -> list[str]:
+    """Why ``text`` fails the known-secret check (it equals or contains one), if it does."""
+    if known_secrets is None or not len(known_secrets):
+        return []
+    hit = known_secrets.find(text)
+    if hit is None:
+        return []
+    return [f"{'equals' if hit[1] == text.strip() else 'contains'} a {hit[0]}"]
